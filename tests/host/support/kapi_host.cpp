@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Userspace implementation of the hypervisor-free kapi headers (memory, log,
+// sync, time) for host tests. Counting every allocation lets each test prove
+// it leaks nothing; failure injection drives every error path.
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kapi/log.h"
+#include "kapi/memory.h"
+#include "kapi/sync.h"
+#include "support/kapi_host.hpp"
+
+namespace {
+
+struct {
+	size_t live;
+	size_t total;
+	size_t injected;
+	bool failing;
+	size_t succeed_left;
+} g_alloc;
+
+unsigned long g_jiffies = 1000;	// not 0, so "never used" (0) stays distinct
+size_t g_log_count;
+char g_last_log[512];
+
+bool should_fail() noexcept
+{
+	if (!g_alloc.failing)
+		return false;
+	if (g_alloc.succeed_left > 0) {
+		g_alloc.succeed_left--;
+		return false;
+	}
+	g_alloc.injected++;
+	return true;
+}
+
+void *counted(void *p) noexcept
+{
+	if (p) {
+		g_alloc.live++;
+		g_alloc.total++;
+	}
+	return p;
+}
+
+struct HostPage {
+	alignas(KAPI_PAGE_SIZE) unsigned char bytes[KAPI_PAGE_SIZE];
+};
+
+void vlog(const char *fmt, va_list ap) noexcept
+{
+	vsnprintf(g_last_log, sizeof(g_last_log), fmt, ap);
+	g_log_count++;
+	if (getenv("XBC_HOST_LOG"))
+		fprintf(stderr, "kapi_log: %s", g_last_log);
+}
+
+} // namespace
+
+namespace xbc::host {
+AllocStats alloc_stats() noexcept { return {g_alloc.live, g_alloc.total, g_alloc.injected}; }
+void fail_allocs_after(size_t n) noexcept
+{
+	g_alloc.failing = true;
+	g_alloc.succeed_left = n;
+}
+void clear_alloc_failure() noexcept { g_alloc.failing = false; }
+void set_jiffies(unsigned long j) noexcept { g_jiffies = j; }
+void advance_jiffies(unsigned long d) noexcept { g_jiffies += d; }
+size_t log_count() noexcept { return g_log_count; }
+const char *last_log() noexcept { return g_last_log; }
+} // namespace xbc::host
+
+extern "C" {
+
+// Like kmalloc, power-of-two sizes up to a page come back naturally aligned:
+// xbc::alloc_bytes relies on that for over-aligned types.
+void *kapi_malloc(size_t size, enum kapi_gfp) noexcept
+{
+	if (should_fail())
+		return nullptr;
+	const bool pow2 = size >= 8 && size <= KAPI_PAGE_SIZE && (size & (size - 1)) == 0;
+	return counted(pow2 ? aligned_alloc(size, size) : malloc(size));
+}
+
+void *kapi_zalloc(size_t size, enum kapi_gfp gfp) noexcept
+{
+	void *p = kapi_malloc(size, gfp);
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
+void kapi_free(void *ptr) noexcept
+{
+	if (!ptr)
+		return;
+	g_alloc.live--;
+	free(ptr);
+}
+
+struct kapi_page *kapi_page_alloc(enum kapi_gfp) noexcept
+{
+	if (should_fail())
+		return nullptr;
+	void *p = aligned_alloc(KAPI_PAGE_SIZE, sizeof(HostPage));
+	if (p)
+		memset(p, 0, KAPI_PAGE_SIZE);
+	return static_cast<struct kapi_page *>(counted(p));
+}
+
+void kapi_page_free(struct kapi_page *page) noexcept { kapi_free(page); }
+
+// The host "struct page" is the page itself.
+void *kapi_page_address(struct kapi_page *page) noexcept { return page; }
+
+void kapi_log(enum kapi_log_level, const char *fmt, ...) noexcept
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+void kapi_log_ratelimited(enum kapi_log_level, const char *fmt, ...) noexcept
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+// Locks: real pthread mutexes, so a test may use threads; a lock is a
+// counted allocation like any other.
+struct kapi_spinlock {
+	pthread_mutex_t m;
+};
+struct kapi_mutex {
+	pthread_mutex_t m;
+};
+
+struct kapi_spinlock *kapi_spinlock_create(const char *, enum kapi_gfp gfp) noexcept
+{
+	auto *l = static_cast<kapi_spinlock *>(kapi_malloc(sizeof(kapi_spinlock), gfp));
+	if (l)
+		pthread_mutex_init(&l->m, nullptr);
+	return l;
+}
+void kapi_spinlock_destroy(struct kapi_spinlock *l) noexcept
+{
+	if (!l)
+		return;
+	pthread_mutex_destroy(&l->m);
+	kapi_free(l);
+}
+unsigned long kapi_spin_lock_irqsave(struct kapi_spinlock *l) noexcept
+{
+	pthread_mutex_lock(&l->m);
+	return 0x200;	// an "IF set" flags word, opaque to callers
+}
+void kapi_spin_unlock_irqrestore(struct kapi_spinlock *l, unsigned long) noexcept
+{
+	pthread_mutex_unlock(&l->m);
+}
+
+struct kapi_mutex *kapi_mutex_create(const char *, enum kapi_gfp gfp) noexcept
+{
+	auto *m = static_cast<kapi_mutex *>(kapi_malloc(sizeof(kapi_mutex), gfp));
+	if (m)
+		pthread_mutex_init(&m->m, nullptr);
+	return m;
+}
+void kapi_mutex_destroy(struct kapi_mutex *m) noexcept
+{
+	if (!m)
+		return;
+	pthread_mutex_destroy(&m->m);
+	kapi_free(m);
+}
+void kapi_mutex_lock(struct kapi_mutex *m) noexcept { pthread_mutex_lock(&m->m); }
+void kapi_mutex_unlock(struct kapi_mutex *m) noexcept { pthread_mutex_unlock(&m->m); }
+
+void kapi_virt_mb(void) noexcept { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
+void kapi_virt_rmb(void) noexcept { __atomic_thread_fence(__ATOMIC_ACQUIRE); }
+void kapi_virt_wmb(void) noexcept { __atomic_thread_fence(__ATOMIC_RELEASE); }
+
+unsigned long kapi_jiffies(void) noexcept { return g_jiffies; }
+unsigned int kapi_hz(void) noexcept { return xbc::host::kHz; }
+
+} // extern "C"

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Test controls for the userspace kapi (kapi_host.cpp): allocation counting
+// and failure injection, a settable clock, and captured log lines.
+#pragma once
+
+#include <stddef.h>
+
+namespace xbc::host {
+
+struct AllocStats {
+	size_t live;		// kapi_malloc/zalloc/page_alloc results not yet freed
+	size_t total;		// successful allocations since start
+	size_t injected_failures;
+};
+
+[[nodiscard]] AllocStats alloc_stats() noexcept;
+// Let the next `n` allocations succeed, then fail every one until
+// clear_alloc_failure(). n = 0 fails the very next allocation.
+void fail_allocs_after(size_t n) noexcept;
+void clear_alloc_failure() noexcept;
+
+// kapi_jiffies() returns this; it only moves when a test moves it.
+void set_jiffies(unsigned long j) noexcept;
+void advance_jiffies(unsigned long delta) noexcept;
+inline constexpr unsigned kHz = 250;
+
+// Every kapi_log line (ratelimited ones too) is counted and the last kept.
+[[nodiscard]] size_t log_count() noexcept;
+[[nodiscard]] const char *last_log() noexcept;
+
+// Runs `body` once per allocation it makes, failing allocation i on run i,
+// and checks after each run that nothing leaked. Returns the number of
+// allocations the successful run made. Used to prove every failure path.
+template <typename Body> size_t for_each_alloc_failure(Body &&body);
+
+} // namespace xbc::host
+
+#include "support/kapi_host_inl.hpp"
