@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * kapi gnttab: the grant table from both sides. A frontend grants its pages
+ * to the backend domain; a backend maps the frontend's grants into pages of
+ * its own. Batch calls take arrays so one hypercall serves many grants, and
+ * every operation reports its own status: a failed map fails only itself.
+ */
+#ifndef KAPI_GNTTAB_H
+#define KAPI_GNTTAB_H
+
+#include "kapi/kapi.h"
+#include "kapi/memory.h"
+
+KAPI_BEGIN_DECLS
+
+/* GNTST_okay; any other status is a failed operation (GNTST_* are negative). */
+#define KAPI_GNTST_OKAY 0
+
+/* --- frontend --- */
+
+/* Grants @domid access to @page; writes the new ref to *ref. -ENOSPC when out of refs. */
+int kapi_gnttab_grant_page(uint16_t domid, struct kapi_page *page, bool readonly,
+			   uint32_t *ref) KAPI_NOEXCEPT;
+/*
+ * Ends access if the peer no longer maps the grant (gnttab_try_end_foreign_access):
+ * true on success, and the ref is free. false: the peer still maps it, the ref
+ * and page stay granted and must not be reused or freed.
+ */
+bool kapi_gnttab_try_end_access(uint32_t ref) KAPI_NOEXCEPT;
+/*
+ * Ends access and releases @page (may be NULL) once the peer unmaps it, however
+ * long that takes (gnttab_end_foreign_access). After this the caller owns neither.
+ */
+void kapi_gnttab_end_access_deferred(uint32_t ref, struct kapi_page *page) KAPI_NOEXCEPT;
+
+/* --- backend --- */
+
+/* Pages that can take a foreign mapping (gnttab_alloc_pages). */
+int kapi_gnttab_alloc_pages(unsigned int nr, struct kapi_page **pages) KAPI_NOEXCEPT;
+void kapi_gnttab_free_pages(unsigned int nr, struct kapi_page **pages) KAPI_NOEXCEPT;
+
+/* One grant mapping in a batch: inputs, then the outcome. */
+struct kapi_grant_map {
+	uint32_t ref;			/* in: the peer's grant */
+	uint16_t domid;			/* in: the granting domain */
+	bool readonly;			/* in: map without write access */
+	struct kapi_page *page;		/* in: where to map it */
+	uint32_t handle;		/* out: valid iff status == KAPI_GNTST_OKAY */
+	int16_t status;			/* out: GNTST_* */
+};
+/*
+ * Maps @nr grants (gnttab_map_refs). Returns 0 when the hypercall ran, even if
+ * some operations failed: check each status. -errno only if nothing was tried.
+ */
+int kapi_gnttab_map(struct kapi_grant_map *ops, unsigned int nr) KAPI_NOEXCEPT;
+
+struct kapi_grant_unmap {
+	struct kapi_page *page;		/* in: the page holding the mapping */
+	uint32_t handle;		/* in: from kapi_grant_map */
+	int16_t status;			/* out: GNTST_* */
+};
+/* Unmaps @nr mappings and waits until the pages are reusable (gnttab_unmap_refs_sync). */
+int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr) KAPI_NOEXCEPT;
+
+/* The largest batch either call accepts. */
+#define KAPI_GNTTAB_MAX_BATCH 32u
+
+KAPI_END_DECLS
+
+#endif /* KAPI_GNTTAB_H */
