@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * kapi thread: kernel threads and wait queues, for the backend's one worker
+ * thread per ring. The thread is freezable (system suspend parks it in its
+ * wait), and a wait queue is a plain wait_queue_head the irq handler and the
+ * bio completion path may wake from any context.
+ *
+ * Waits take a condition callback instead of a macro expression; the shim
+ * evaluates it with the wait queue's usual ordering (condition checked after
+ * the task is queued), so a wake between check and sleep is never lost.
+ */
+#ifndef KAPI_THREAD_H
+#define KAPI_THREAD_H
+
+#include "kapi/kapi.h"
+#include "kapi/memory.h"
+
+KAPI_BEGIN_DECLS
+
+struct kapi_thread;
+/* The thread body. It must keep running until kapi_thread_should_stop(). */
+typedef int (*kapi_thread_fn)(void *ctx) KAPI_NOEXCEPT;
+
+/*
+ * Creates and starts a freezable kernel thread (kthread_run); @name is the
+ * task name, truncated to 15 characters. 0 or -errno.
+ */
+int kapi_thread_run(kapi_thread_fn fn, void *ctx, const char *name,
+		    struct kapi_thread **out) KAPI_NOEXCEPT;
+/*
+ * Asks the thread to stop, wakes it, waits for its body to return and frees
+ * the handle (kthread_stop). Returns the body's return value. NULL: no-op, 0.
+ */
+int kapi_thread_stop(struct kapi_thread *thread) KAPI_NOEXCEPT;
+/* In a kapi thread: true once kapi_thread_stop() was called on it. */
+bool kapi_thread_should_stop(void) KAPI_NOEXCEPT;
+/* Sleeps for @ms milliseconds (msleep); process context only. */
+void kapi_msleep(unsigned int ms) KAPI_NOEXCEPT;
+/* A scheduling point inside a long loop (cond_resched). */
+void kapi_cond_resched(void) KAPI_NOEXCEPT;
+
+struct kapi_waitq;
+/* Must be called from process context. NULL on allocation failure. */
+struct kapi_waitq *kapi_waitq_create(enum kapi_gfp gfp) KAPI_NOEXCEPT;
+void kapi_waitq_destroy(struct kapi_waitq *wq) KAPI_NOEXCEPT;
+/* Wakes every waiter (wake_up); safe from hard-irq context. */
+void kapi_waitq_wake(struct kapi_waitq *wq) KAPI_NOEXCEPT;
+
+/* A wait condition: evaluated repeatedly, must not sleep. */
+typedef bool (*kapi_wait_cond_fn)(void *ctx) KAPI_NOEXCEPT;
+/*
+ * Sleeps (freezable) until cond(ctx) is true or @timeout jiffies pass
+ * (wait_event_freezable_timeout). Returns true if the condition held, false
+ * on timeout. A thread that must also stop on request checks
+ * kapi_thread_should_stop() inside its condition.
+ */
+bool kapi_waitq_wait_timeout(struct kapi_waitq *wq, kapi_wait_cond_fn cond, void *ctx,
+			     unsigned long timeout) KAPI_NOEXCEPT;
+
+/* Milliseconds to jiffies, rounded up (msecs_to_jiffies). */
+unsigned long kapi_msecs_to_jiffies(unsigned int ms) KAPI_NOEXCEPT;
+
+KAPI_END_DECLS
+
+#endif /* KAPI_THREAD_H */

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Fake kapi thread (common/include/kapi/thread.h) for host tests: threads are
+// recorded, never scheduled; waits evaluate their condition once and return,
+// so a test steps the engine deterministically.
+#include <string.h>
+
+#include "kapi/sync.h"
+#include "kapi/thread.h"
+#include "support/fake_thread.hpp"
+
+struct kapi_thread {
+	kapi_thread_fn fn;
+	void *ctx;
+	char name[16];
+	kapi_thread *next;
+	bool ran;
+};
+
+struct kapi_waitq {
+	size_t wakes;
+};
+
+namespace {
+
+xbc::host::ThreadStats g_stats;
+kapi_thread *g_threads;
+int g_fail_next;
+bool g_should_stop;
+
+void unlink(kapi_thread *t) noexcept
+{
+	for (kapi_thread **p = &g_threads; *p; p = &(*p)->next) {
+		if (*p == t) {
+			*p = t->next;
+			return;
+		}
+	}
+}
+
+} // namespace
+
+namespace xbc::host {
+
+ThreadStats thread_stats() noexcept { return g_stats; }
+void fail_next_thread_run(int errno_value) noexcept { g_fail_next = errno_value; }
+void set_thread_should_stop(bool stop) noexcept { g_should_stop = stop; }
+
+bool run_thread_body_until_stop(const char *prefix) noexcept
+{
+	for (kapi_thread *t = g_threads; t; t = t->next) {
+		if (strncmp(t->name, prefix, strlen(prefix)) != 0)
+			continue;
+		const bool saved = g_should_stop;
+		g_should_stop = true;
+		t->fn(t->ctx);
+		g_should_stop = saved;
+		t->ran = true;
+		return true;
+	}
+	return false;
+}
+
+} // namespace xbc::host
+
+extern "C" {
+
+int kapi_thread_run(kapi_thread_fn fn, void *ctx, const char *name, struct kapi_thread **out) noexcept
+{
+	if (g_fail_next) {
+		const int e = g_fail_next;
+		g_fail_next = 0;
+		return -e;
+	}
+	// A counted allocation, like the shim's kzalloc.
+	auto *t = static_cast<kapi_thread *>(kapi_zalloc(sizeof(kapi_thread), KAPI_GFP_KERNEL));
+	if (!t)
+		return -12; // ENOMEM
+	t->fn = fn;
+	t->ctx = ctx;
+	strncpy(t->name, name, sizeof(t->name) - 1);
+	t->next = g_threads;
+	g_threads = t;
+	g_stats.live++;
+	g_stats.started++;
+	*out = t;
+	return 0;
+}
+
+int kapi_thread_stop(struct kapi_thread *t) noexcept
+{
+	if (!t)
+		return 0;
+	unlink(t);
+	g_stats.live--;
+	g_stats.stopped++;
+	kapi_free(t);
+	return 0;
+}
+
+bool kapi_thread_should_stop(void) noexcept { return g_should_stop; }
+void kapi_msleep(unsigned int) noexcept { g_stats.sleeps++; }
+void kapi_cond_resched(void) noexcept {}
+
+struct kapi_waitq *kapi_waitq_create(enum kapi_gfp gfp) noexcept
+{
+	return static_cast<kapi_waitq *>(kapi_zalloc(sizeof(kapi_waitq), gfp));
+}
+
+void kapi_waitq_destroy(struct kapi_waitq *wq) noexcept { kapi_free(wq); }
+
+void kapi_waitq_wake(struct kapi_waitq *wq) noexcept
+{
+	wq->wakes++;
+	g_stats.wakes++;
+}
+
+bool kapi_waitq_wait_timeout(struct kapi_waitq *, kapi_wait_cond_fn cond, void *ctx,
+			     unsigned long) noexcept
+{
+	g_stats.waits++;
+	return cond(ctx);
+}
+
+unsigned long kapi_msecs_to_jiffies(unsigned int ms) noexcept
+{
+	return (static_cast<unsigned long>(ms) * kapi_hz() + 999) / 1000;
+}
+
+} // extern "C"

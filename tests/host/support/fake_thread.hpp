@@ -1,0 +1,34 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Test controls for the fake kapi thread (fake_thread.cpp). Host tests never
+// start a real thread: kapi_thread_run only records the body, and a test
+// drives the engine's work function itself, one deterministic step at a time.
+#pragma once
+
+#include <stddef.h>
+
+#include "kapi/thread.h"
+
+namespace xbc::host {
+
+struct ThreadStats {
+	size_t live;		// started and not yet stopped
+	size_t started;
+	size_t stopped;
+	size_t wakes;		// kapi_waitq_wake calls
+	size_t waits;		// kapi_waitq_wait_timeout calls
+	size_t sleeps;		// kapi_msleep calls
+};
+[[nodiscard]] ThreadStats thread_stats() noexcept;
+
+// Make the next kapi_thread_run fail with -errno (once).
+void fail_next_thread_run(int errno_value) noexcept;
+
+// Runs the body of the most recently started live thread named `name`
+// (prefix match) with kapi_thread_should_stop() true, as kthread_stop
+// would: the body must return promptly. Returns false if none is live.
+bool run_thread_body_until_stop(const char *name_prefix) noexcept;
+
+// What kapi_thread_should_stop() returns outside run_thread_body_until_stop.
+void set_thread_should_stop(bool stop) noexcept;
+
+} // namespace xbc::host
