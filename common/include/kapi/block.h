@@ -43,6 +43,7 @@ enum kapi_bio_op {
 };
 #define KAPI_BIO_FLAG_PREFLUSH 0x1u
 #define KAPI_BIO_FLAG_FUA 0x2u
+#define KAPI_BIO_FLAG_SYNC 0x4u	/* REQ_SYNC: in-tree blkback marks every write so */
 
 struct kapi_bio;
 /* Completion in irq/softirq context; @err is 0 or -errno. */

@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The one C++ translation unit of xen-blkback.ko (a unity build). kbuild links
+// a module with `ld -r`; two C++ objects emitting the same inline or
+// template function would let it discard a COMDAT copy that __mcount_loc
+// and .return_sites still reference (docs: cxx-in-kbuild.md, pitfall 1).
+// So every C++ file of the module is #included here, exactly once; each
+// also compiles standalone for the host tests.
+//
+// Add new .cpp files of common/ and blkback/ below.
+#include "../common/cxxrt.cpp"
+
+#include "module.cpp"
