@@ -51,11 +51,14 @@ XBC_CXXFLAGS := -std=gnu++20 -fno-exceptions -fno-rtti \
 	-I$(src)/common/include \
 	$(XBC_CXX_DEBUG)
 
+# Per-directory and per-object C++ options, like ccflags-y/CFLAGS_foo.o for
+# C: cxxflags-y and CXXFLAGS_foo.o come last, so they can override ours.
 # LINUXINCLUDE and the forced -include of compiler_types.h/kconfig.h are left
 # out on purpose: g++ cannot parse kernel headers, and C++ never includes one.
 xbc_cxx_flags = -Wp,-MMD,$(depfile) \
 	$(filter-out $(XBC_CXX_REMOVE),$(_c_flags) $(modkern_cflags)) \
-	$(basename_flags) $(modname_flags) $(XBC_CXXFLAGS)
+	$(basename_flags) $(modname_flags) $(XBC_CXXFLAGS) \
+	$(cxxflags-y) $(CXXFLAGS_$(target-stem).o)
 
 XBC_CHECK_CXX_OBJECT = $(src)/scripts/check-cxx-object
 
