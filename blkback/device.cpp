@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The vbd's physical block device (see device.hpp).
+#include "device.hpp"
+
+#include "kapi/blkif_abi.h"
+#include "kapi/log.h"
+
+namespace xbc::blkback {
+
+Result<Box<Device>> Device::open(uint32_t major, uint32_t minor, bool readonly, bool cdrom,
+				 void *holder) noexcept
+{
+	kapi_bdev *bdev = nullptr;
+	const int rc = kapi_bdev_open(major, minor, readonly, holder, &bdev);
+	if (rc < 0) {
+		kapi_log(KAPI_LOG_WARNING, "device %x:%x could not be opened (%d)\n", major, minor, rc);
+		return Status::error(err::kNoEnt);
+	}
+	kapi_bdev_info info;
+	zero_bytes(&info, sizeof(info));
+	kapi_bdev_query(bdev, &info);
+	auto dev = create<Device>(Gfp::kKernel, bdev, info, readonly, cdrom);
+	if (dev.is_null()) {
+		kapi_bdev_close(bdev);
+		return Status::error(err::kNoMem);
+	}
+	return move(dev);
+}
+
+Device::Device(kapi_bdev *bdev, const kapi_bdev_info &info, bool readonly, bool cdrom) noexcept
+	: bdev_(bdev), info_(info), readonly_(readonly), cdrom_(cdrom), capacity_(info.nr_sectors)
+{
+	// A logical block size below 512 or not a power of two would make no
+	// sense; treat it as 512 rather than trust it into a mask.
+	const uint32_t lbs = info.logical_block_size;
+	const bool sane = lbs >= Sector::kBytes && (lbs & (lbs - 1)) == 0;
+	align_mask_ = sane ? (lbs >> Sector::kShift) - 1 : 0;
+}
+
+Device::~Device()
+{
+	kapi_bdev_close(bdev_);
+}
+
+uint32_t Device::vdisk_info() const noexcept
+{
+	uint32_t bits = 0;
+	if (cdrom_ || info_.cdrom)
+		bits |= KAPI_VDISK_CDROM;
+	if (info_.removable)
+		bits |= KAPI_VDISK_REMOVABLE;
+	if (readonly_)
+		bits |= KAPI_VDISK_READONLY;
+	return bits;
+}
+
+bool Device::refresh_capacity(Sector *now) noexcept
+{
+	kapi_bdev_info info;
+	zero_bytes(&info, sizeof(info));
+	kapi_bdev_query(bdev_, &info);
+	if (info.nr_sectors == __atomic_load_n(&capacity_, __ATOMIC_RELAXED))
+		return false;
+	__atomic_store_n(&capacity_, info.nr_sectors, __ATOMIC_RELAXED);
+	*now = Sector(info.nr_sectors);
+	return true;
+}
+
+} // namespace xbc::blkback

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The physical block device behind one vbd: opened once the hotplug script
+// names it (physical-device, mode), shared read-only by the vbd's rings.
+// Only its capacity changes (online resize), so that one field is atomic.
+#pragma once
+
+#include "kapi/block.h"
+#include "xbc/memory.hpp"
+#include "xbc/result.hpp"
+#include "xbc/types.hpp"
+
+namespace xbc::blkback {
+
+class Device : Pinned {
+public:
+	// Opens major:minor (read-only if `readonly`). -ENOENT if it cannot
+	// be opened, as in-tree reports it.
+	[[nodiscard]] static Result<Box<Device>> open(uint32_t major, uint32_t minor, bool readonly,
+						      bool cdrom, void *holder) noexcept;
+	~Device();
+
+	kapi_bdev *bdev() const noexcept { return bdev_; }
+	const kapi_bdev_info &info() const noexcept { return info_; }
+	bool readonly() const noexcept { return readonly_; }
+
+	// The xenstore "info" bits: VDISK_CDROM / REMOVABLE / READONLY.
+	uint32_t vdisk_info() const noexcept;
+	// Discard and secure erase as the device offers them.
+	bool discard() const noexcept { return info_.discard; }
+	bool discard_secure() const noexcept { return info_.secure_erase; }
+	// Flush and barrier make sense only with a volatile write cache.
+	bool flush_support() const noexcept { return info_.write_cache; }
+	// Requests must be aligned to the logical block size: this many
+	// 512-byte sectors minus one, as a mask.
+	uint64_t sector_align_mask() const noexcept { return align_mask_; }
+
+	// The size every request is checked against (512-byte sectors).
+	Sector capacity() const noexcept
+	{
+		return Sector(__atomic_load_n(&capacity_, __ATOMIC_RELAXED));
+	}
+	// Re-reads the size; true (and *now set) when it changed.
+	[[nodiscard]] bool refresh_capacity(Sector *now) noexcept;
+
+	// For open() only (via create<>): the constructor cannot fail.
+	Device(kapi_bdev *bdev, const kapi_bdev_info &info, bool readonly, bool cdrom) noexcept;
+
+private:
+	kapi_bdev *bdev_;
+	kapi_bdev_info info_;
+	bool readonly_;
+	bool cdrom_;
+	uint64_t align_mask_;
+	uint64_t capacity_;	// atomic: rings read, the resize check writes
+};
+
+} // namespace xbc::blkback
