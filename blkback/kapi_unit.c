@@ -8,4 +8,8 @@
 #include "../common/shim/memory.c"
 #include "../common/shim/log.c"
 #include "../common/shim/sync.c"
+#include "../common/shim/xenbus.c"
+#include "../common/shim/gnttab.c"
+#include "../common/shim/evtchn.c"
+#include "../common/shim/thread.c"
 #include "../common/shim/block.c"

@@ -8,3 +8,6 @@
 #include "../common/shim/memory.c"
 #include "../common/shim/log.c"
 #include "../common/shim/sync.c"
+#include "../common/shim/xenbus.c"
+#include "../common/shim/gnttab.c"
+#include "../common/shim/evtchn.c"

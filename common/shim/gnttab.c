@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * kapi gnttab (common/include/kapi/gnttab.h): granting pages to the peer
+ * (frontend) and mapping the peer's grants (backend). Batches are copied
+ * into the kernel's op arrays on the stack (at most KAPI_GNTTAB_MAX_BATCH
+ * entries) and each op's outcome is copied back. No 6.1/6.12 differences.
+ */
+#include "shim.h"
+#include "kapi/gnttab.h"
+
+#include <linux/mm.h>
+#include <xen/grant_table.h>
+#include <xen/page.h>
+
+int kapi_gnttab_grant_page(uint16_t domid, struct kapi_page *page, bool readonly, uint32_t *ref)
+{
+	int r = gnttab_grant_foreign_access(domid, xen_page_to_gfn((struct page *)page), readonly);
+
+	if (r < 0)
+		return r;
+	*ref = r;
+	return 0;
+}
+
+bool kapi_gnttab_try_end_access(uint32_t ref)
+{
+	return gnttab_try_end_foreign_access(ref) != 0;
+}
+
+void kapi_gnttab_end_access_deferred(uint32_t ref, struct kapi_page *page)
+{
+	gnttab_end_foreign_access(ref, (struct page *)page);
+}
+
+int kapi_gnttab_alloc_pages(unsigned int nr, struct kapi_page **pages)
+{
+	if (nr > INT_MAX)
+		return -EINVAL;
+	return gnttab_alloc_pages(nr, (struct page **)pages);
+}
+
+void kapi_gnttab_free_pages(unsigned int nr, struct kapi_page **pages)
+{
+	if (nr > INT_MAX)
+		return;
+	gnttab_free_pages(nr, (struct page **)pages);
+}
+
+/* The kernel virtual address a grant op maps at or unmaps from. */
+static unsigned long kapi_page_host_addr(struct kapi_page *page)
+{
+	return (unsigned long)page_address((struct page *)page);
+}
+
+int kapi_gnttab_map(struct kapi_grant_map *ops, unsigned int nr)
+{
+	struct gnttab_map_grant_ref map[KAPI_GNTTAB_MAX_BATCH];
+	struct page *pages[KAPI_GNTTAB_MAX_BATCH];
+	unsigned int i;
+	int err;
+
+	if (nr > KAPI_GNTTAB_MAX_BATCH)
+		return -EINVAL;
+	for (i = 0; i < nr; i++) {
+		uint32_t flags = GNTMAP_host_map | (ops[i].readonly ? GNTMAP_readonly : 0);
+
+		gnttab_set_map_op(&map[i], kapi_page_host_addr(ops[i].page), flags, ops[i].ref,
+				  ops[i].domid);
+		pages[i] = (struct page *)ops[i].page;
+	}
+	err = gnttab_map_refs(map, NULL, pages, nr);
+	for (i = 0; i < nr; i++) {
+		/* A failed hypercall leaves the statuses unset: report each op failed. */
+		ops[i].status = err ? GNTST_general_error : map[i].status;
+		ops[i].handle = map[i].handle;
+	}
+	return err;
+}
+
+int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr)
+{
+	struct gnttab_unmap_grant_ref unmap[KAPI_GNTTAB_MAX_BATCH];
+	struct page *pages[KAPI_GNTTAB_MAX_BATCH];
+	struct gntab_unmap_queue_data data = {
+		.unmap_ops = unmap,
+		.kunmap_ops = NULL,
+		.pages = pages,
+		.count = nr,
+	};
+	unsigned int i;
+	int err;
+
+	if (nr > KAPI_GNTTAB_MAX_BATCH)
+		return -EINVAL;
+	for (i = 0; i < nr; i++) {
+		gnttab_set_unmap_op(&unmap[i], kapi_page_host_addr(ops[i].page), GNTMAP_host_map,
+				    ops[i].handle);
+		pages[i] = (struct page *)ops[i].page;
+	}
+	err = gnttab_unmap_refs_sync(&data);
+	for (i = 0; i < nr; i++)
+		ops[i].status = err ? GNTST_general_error : unmap[i].status;
+	return err;
+}
