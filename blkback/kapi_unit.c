@@ -13,3 +13,4 @@
 #include "../common/shim/evtchn.c"
 #include "../common/shim/thread.c"
 #include "../common/shim/block.c"
+#include "../common/shim/layout_checks.c"

@@ -11,3 +11,4 @@
 #include "../common/shim/xenbus.c"
 #include "../common/shim/gnttab.c"
 #include "../common/shim/evtchn.c"
+#include "../common/shim/layout_checks.c"
