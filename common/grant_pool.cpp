@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The frontend's pool of granted pages: see xbc/grant_pool.hpp.
+#include "xbc/grant_pool.hpp"
+
+#include "kapi/gnttab.h"
+#include "kapi/log.h"
+#include "kapi/sync.h"
+#include "xbc/jiffies.hpp"
+
+namespace xbc {
+
+Result<Box<GrantPool>> GrantPool::create(Gfp gfp, DomId backend, uint32_t limit, bool persistent) noexcept
+{
+	Box<GrantPool> pool = xbc::create<GrantPool>(gfp, backend, limit, persistent);
+	if (pool.is_null())
+		return Status::error(err::kNoMem);
+	return pool;
+}
+
+GrantPool::GrantPool(DomId backend, uint32_t limit, bool persistent) noexcept
+	: backend_(backend), limit_(limit), persistent_(persistent),
+	  next_revoke_(kapi_jiffies() + jiffies_from_seconds(kGrantRevokeIntervalSeconds))
+{
+}
+
+GrantPool::~GrantPool()
+{
+	(void)teardown();
+}
+
+Status GrantPool::grant(PoolGrant &g) noexcept
+{
+	uint32_t ref = 0;
+	const int rc = kapi_gnttab_grant_page(backend_.raw(), g.page_, false, &ref);
+	if (rc < 0)
+		return Status::from_kapi(rc);
+	g.ref_ = GrantRef(ref);
+	granted_++;
+	grants_made_++;
+	return Status::ok();
+}
+
+Result<PoolGrant *> GrantPool::get(Gfp gfp) noexcept
+{
+	PoolGrant *g = free_.front();
+	if (g && g->is_granted()) {
+		free_.remove(*g);
+		reuses_++;
+		in_use_.push_back(*g);
+		return g;
+	}
+	if (!g) {
+		if (in_use_.size() >= limit_)
+			return Status::error(err::kNoSpc);
+		struct kapi_page *page = kapi_page_alloc(to_kapi(gfp));
+		if (!page)
+			return Status::error(err::kNoMem);
+		Box<PoolGrant> fresh = xbc::create<PoolGrant>(gfp, page);
+		if (fresh.is_null()) {
+			kapi_page_free(page);
+			return Status::error(err::kNoMem);
+		}
+		g = fresh.release();
+		free_.push_back(*g);
+	}
+	// An ungranted page: grant it. On failure it stays free, ungranted.
+	XBC_TRY_STATUS(grant(*g));
+	free_.remove(*g);
+	in_use_.push_back(*g);
+	return g;
+}
+
+bool GrantPool::try_end(PoolGrant &g) noexcept
+{
+	if (!g.is_granted())
+		return true;
+	if (!kapi_gnttab_try_end_access(g.ref_.raw()))
+		return false;
+	g.ref_ = GrantRef::invalid();
+	granted_--;
+	return true;
+}
+
+Status GrantPool::put(PoolGrant &g) noexcept
+{
+	in_use_.remove(g);
+	if (!try_end(g)) {
+		if (persistent_) {
+			// The backend keeps it mapped: reuse it first.
+			free_.push_front(g);
+			return Status::ok();
+		}
+		kapi_log_ratelimited(KAPI_LOG_ERR, "xbc: backend has not unmapped grant %u\n", g.ref_.raw());
+		dispose(g, nullptr);
+		return Status::error(err::kBusy);
+	}
+	free_.push_back(g);
+	return Status::ok();
+}
+
+uint32_t GrantPool::revoke_idle() noexcept
+{
+	// Granted entries form the front of the free list; move each ended one
+	// behind the ungranted ones, in order.
+	GrantList ended;
+	for (PoolGrant &g : free_.safe()) {
+		if (!g.is_granted())
+			break;
+		if (try_end(g)) {
+			free_.remove(g);
+			ended.push_back(g);
+		}
+	}
+	const uint32_t n = static_cast<uint32_t>(ended.size());
+	while (PoolGrant *g = ended.pop_front())
+		free_.push_back(*g);
+	revocations_ += n;
+	return n;
+}
+
+void GrantPool::periodic() noexcept
+{
+	const unsigned long now = kapi_jiffies();
+	if (jiffies_before(now, next_revoke_))
+		return;
+	next_revoke_ = now + jiffies_from_seconds(kGrantRevokeIntervalSeconds);
+	(void)revoke_idle();
+}
+
+void GrantPool::dispose(PoolGrant &g, GrantPoolTeardown *report) noexcept
+{
+	struct kapi_page *page = g.page_;
+	const bool was_granted = g.is_granted();
+	if (try_end(g)) {
+		kapi_page_free(page);
+		if (report) {
+			report->pages_freed++;
+			report->ended += was_granted ? 1 : 0;
+		}
+	} else {
+		// The backend still maps it: the kernel frees the page later.
+		kapi_gnttab_end_access_deferred(g.ref_.raw(), page);
+		g.ref_ = GrantRef::invalid();
+		granted_--;
+		deferred_++;
+		if (report)
+			report->deferred++;
+	}
+	Box<PoolGrant>::adopt(&g).reset();
+}
+
+uint32_t GrantPool::shrink(uint32_t keep) noexcept
+{
+	uint32_t freed = 0;
+	// Ungranted pages first, from the back.
+	while (free_.size() + in_use_.size() > keep) {
+		PoolGrant *g = free_.back();
+		if (!g || g->is_granted())
+			break;
+		free_.remove(*g);
+		dispose(*g, nullptr);
+		freed++;
+	}
+	// Then granted ones the backend has let go of.
+	for (PoolGrant &g : free_.safe()) {
+		if (free_.size() + in_use_.size() <= keep)
+			break;
+		if (!try_end(g))
+			continue;
+		free_.remove(g);
+		dispose(g, nullptr);
+		freed++;
+	}
+	return freed;
+}
+
+GrantPoolTeardown GrantPool::teardown() noexcept
+{
+	GrantPoolTeardown report = {0, 0, 0};
+	while (PoolGrant *g = free_.pop_front())
+		dispose(*g, &report);
+	while (PoolGrant *g = in_use_.pop_front())
+		dispose(*g, &report);
+	return report;
+}
+
+GrantPoolStats GrantPool::stats() const noexcept
+{
+	return {static_cast<uint32_t>(free_.size() + in_use_.size()), granted_,
+		static_cast<uint32_t>(in_use_.size()), grants_made_, reuses_, revocations_, deferred_};
+}
+
+} // namespace xbc

@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The frontend's pool of granted pages, one per ring (in-tree: rinfo->grants
+// with get_free_grant/get_grant, blkif_completion, purge_persistent_grants
+// and blkif_free_ring in xen-blkfront.c). Data is copied through these
+// pages, so with feature-persistent the backend maps each grant once and
+// keeps it; without, every grant is ended when its request completes.
+//
+// Order: free grants still granted sit at the front and are reused first
+// (LIFO, as in-tree: the backend most likely still maps them); free pages
+// whose grant was ended sit at the back and are granted again on use. The
+// pool grows lazily, one page at a time, up to `limit` pages (what the
+// ring can have in flight, given by the caller).
+//
+// A page the backend may still map is NEVER freed or reused for anything
+// else: when kapi_gnttab_try_end_access refuses, teardown hands the ref and
+// the page to kapi_gnttab_end_access_deferred (the kernel frees the page
+// once the backend lets go) and counts it.
+//
+// Concurrency: the caller holds the ring lock around every call.
+#pragma once
+
+#include "xbc/list.hpp"
+#include "xbc/memory.hpp"
+#include "xbc/result.hpp"
+#include "xbc/types.hpp"
+
+namespace xbc {
+
+// In-tree: blkfront_delay_work every HZ * 10.
+inline constexpr uint32_t kGrantRevokeIntervalSeconds = 10;
+
+class GrantPool;
+
+class PoolGrant : Pinned {
+public:
+	explicit PoolGrant(struct kapi_page *page) noexcept : page_(page) {}
+
+	// The grant for page(); invalid while not granted.
+	[[nodiscard]] GrantRef ref() const noexcept { return ref_; }
+	[[nodiscard]] struct kapi_page *page() const noexcept { return page_; }
+	[[nodiscard]] bool is_granted() const noexcept { return ref_.is_valid(); }
+
+private:
+	friend class GrantPool;
+	GrantRef ref_ = GrantRef::invalid();
+	struct kapi_page *const page_;
+	ListNode node_;	// on the free list or the in-use list
+};
+
+struct GrantPoolStats {
+	uint32_t pages;		// pages the pool owns (free + in use)
+	uint32_t granted;	// of which currently granted
+	uint32_t in_use;	// handed out by get(), not yet put()
+	uint64_t grants_made;	// kapi_gnttab_grant_page successes
+	uint64_t reuses;	// get() served by a grant still in place
+	uint64_t revocations;	// idle grants ended by revoke_idle()
+	uint64_t deferred;	// grants (and pages) handed to deferred end
+};
+
+struct GrantPoolTeardown {
+	uint32_t ended;		// grants ended at once
+	uint32_t deferred;	// still mapped by the backend: deferred
+	uint32_t pages_freed;	// pages we freed ourselves
+};
+
+class GrantPool : Pinned {
+public:
+	// `persistent`: feature-persistent is in use on this connection.
+	[[nodiscard]] static Result<Box<GrantPool>> create(Gfp gfp, DomId backend, uint32_t limit,
+							   bool persistent) noexcept;
+	// Tears down (see teardown()).
+	~GrantPool();
+
+	// A granted page for one segment. Errors: -ENOSPC when `limit` pages
+	// are in use, -ENOMEM, or the grant table's own error (no free refs).
+	[[nodiscard]] Result<PoolGrant *> get(Gfp gfp) noexcept;
+
+	// The request using `g` completed. Persistent: a grant the backend
+	// still maps goes to the front for reuse, one it unmapped is ended and
+	// goes to the back. Not persistent: the grant must end now; if the
+	// backend still maps it, the page is handed to deferred end and
+	// dropped, and -EBUSY says the backend broke the protocol.
+	[[nodiscard]] Status put(PoolGrant &g) noexcept;
+
+	// Ends the grants of free pages the backend no longer maps (keeping
+	// the pages for re-granting). Returns how many.
+	uint32_t revoke_idle() noexcept;
+	// Runs revoke_idle() when kGrantRevokeIntervalSeconds have passed.
+	void periodic() noexcept;
+	// Frees free pages until at most `keep` pages remain: ungranted ones
+	// first, then granted ones whose grant can be ended. Returns how many.
+	uint32_t shrink(uint32_t keep) noexcept;
+
+	// Disconnect: ends every grant, free or in use, and frees every page
+	// that the backend cannot reach; the rest go to deferred end. Every
+	// PoolGrant pointer handed out becomes invalid.
+	GrantPoolTeardown teardown() noexcept;
+
+	[[nodiscard]] GrantPoolStats stats() const noexcept;
+	[[nodiscard]] uint32_t limit() const noexcept { return limit_; }
+
+	// For create() only.
+	GrantPool(DomId backend, uint32_t limit, bool persistent) noexcept;
+
+private:
+	using GrantList = List<PoolGrant, &PoolGrant::node_>;
+
+	[[nodiscard]] Status grant(PoolGrant &g) noexcept;
+	// Ends g's grant if the backend let go; true when g is now ungranted.
+	bool try_end(PoolGrant &g) noexcept;
+	// Releases g and its page for good (deferred if still mapped).
+	void dispose(PoolGrant &g, GrantPoolTeardown *report) noexcept;
+
+	const DomId backend_;
+	const uint32_t limit_;
+	const bool persistent_;
+	GrantList free_;	// granted first, then ungranted
+	GrantList in_use_;
+	uint32_t granted_ = 0;
+	unsigned long next_revoke_;
+	uint64_t grants_made_ = 0;
+	uint64_t reuses_ = 0;
+	uint64_t revocations_ = 0;
+	uint64_t deferred_ = 0;
+};
+
+} // namespace xbc
