@@ -12,6 +12,7 @@
 #include "kapi/memory.h"
 #include "kapi/sync.h"
 #include "support/kapi_host.hpp"
+#include "support/page_arena.hpp"
 
 namespace {
 
@@ -48,10 +49,6 @@ void *counted(void *p) noexcept
 	return p;
 }
 
-struct HostPage {
-	alignas(KAPI_PAGE_SIZE) unsigned char bytes[KAPI_PAGE_SIZE];
-};
-
 void vlog(const char *fmt, va_list ap) noexcept
 {
 	vsnprintf(g_last_log, sizeof(g_last_log), fmt, ap);
@@ -70,6 +67,15 @@ void fail_allocs_after(size_t n) noexcept
 	g_alloc.succeed_left = n;
 }
 void clear_alloc_failure() noexcept { g_alloc.failing = false; }
+bool take_alloc() noexcept
+{
+	if (should_fail())
+		return false;
+	g_alloc.live++;
+	g_alloc.total++;
+	return true;
+}
+void release_alloc() noexcept { g_alloc.live--; }
 void set_jiffies(unsigned long j) noexcept { g_jiffies = j; }
 void advance_jiffies(unsigned long d) noexcept { g_jiffies += d; }
 size_t log_count() noexcept { return g_log_count; }
@@ -104,17 +110,22 @@ void kapi_free(void *ptr) noexcept
 	free(ptr);
 }
 
+// Pages come from the memfd arena, so the fake grant table can share them
+// between "domains"; they count as allocations like any other.
 struct kapi_page *kapi_page_alloc(enum kapi_gfp) noexcept
 {
 	if (should_fail())
 		return nullptr;
-	void *p = aligned_alloc(KAPI_PAGE_SIZE, sizeof(HostPage));
-	if (p)
-		memset(p, 0, KAPI_PAGE_SIZE);
-	return static_cast<struct kapi_page *>(counted(p));
+	return static_cast<struct kapi_page *>(counted(xbc::host::arena::alloc_page()));
 }
 
-void kapi_page_free(struct kapi_page *page) noexcept { kapi_free(page); }
+void kapi_page_free(struct kapi_page *page) noexcept
+{
+	if (!page)
+		return;
+	g_alloc.live--;
+	xbc::host::arena::free_page(page);
+}
 
 // The host "struct page" is the page itself.
 void *kapi_page_address(struct kapi_page *page) noexcept { return page; }

@@ -18,6 +18,12 @@ struct AllocStats {
 // clear_alloc_failure(). n = 0 fails the very next allocation.
 void fail_allocs_after(size_t n) noexcept;
 void clear_alloc_failure() noexcept;
+// For the fakes of other kapi subsystems (fake_xen.cpp): one kernel-side
+// allocation (a page, a bio, a bound irq, ...). take_alloc() returns false
+// when an injected failure hits it; otherwise it counts as live until
+// release_alloc().
+[[nodiscard]] bool take_alloc() noexcept;
+void release_alloc() noexcept;
 
 // kapi_jiffies() returns this; it only moves when a test moves it.
 void set_jiffies(unsigned long j) noexcept;
