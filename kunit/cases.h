@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The list of KUnit cases, shared by C and C++. Each suite's cases are an
+ * X-macro list: kunit/kunit_main.c turns it into prototypes and a
+ * kunit_case table, and kunit/xbc_kunit.hpp into the extern "C"
+ * declarations the C++ bodies (XBC_KUNIT_CASE) must match. A listed case
+ * with no body fails the module link (modpost: undefined symbol).
+ *
+ * To add a suite: a list here, a body file kunit/<name>_suite.cpp included by
+ * kunit/kunit_unit.cpp, and a kunit_suite in kunit/kunit_main.c.
+ */
+#ifndef XBC_KUNIT_CASES_H
+#define XBC_KUNIT_CASES_H
+
+/* Strong types, Result and Box on the real kmalloc. */
+#define XBC_KUNIT_TYPES_CASES(X)		\
+	X(types_strong_ids)			\
+	X(types_sector_and_ring_index)		\
+	X(types_result_propagation)		\
+	X(box_create_and_destroy)		\
+	X(box_over_aligned)			\
+	X(box_array_zeroed_and_bounded)
+
+/* The hypervisor-free kapi shims: memory, locks, time, log. */
+#define XBC_KUNIT_KAPI_CASES(X)			\
+	X(kapi_pages)				\
+	X(kapi_spinlock_disables_irqs)		\
+	X(kapi_mutex)				\
+	X(kapi_time)
+
+/* Intrusive containers: list (list_head layout) and rb tree (kernel rb core). */
+#define XBC_KUNIT_CONTAINERS_CASES(X)		\
+	X(list_layout_walked_by_kernel)		\
+	X(list_safe_erase)			\
+	X(rbtree_1000_on_kernel_core)
+
+/* The blkif wire code against the kernel's own native structs. */
+#define XBC_KUNIT_BLKIF_CASES(X)		\
+	X(blkif_native_sizes_match_kernel)	\
+	X(blkif_decode_kernel_rw)		\
+	X(blkif_decode_kernel_discard_indirect)	\
+	X(blkif_encode_read_by_kernel)
+
+/* Persistent grants holding real pages and fake-gnttab mappings. */
+#define XBC_KUNIT_GRANTS_CASES(X)		\
+	X(fake_gnttab_refuses_bad_maps)		\
+	X(persistent_grants_cap_and_lru)
+
+#define XBC_KUNIT_ALL_CASES(X)			\
+	XBC_KUNIT_TYPES_CASES(X)		\
+	XBC_KUNIT_KAPI_CASES(X)			\
+	XBC_KUNIT_CONTAINERS_CASES(X)		\
+	XBC_KUNIT_BLKIF_CASES(X)		\
+	XBC_KUNIT_GRANTS_CASES(X)
+
+#endif /* XBC_KUNIT_CASES_H */

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The kernel's own view of the native blkif wire format, for cross-checks:
+ * kunit/kernel_blkif.c fills and reads slots through struct blkif_request /
+ * blkif_response from <xen/interface/io/blkif.h> and sizes rings with the
+ * kernel's ring.h macros. The C++ decoders and encoders (xbc/blkif.hpp) must
+ * agree with these byte for byte.
+ */
+#ifndef XBC_KUNIT_KERNEL_BLKIF_H
+#define XBC_KUNIT_KERNEL_BLKIF_H
+
+#include "kapi/kapi.h"
+
+KAPI_BEGIN_DECLS
+
+/* A read/write request as the kernel's struct sees it. */
+struct xbc_kunit_rw_view {
+	uint8_t operation;
+	uint8_t nr_segments;
+	uint16_t handle;
+	uint64_t id;
+	uint64_t sector;
+	uint32_t gref[11];
+	uint8_t first_sect[11];
+	uint8_t last_sect[11];
+};
+
+size_t xbc_kunit_kernel_blkif_req_size(void) KAPI_NOEXCEPT;
+size_t xbc_kunit_kernel_blkif_rsp_size(void) KAPI_NOEXCEPT;
+/* sizeof(union blkif_sring_entry), and RING_SIZE of a one-page blkif ring. */
+size_t xbc_kunit_kernel_blkif_entry_size(void) KAPI_NOEXCEPT;
+unsigned int xbc_kunit_kernel_blkif_ring_size_1page(void) KAPI_NOEXCEPT;
+
+/* Writes a request into @slot (blkif_request size); unused bytes are 0xAA. */
+void xbc_kunit_kernel_blkif_put_rw(void *slot, const struct xbc_kunit_rw_view *rw) KAPI_NOEXCEPT;
+void xbc_kunit_kernel_blkif_put_discard(void *slot, uint64_t id, uint64_t sector,
+					uint64_t nr_sectors, bool secure) KAPI_NOEXCEPT;
+void xbc_kunit_kernel_blkif_put_indirect(void *slot, uint8_t indirect_op, uint16_t nr_segments,
+					 uint16_t handle, uint64_t id, uint64_t sector,
+					 const uint32_t *grefs, unsigned int nr_grefs) KAPI_NOEXCEPT;
+/* Fills @nr entries of an indirect page with struct blkif_request_segment. */
+void xbc_kunit_kernel_blkif_put_indirect_segs(void *page, unsigned int nr, uint32_t gref_base,
+					      uint8_t first_sect, uint8_t last_sect) KAPI_NOEXCEPT;
+
+/* Reads a slot back through the kernel's structs. */
+void xbc_kunit_kernel_blkif_get_rw(const void *slot, struct xbc_kunit_rw_view *rw) KAPI_NOEXCEPT;
+/* A response's fields; returns true iff every padding byte is zero. */
+bool xbc_kunit_kernel_blkif_get_rsp(const void *slot, uint64_t *id, uint8_t *operation,
+				    int16_t *status) KAPI_NOEXCEPT;
+
+KAPI_END_DECLS
+
+#endif /* XBC_KUNIT_KERNEL_BLKIF_H */

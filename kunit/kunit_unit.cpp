@@ -1,0 +1,14 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The single C++ translation unit of xbc_kunit.ko (cxx-in-kbuild.md,
+// pitfall 1): the C++ runtime, the core .cpp files under test and every
+// suite's C++ bodies. Add a core file here when a suite needs it, and a
+// suite file when kunit/cases.h lists it.
+#include "common/cxxrt.cpp"
+#include "common/blkif.cpp"
+#include "common/persistent_grants.cpp"
+
+#include "kunit/types_suite.cpp"
+#include "kunit/kapi_suite.cpp"
+#include "kunit/containers_suite.cpp"
+#include "kunit/blkif_suite.cpp"
+#include "kunit/grants_suite.cpp"
