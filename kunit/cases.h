@@ -41,10 +41,13 @@
 	X(blkif_decode_kernel_discard_indirect)	\
 	X(blkif_encode_read_by_kernel)
 
-/* Persistent grants holding real pages and fake-gnttab mappings. */
+/* Backend persistent grants and the frontend grant pool over real pages
+ * and the kernel-side fake grant table. */
 #define XBC_KUNIT_GRANTS_CASES(X)		\
 	X(fake_gnttab_refuses_bad_maps)		\
-	X(persistent_grants_cap_and_lru)
+	X(persistent_grants_cap_and_lru)	\
+	X(grant_pool_persistent_reuse_and_teardown) \
+	X(grant_pool_refusals)
 
 #define XBC_KUNIT_ALL_CASES(X)			\
 	XBC_KUNIT_TYPES_CASES(X)		\

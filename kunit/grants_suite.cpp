@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// KUnit suite xbc_grants: the backend's persistent-grant tree
-// (common/persistent_grants.cpp) holding real mappings: pages from
+// KUnit suite xbc_grants: the frontend's GrantPool (common/grant_pool.cpp)
+// and the backend's persistent-grant tree (common/persistent_grants.cpp)
+// holding real mappings: pages from
 // kapi_gnttab_alloc_pages and handles from kapi_gnttab_map, both served by
 // the kernel-side fake grant table (kunit/fake_gnttab.c), with real jiffies
 // for the LRU ages. Every case ends with the fake's books balanced: no live
@@ -9,6 +10,7 @@
 #include "kunit/fake_gnttab.h"
 #include "kunit/xbc_kunit.hpp"
 #include "xbc/memory.hpp"
+#include "xbc/grant_pool.hpp"
 #include "xbc/persistent_grants.hpp"
 
 namespace xbc::kunit {
@@ -218,4 +220,104 @@ XBC_KUNIT_CASE(fake_gnttab_refuses_bad_maps)
 	XK_EXPECT_EQ(s.live_grants, 0);
 	XK_EXPECT_EQ(s.live_maps, 0);
 	XK_EXPECT_EQ(s.live_pages, 0);
+}
+
+// The frontend's pool (common/grant_pool.cpp): real pages granted through
+// the fake; the "backend" maps some of them persistently.
+XBC_KUNIT_CASE(grant_pool_persistent_reuse_and_teardown)
+{
+	constexpr uint32_t kLimit = 16;
+	auto made = GrantPool::create(Gfp::kKernel, DomId(0), kLimit, true);
+	XK_ASSERT(made.is_ok());
+	Box<GrantPool> pool = made.take();
+	PoolGrant *held[kLimit] = {};
+	bool got_all = true;
+	for (uint32_t i = 0; i < kLimit; i++) {
+		auto g = pool->get(Gfp::kKernel);
+		got_all &= g.is_ok();
+		if (g.is_ok())
+			held[i] = g.value();
+	}
+	XK_ASSERT(got_all);
+	XK_EXPECT_EQ(fake_stats().live_grants, kLimit);
+	bool granted_right = true;
+	for (uint32_t i = 0; i < kLimit; i++) {
+		bool readonly = true;
+		granted_right &= xbc_fake_gnttab_is_granted(held[i]->ref().raw(), &readonly);
+	}
+	XK_EXPECT(granted_right);
+	// All in flight: the limit refuses one more.
+	XK_EXPECT_EQ(pool->get(Gfp::kKernel).status().code(), -err::kNoSpc);
+
+	// The backend keeps 0..3 mapped (persistent); the rest it unmapped.
+	for (uint32_t i = 0; i < 4; i++)
+		xbc_fake_gnttab_set_peer_mapped(held[i]->ref().raw(), true);
+	bool put_ok = true;
+	for (uint32_t i = 0; i < kLimit; i++)
+		put_ok &= pool->put(*held[i]).is_ok();
+	XK_EXPECT(put_ok);
+	XK_EXPECT_EQ(fake_stats().live_grants, 4); // the unmapped 12 were ended
+	GrantPoolStats st = pool->stats();
+	XK_EXPECT_EQ(st.pages, kLimit);
+	XK_EXPECT_EQ(st.granted, 4);
+	XK_EXPECT_EQ(st.in_use, 0);
+
+	// Reuse comes first, last put first (LIFO): 3, then 2.
+	auto again = pool->get(Gfp::kKernel);
+	XK_ASSERT(again.is_ok());
+	XK_EXPECT(again.value() == held[3]);
+	XK_EXPECT_EQ(pool->stats().reuses, 1);
+
+	// The backend lets go of 0: revoke_idle ends exactly that one.
+	xbc_fake_gnttab_set_peer_mapped(held[0]->ref().raw(), false);
+	XK_EXPECT_EQ(pool->revoke_idle(), 1);
+	XK_EXPECT_EQ(fake_stats().live_grants, 3);
+
+	// Teardown with 1 and 2 (free) and 3 (in use) still mapped: those
+	// three go to deferred end, every other page is freed now.
+	const GrantPoolTeardown td = pool->teardown();
+	XK_EXPECT_EQ(td.deferred, 3);
+	XK_EXPECT_EQ(td.pages_freed, kLimit - 3);
+	XK_EXPECT_EQ(fake_stats().deferred, 3);
+	pool.reset();
+	// The backend unmaps: the deferred pages are freed (KASAN would see a
+	// double free if the pool had freed them too).
+	for (uint32_t ref = XBC_FAKE_FIRST_REF; ref < XBC_FAKE_FIRST_REF + 64; ref++)
+		xbc_fake_gnttab_set_peer_mapped(ref, false);
+	const struct xbc_fake_gnttab_stats s = fake_stats();
+	XK_EXPECT_EQ(s.deferred, 0);
+	XK_EXPECT_EQ(s.live_grants, 0);
+}
+
+XBC_KUNIT_CASE(grant_pool_refusals)
+{
+	// Not persistent: a grant the backend still maps at completion is a
+	// protocol breach: -EBUSY, and the page goes to deferred end.
+	auto made = GrantPool::create(Gfp::kKernel, DomId(0), 4, false);
+	XK_ASSERT(made.is_ok());
+	Box<GrantPool> pool = made.take();
+	auto g = pool->get(Gfp::kKernel);
+	XK_ASSERT(g.is_ok());
+	xbc_fake_gnttab_set_peer_mapped(g.value()->ref().raw(), true);
+	const uint32_t ref = g.value()->ref().raw();
+	XK_EXPECT_EQ(pool->put(*g.value()).code(), -err::kBusy);
+	XK_EXPECT_EQ(pool->stats().deferred, 1);
+	XK_EXPECT_EQ(pool->stats().pages, 0);
+	xbc_fake_gnttab_set_peer_mapped(ref, false);
+
+	// The grant table runs out of refs: get() fails with its error and
+	// the page stays in the pool, ungranted, for a later try.
+	xbc_fake_gnttab_set_grant_limit(1);
+	auto first = pool->get(Gfp::kKernel);
+	XK_ASSERT(first.is_ok());
+	XK_EXPECT_EQ(pool->get(Gfp::kKernel).status().code(), -err::kNoSpc);
+	XK_EXPECT_EQ(pool->stats().pages, 2); // a second page, not the pool limit
+	XK_EXPECT_EQ(pool->stats().granted, 1);
+	XK_EXPECT(pool->put(*first.value()).is_ok());
+	const GrantPoolTeardown td = pool->teardown();
+	XK_EXPECT_EQ(td.deferred, 0);
+	pool.reset();
+	const struct xbc_fake_gnttab_stats s = fake_stats();
+	XK_EXPECT_EQ(s.live_grants, 0);
+	XK_EXPECT_EQ(s.deferred, 0);
 }

@@ -6,6 +6,7 @@
 #include "common/cxxrt.cpp"
 #include "common/blkif.cpp"
 #include "common/persistent_grants.cpp"
+#include "common/grant_pool.cpp"
 
 #include "kunit/types_suite.cpp"
 #include "kunit/kapi_suite.cpp"
