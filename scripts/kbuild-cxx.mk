@@ -44,11 +44,13 @@ XBC_CXX_DEBUG := $(if $(filter -g%,$(KBUILD_CFLAGS)),-g1)
 # The freestanding C++ dialect: no exceptions, RTTI, guard variables,
 # atexit registration, unwind tables or C++ library headers. -fcheck-new:
 # operator new may return NULL here, so constructors must not run on it.
+# Include paths as in the host tests: xbc/ and kapi/ headers, and module
+# headers by their path from the top ("blkback/backend.hpp").
 XBC_CXXFLAGS := -std=gnu++20 -fno-exceptions -fno-rtti \
 	-fno-threadsafe-statics -fno-use-cxa-atexit -ffreestanding \
 	-fcheck-new -fno-unwind-tables -fno-asynchronous-unwind-tables \
 	-nostdinc -isystem $(shell $(XBC_CXX) -print-file-name=include) \
-	-I$(src)/common/include \
+	-I$(src)/common/include -I$(src) \
 	$(XBC_CXX_DEBUG)
 
 # Per-directory and per-object C++ options, like ccflags-y/CFLAGS_foo.o for
