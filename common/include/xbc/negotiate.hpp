@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// Feature negotiation for both ends of a vbd, as pure functions from (our
+// per-connection snapshot of the module parameters, the peer's parsed
+// xenstore keys) to what the connection uses. Implemented in
+// common/negotiate.cpp; the engines read and write the keys.
+//
+// The rule from the 2022 feature-persistent deadlock: we ADVERTISE our
+// capability (the snapshot), and USE a feature only if our snapshot wants it
+// AND the peer advertised it. The 0644 parameters can change at any time, so
+// each connection reads them once (snapshot_*) and uses only that reading.
+//
+// Key names, defaults and limits follow the 6.1 in-tree drivers
+// (xen-blkfront.c talk_to_blkback/blkfront_gather_backend_features,
+// xen-blkback/xenbus.c connect_ring/connect), so either end interoperates
+// with the in-tree other end. Where we are stricter, it is said below.
+#pragma once
+
+#include "xbc/base.hpp"
+#include "xbc/blkif.hpp"
+#include "xbc/result.hpp"
+#include "xbc/xs_value.hpp"
+
+namespace xbc::negotiate {
+
+// blkif limits (xen/interface/io/blkif.h, xenbus.h, blkback common.h).
+inline constexpr uint32_t kMaxSegmentsPerRequest = 11;	// BLKIF_MAX_SEGMENTS_PER_REQUEST
+inline constexpr uint32_t kMaxRingPageOrder = 4;		// XENBUS_MAX_RING_GRANT_ORDER
+inline constexpr uint32_t kSegmentsPerIndirectPage = 512;
+inline constexpr uint32_t kMaxIndirectPages = 8;		// BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST
+inline constexpr uint32_t kMaxIndirectSegments = kSegmentsPerIndirectPage * kMaxIndirectPages;
+inline constexpr uint32_t kBackendIndirectSegments = 256;	// blkback's MAX_INDIRECT_SEGMENTS
+
+// One peer key: absent, present and valid, or present but malformed (the
+// strict xs_value parsers refused it).
+template <typename T> struct Key {
+	enum class State : uint8_t { kAbsent, kValid, kMalformed };
+	State state = State::kAbsent;
+	T value{};
+
+	static constexpr Key absent() noexcept { return Key{}; }
+	static constexpr Key valid(T v) noexcept { return Key{State::kValid, v}; }
+	static constexpr Key malformed() noexcept { return Key{State::kMalformed, T{}}; }
+	constexpr bool is_valid() const noexcept { return state == State::kValid; }
+	constexpr bool is_malformed() const noexcept { return state == State::kMalformed; }
+	// The value, or the in-tree default when absent or malformed.
+	constexpr T or_default(T fallback) const noexcept { return is_valid() ? value : fallback; }
+};
+
+// Reads one key with `read(node, buf, len)` (kapi_xenbus_read's contract:
+// length, -ENOENT, -E2BIG, -errno) and parses it with `parse(buf, cap)`. A
+// value too long or unreadable counts as malformed.
+template <typename T, typename Read, typename Parse>
+[[nodiscard]] Key<T> read_key(Read &&read, const char *node, Parse &&parse) noexcept
+{
+	char buf[32];
+	const int rc = read(node, buf, sizeof(buf));
+	if (rc == -err::kNoEnt)
+		return Key<T>::absent();
+	if (rc < 0)
+		return Key<T>::malformed();
+	auto parsed = parse(buf, sizeof(buf));
+	if (parsed.is_error())
+		return Key<T>::malformed();
+	return Key<T>::valid(static_cast<T>(parsed.value()));
+}
+
+// ------------------------------------------------------------ frontend
+
+// xen_blkfront's parameters, as declared (units: segments, queues, order).
+struct FrontendParams {
+	uint32_t max_indirect_segments = 32;	// 0444
+	uint32_t max_queues = 4;		// 0444
+	int32_t max_ring_page_order = 0;	// 0444
+	bool trusted = true;			// 0644
+	bool feature_persistent = true;		// 0644
+};
+
+// One connection's reading of them, clamped as the in-tree module init does
+// (segments >= 11, order <= 4, queues <= online CPUs), and also: segments
+// <= what 8 indirect pages describe, queues >= 1, a negative order is 0.
+struct FrontendSnapshot {
+	uint32_t max_indirect_segments;
+	uint32_t max_queues;
+	uint32_t max_ring_page_order;
+	bool trusted;
+	bool feature_persistent;
+};
+// Reads each field of `live` exactly once.
+[[nodiscard]] FrontendSnapshot snapshot_frontend(const FrontendParams &live, unsigned online_cpus) noexcept;
+
+// What the backend offered at probe time, read by the frontend at InitWait.
+struct BackendProbeKeys {
+	Key<uint32_t> max_ring_page_order;	// "max-ring-page-order", default 0
+	Key<uint32_t> multi_queue_max_queues;	// "multi-queue-max-queues", default 1
+};
+
+// The rings the frontend sets up and the keys it writes for them.
+struct FrontendRingPlan {
+	uint32_t ring_page_order;	// min(ours, backend's)
+	uint32_t nr_ring_pages;		// 1 << order
+	bool write_ring_page_order;	// "ring-page-order" + "ring-ref%u" (else "ring-ref")
+	uint32_t nr_queues;		// min(ours, backend's), at least 1
+	bool write_num_queues;		// "multi-queue-num-queues" + "queue-%u/" dirs
+};
+[[nodiscard]] FrontendRingPlan plan_frontend_rings(const FrontendSnapshot &ours,
+						   const BackendProbeKeys &backend) noexcept;
+
+// The frontend advertises its capability, not what it will use.
+struct FrontendAdvert {
+	bool feature_persistent;		// "feature-persistent"
+	const char *protocol;			// "protocol": the native name
+};
+[[nodiscard]] FrontendAdvert frontend_advert(const FrontendSnapshot &ours) noexcept;
+
+// The backend's keys at Connected.
+struct BackendConnectKeys {
+	Key<bool> feature_persistent;
+	Key<bool> feature_barrier;
+	Key<bool> feature_flush_cache;
+	Key<bool> feature_discard;
+	Key<uint32_t> discard_granularity;	// bytes
+	Key<uint32_t> discard_alignment;	// bytes
+	Key<bool> discard_secure;
+	Key<uint32_t> max_indirect_segments;	// "feature-max-indirect-segments"
+};
+
+// How the frontend asks for durability.
+enum class FlushMode : uint8_t {
+	kNone,			// old backend: writes are synchronous
+	kFlushDiskCache,	// BLKIF_OP_FLUSH_DISKCACHE ("feature-flush-cache")
+	kWriteBarrier,		// BLKIF_OP_WRITE_BARRIER ("feature-barrier"), also FUA
+};
+
+struct FrontendFeatures {
+	bool persistent;		// our snapshot AND the backend's key
+	bool bounce;			// copy through our own pages (XSA-403; persistent)
+	FlushMode flush;		// flush-cache wins over barrier, as in-tree
+	bool fua;			// only with barriers
+	bool discard;
+	bool secure_discard;
+	uint32_t discard_granularity;	// bytes, 0: use the physical sector size
+	uint32_t discard_alignment;	// bytes
+	uint32_t indirect_segments;	// 0: no indirect requests
+};
+// `toolstack_trusted` is our own node's "trusted" key (default 1).
+[[nodiscard]] FrontendFeatures negotiate_frontend(const FrontendSnapshot &ours, const BackendConnectKeys &backend,
+						  Key<bool> toolstack_trusted) noexcept;
+
+// ------------------------------------------------------------- backend
+
+// xen_blkback's parameters that negotiation needs.
+struct BackendParams {
+	uint32_t max_queues = 0;		// 0644; 0 = number of online CPUs
+	int32_t max_ring_page_order = 4;	// 0444
+	bool feature_persistent = true;		// 0644
+};
+
+struct BackendSnapshot {
+	uint32_t max_queues;		// resolved, >= 1
+	uint32_t max_ring_page_order;	// <= 4
+	bool feature_persistent;
+};
+[[nodiscard]] BackendSnapshot snapshot_backend(const BackendParams &live, unsigned online_cpus) noexcept;
+
+// Written at probe, before the frontend connects.
+struct BackendProbeAdvert {
+	uint32_t max_indirect_segments;	// "feature-max-indirect-segments"
+	uint32_t max_queues;		// "multi-queue-max-queues"
+	uint32_t max_ring_page_order;	// "max-ring-page-order"
+};
+[[nodiscard]] BackendProbeAdvert backend_probe_advert(const BackendSnapshot &ours) noexcept;
+
+// What the disk can do (from kapi_bdev_query).
+struct DiskCaps {
+	bool write_cache;
+	bool discard;
+	bool secure_erase;
+	uint32_t discard_granularity;	// bytes
+	uint32_t discard_alignment;	// bytes
+};
+
+// Written at Connected. In-tree: flush and barrier both follow the write
+// cache; discard keys only when the toolstack's "discard-enable" (default
+// 1) allows, and then discard-secure as 0/1.
+struct BackendConnectAdvert {
+	bool feature_flush_cache;
+	bool feature_barrier;
+	bool feature_persistent;	// our capability
+	bool write_discard;		// write "feature-discard" at all
+	bool feature_discard;
+	bool write_discard_params;	// granularity, alignment, secure
+	uint32_t discard_granularity;
+	uint32_t discard_alignment;
+	bool discard_secure;
+};
+[[nodiscard]] BackendConnectAdvert backend_connect_advert(const BackendSnapshot &ours, const DiskCaps &disk,
+							  Key<bool> toolstack_discard_enable) noexcept;
+
+// The frontend's keys, read by the backend when the frontend is Initialised.
+struct FrontendKeys {
+	Key<uint32_t> ring_page_order;		// "ring-page-order"
+	Key<uint32_t> num_queues;		// "multi-queue-num-queues"
+	Key<bool> feature_persistent;
+	Key<blkif::Abi> protocol;
+};
+
+struct BackendFeatures {
+	uint32_t nr_queues;
+	uint32_t ring_page_order;
+	bool read_ring_page_keys;	// "ring-ref%u" (else the single "ring-ref")
+	bool persistent;		// our snapshot AND the frontend's key
+	blkif::Abi abi;
+};
+
+// A refused connection: the errno blkback returns and a message for
+// kapi_xenbus_dev_fatal.
+struct Refusal {
+	int err;		// negative errno
+	const char *reason;
+};
+
+// In-tree rules: queues absent = 1, 0 or > our max -> -ENOSYS; order absent
+// = single page, > our max -> -EINVAL; protocol absent = native, unknown ->
+// -ENOSYS. Stricter: a malformed queue count or order is refused (in-tree
+// falls back to the default and fails later, or not at all).
+// Returns true and fills *out, or false and fills *why.
+[[nodiscard]] bool negotiate_backend(const BackendSnapshot &ours, const FrontendKeys &frontend,
+				     BackendFeatures *out, Refusal *why) noexcept;
+
+// ---------------------------------------------------- reading the keys
+
+template <typename Read> [[nodiscard]] BackendProbeKeys read_backend_probe_keys(Read &&read) noexcept
+{
+	auto u32 = [](const char *b, size_t c) { return xs::parse_u32(b, c); };
+	return BackendProbeKeys{read_key<uint32_t>(read, "max-ring-page-order", u32),
+				read_key<uint32_t>(read, "multi-queue-max-queues", u32)};
+}
+
+template <typename Read> [[nodiscard]] BackendConnectKeys read_backend_connect_keys(Read &&read) noexcept
+{
+	auto u32 = [](const char *b, size_t c) { return xs::parse_u32(b, c); };
+	auto flag = [](const char *b, size_t c) { return xs::parse_bool(b, c); };
+	return BackendConnectKeys{
+		read_key<bool>(read, "feature-persistent", flag),
+		read_key<bool>(read, "feature-barrier", flag),
+		read_key<bool>(read, "feature-flush-cache", flag),
+		read_key<bool>(read, "feature-discard", flag),
+		read_key<uint32_t>(read, "discard-granularity", u32),
+		read_key<uint32_t>(read, "discard-alignment", u32),
+		read_key<bool>(read, "discard-secure", flag),
+		read_key<uint32_t>(read, "feature-max-indirect-segments", u32),
+	};
+}
+
+template <typename Read> [[nodiscard]] FrontendKeys read_frontend_keys(Read &&read) noexcept
+{
+	auto u32 = [](const char *b, size_t c) { return xs::parse_u32(b, c); };
+	auto flag = [](const char *b, size_t c) { return xs::parse_bool(b, c); };
+	auto proto = [](const char *b, size_t c) { return xs::parse_protocol(b, c); };
+	return FrontendKeys{
+		read_key<uint32_t>(read, "ring-page-order", u32),
+		read_key<uint32_t>(read, "multi-queue-num-queues", u32),
+		read_key<bool>(read, "feature-persistent", flag),
+		read_key<blkif::Abi>(read, "protocol", proto),
+	};
+}
+
+} // namespace xbc::negotiate
