@@ -1,0 +1,300 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+# Runs in dom0 (started by dom0-stage1 via switch_root). Brings up the Xen
+# toolstack, then runs each scenario of the plan in its own PV domU, one after
+# the other: load the backend with the scenario's parameters, xl create, check
+# the negotiated xenstore keys against what each side was told to do, collect
+# the domU's integrity checks from its console, block-detach, unload the
+# backend, scan dmesg. Results go to the writable 9p share "out" as
+#   RESULT <idx> ok
+#   RESULT <idx> fail <reason>
+# and the host runner (scripts/xen-e2e) turns them into TAP lines.
+# Plan line: idx front back fp_front fp_back vcpus max_queues ring_order indirect
+set -u
+export PATH=/usr/lib/xen-4.17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+plan_dir=
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	xbc_plan=*) plan_dir=${arg#xbc_plan=} ;;
+	esac
+done
+
+power_off() {
+	sync
+	echo o > /proc/sysrq-trigger
+	sleep 60
+}
+
+# devtmpfs has no /dev/fd or /dev/stdin; the hotplug scripts' locking loops
+# forever on "stat -L /dev/stdin" without them.
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
+
+# xenconsoled gives each guest console a pty.
+mkdir -p /dev/pts
+mount -t devpts -o ptmxmode=0666 devpts /dev/pts
+[ -e /dev/ptmx ] || ln -sf pts/ptmx /dev/ptmx
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /tmp
+mkdir -p /xbc-out
+if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /xbc-out; then
+	echo "xbc-dom0: FATAL: cannot mount the results share"
+	power_off
+fi
+out=/xbc-out
+exec > >(tee -a "$out/dom0.log") 2>&1
+say() { echo "xbc-dom0[$(cut -d' ' -f1 /proc/uptime)]: $*"; }
+
+# shellcheck source=/dev/null
+. "$plan_dir/env"	# E2E_DIR BACK_KO SLOW
+slow=${SLOW:-1}
+
+say "bringing up the toolstack"
+mkdir -p /proc/xen /run/xenstored /run/xen /var/log/xen /var/lib/xen /var/run/xen-hotplug "$out/console"
+mount -t xenfs xenfs /proc/xen
+modprobe -a xen-evtchn xen-gntdev xen-gntalloc xen-privcmd
+XENSTORED_ROOTDIR=/run/xenstored oxenstored --pid-file /run/xenstored.pid
+for _ in $(seq 60); do
+	xenstore-read -s / >/dev/null 2>&1 && break
+	sleep 1
+done
+xen-init-dom0
+# Guest consoles are logged straight onto the results share, so the host
+# sees them live and keeps them even if dom0 dies.
+xenconsoled --log=guest --log-dir="$out/console"
+xl info > "$out/xl-info.txt" 2>&1
+
+# Backing stores: ram0 is the data disk, ram1 carries the tools image.
+tools_kib=$(( ($(stat -c %s "$E2E_DIR/tools.img") + 1023) / 1024 ))
+rd_kib=$(( tools_kib > 131072 ? tools_kib : 131072 ))
+modprobe brd rd_nr=2 rd_size=$rd_kib
+dd if="$E2E_DIR/tools.img" of=/dev/ram1 bs=1M conv=fsync 2>/dev/null
+say "toolstack up; data disk /dev/ram0, tools disk /dev/ram1 (${rd_kib} KiB each)"
+dmesg > "$out/dom0-boot-dmesg.txt"
+
+warn_re='WARNING:|BUG:|Oops|Call Trace|kernel BUG|general protection|KASAN'
+
+# What each backend offers in xenstore: the reference values a scenario's
+# expectations are computed from. "absent" means the key is not written.
+# Ours is expected to offer what the in-tree backend offers by default.
+backend_offer() {	# back key
+	case "$1:$2" in
+	intree:fp | ours:fp) echo "$fp_back" ;;
+	intree:indirect | ours:indirect) echo 256 ;;
+	intree:ring_order | ours:ring_order) echo 4 ;;
+	intree:queues | ours:queues) echo 4 ;;	# loaded with max_queues=4
+	qdisk:fp | qdisk:indirect) echo absent ;;
+	qdisk:ring_order) echo 4 ;;
+	qdisk:queues) echo absent ;;
+	esac
+}
+
+num() { [ "$1" = absent ] && echo 0 || echo "$1"; }
+min() { [ "$1" -lt "$2" ] && echo "$1" || echo "$2"; }
+
+# Waits for a marker line in the guest console log. Returns 1 on timeout or
+# when the domain is gone.
+wait_marker() {	# marker seconds
+	local deadline=$(( SECONDS + $2 * slow ))
+	while [ $SECONDS -lt $deadline ]; do
+		glines | grep -q "^$1" && return 0
+		xl domid "$dom" >/dev/null 2>&1 || { glines | grep -q "^$1"; return; }
+		sleep 2
+	done
+	return 1
+}
+
+xs() { xenstore-read "$1" 2>/dev/null || echo absent; }
+
+# The guest console log, without the carriage returns the tty adds.
+glines() { tr -d '\r' < "$glog" 2>/dev/null; }
+
+run_scenario() {
+	idx=$1 front=$2 back=$3 fp_front=$4 fp_back=$5 vcpus=$6 mq=$7 rpo=$8 ind=$9
+	fails=()
+	fail() { fails+=("$*"); say "scenario $idx: FAIL: $*"; }
+	dom=xbc-$idx
+	sdir=$out/scenario-$idx
+	mkdir -p "$sdir"
+	glog=$out/console/guest-$dom.log
+	say "scenario $idx: front=$front back=$back fp=$fp_front/$fp_back vcpus=$vcpus max_queues=$mq max_ring_page_order=$rpo max_indirect_segments=$ind"
+	dmesg -C
+
+	# Backend. qdisk is QEMU in dom0 (libxl starts it per domain); both disks
+	# then go through it, so no blkback is needed.
+	local be_mod='' bt=vbd spec_extra=''
+	case "$back" in
+	intree)
+		modprobe xen-blkback feature_persistent="$fp_back" max_queues=4 || fail "modprobe xen-blkback failed"
+		be_mod=xen_blkback ;;
+	ours)
+		if [ -z "${BACK_KO:-}" ] || [ ! -f "$BACK_KO" ]; then
+			fail "our blkback .ko not found (${BACK_KO:-unset})"
+		else
+			local before
+			before=$(cut -d' ' -f1 /proc/modules)
+			insmod "$BACK_KO" feature_persistent="$fp_back" max_queues=4 || fail "insmod $BACK_KO failed"
+			for m in $(cut -d' ' -f1 /proc/modules); do
+				echo "$before" | grep -qx "$m" || be_mod=$m
+			done
+		fi ;;
+	qdisk)
+		bt=qdisk spec_extra=",backendtype=qdisk" ;;
+	esac
+
+	cat > "/run/$dom.cfg" <<EOF
+name = "$dom"
+type = "pv"
+kernel = "$E2E_DIR/vmlinux-domu.gz"
+ramdisk = "$E2E_DIR/domu.cpio.gz"
+extra = "console=hvc0 loglevel=7 xbc_front=$front xbc_fp=$fp_front xbc_mq=$mq xbc_rpo=$rpo xbc_ind=$ind"
+memory = 256
+vcpus = $vcpus
+on_poweroff = "destroy"
+on_crash = "destroy"
+disk = [ 'format=raw,vdev=xvda,access=rw,target=/dev/ram0$spec_extra',
+         'format=raw,vdev=xvdb,access=ro,target=/dev/ram1$spec_extra' ]
+EOF
+	cp "/run/$dom.cfg" "$sdir/domu.cfg"
+
+	local t0=$SECONDS
+	if [ ${#fails[@]} -eq 0 ] && timeout $((300 * slow)) xl -v create "/run/$dom.cfg" > "$sdir/xl-create.log" 2>&1; then
+		say "scenario $idx: domain created in $((SECONDS - t0)) s"
+	else
+		[ ${#fails[@]} -eq 0 ] && fail "xl create failed: $(grep -iE 'error|fail' "$sdir/xl-create.log" | tail -2 | tr '\n' ' ')"
+	fi
+
+	local domid
+	domid=$(xl domid "$dom" 2>/dev/null || true)
+	if [ -n "$domid" ]; then
+		if wait_marker XBC-READY 300; then
+			say "scenario $idx: domU has both disks after $((SECONDS - t0)) s"
+			check_handshake "$domid"
+		else
+			fail "domU never reported both disks (see guest log)"
+		fi
+		wait_marker XBC-DETACH-ME 900 || fail "domU never finished its checks"
+		local v
+		for v in xvda xvdb; do
+			timeout $((120 * slow)) xl block-detach "$dom" "$v" >> "$sdir/xl-detach.log" 2>&1 ||
+				fail "xl block-detach $v failed: $(tail -1 "$sdir/xl-detach.log")"
+		done
+		wait_marker XBC-END 300 || fail "domU never reached XBC-END after detach"
+		local deadline=$(( SECONDS + 60 * slow ))
+		while xl domid "$dom" >/dev/null 2>&1 && [ $SECONDS -lt $deadline ]; do sleep 2; done
+		if xl domid "$dom" >/dev/null 2>&1; then
+			fail "domU did not power off"
+			xl destroy "$dom"
+		fi
+		# The domU's own verdicts.
+		local line
+		while read -r line; do
+			fail "domU $line"
+		done < <(glines | grep -a '^XBC-CHECK .* FAIL' | sed 's/^XBC-CHECK //')
+		glines | grep -aq '^XBC-CHECK ext4 ok' || [ ${#fails[@]} -gt 0 ] || fail "domU reported no ext4 result"
+		glines | grep -aq '^XBC-CHECK fio ok' || [ ${#fails[@]} -gt 0 ] || fail "domU reported no fio result"
+		local gbad
+		gbad=$(glines | grep -aE "$warn_re" | grep -v '^XBC-' | head -3 | tr '\n' '|')
+		[ -z "$gbad" ] || fail "domU console: $gbad"
+		[ "$(xs /local/domain/0/backend/$bt/$domid/51712/state)" = absent ] ||
+			fail "backend xenstore node /local/domain/0/backend/$bt/$domid/51712 left behind"
+	fi
+
+	if [ -n "$be_mod" ]; then
+		sleep 1
+		rmmod "$be_mod" || fail "rmmod $be_mod failed in dom0"
+	fi
+	dmesg > "$sdir/dom0-dmesg.txt"
+	local dbad
+	dbad=$(grep -E "$warn_re" "$sdir/dom0-dmesg.txt" | head -3 | tr '\n' '|')
+	[ -z "$dbad" ] || fail "dom0 dmesg: $dbad"
+	ln -sf "../console/guest-$dom.log" "$sdir/guest-console.log"
+	[ -n "$domid" ] && [ -f "/var/log/xen/qemu-dm-$dom.log" ] && cp "/var/log/xen/qemu-dm-$dom.log" "$sdir/"
+
+	if [ ${#fails[@]} -eq 0 ]; then
+		echo "RESULT $idx ok" >> "$out/results"
+	else
+		local IFS='; '
+		echo "RESULT $idx fail ${fails[*]}" >> "$out/results"
+	fi
+	say "scenario $idx: done in $((SECONDS - t0)) s"
+	sync
+}
+
+# Compares the keys both ends wrote with what they were configured to do.
+check_handshake() {	# domid
+	local domid=$1
+	local F=/local/domain/$domid/device/vbd/51712
+	local B=/local/domain/0/backend/$bt/$domid/51712
+	xenstore-ls -f "$F" > "$sdir/xenstore-front.txt" 2>&1
+	xenstore-ls -f "$B" > "$sdir/xenstore-back.txt" 2>&1
+
+	expect() {	# what path want
+		local got
+		got=$(xs "$2")
+		[ "$got" = "$3" ] || fail "handshake: $1 ${2##*/}=$got, expected $3"
+	}
+	expect front "$F/state" 4
+	expect back "$B/state" 4
+
+	# feature-persistent: each side advertises its parameter; used only if both do.
+	local offer_fp offer_ind offer_rpo offer_q
+	offer_fp=$(backend_offer "$back" fp)
+	offer_ind=$(backend_offer "$back" indirect)
+	offer_rpo=$(backend_offer "$back" ring_order)
+	offer_q=$(backend_offer "$back" queues)
+	expect front "$F/feature-persistent" "$fp_front"
+	expect back "$B/feature-persistent" "$offer_fp"
+	local want_pers=disabled
+	[ "$fp_front" = 1 ] && [ "$(num "$offer_fp")" = 1 ] && want_pers=enabled
+
+	# Indirect segments: the frontend uses min(its max, backend's offer), and
+	# only if that exceeds the 11 direct segments.
+	expect back "$B/feature-max-indirect-segments" "$offer_ind"
+	local want_ind=disabled
+	[ "$(min "$ind" "$(num "$offer_ind")")" -gt 11 ] && want_ind=enabled
+
+	local line
+	line=$(glines | grep -a '^XBC-BLKFRONT' | tail -1)
+	echo "$line" > "$sdir/blkfront-line.txt"
+	case "$line" in
+	*"persistent grants: $want_pers;"*) ;;
+	*) fail "handshake: expected 'persistent grants: $want_pers' in domU dmesg, got '${line#XBC-BLKFRONT }'" ;;
+	esac
+	case "$line" in
+	*"indirect descriptors: $want_ind;"*) ;;
+	*) fail "handshake: expected 'indirect descriptors: $want_ind' in domU dmesg, got '${line#XBC-BLKFRONT }'" ;;
+	esac
+
+	# Ring pages: order min(front max, back max); the key is written only above 0.
+	expect back "$B/max-ring-page-order" "$offer_rpo"
+	local want_rpo
+	want_rpo=$(min "$rpo" "$(num "$offer_rpo")")
+	[ "$want_rpo" = 0 ] && want_rpo=absent
+	expect front "$F/ring-page-order" "$want_rpo"
+
+	# Queues: min(front max, domU vCPUs, back max); written only above 1.
+	expect back "$B/multi-queue-max-queues" "$offer_q"
+	local want_q
+	want_q=$(min "$(min "$mq" "$vcpus")" "$(num "$offer_q")")
+	[ "$want_q" -le 1 ] && want_q=absent
+	expect front "$F/multi-queue-num-queues" "$want_q"
+	local hwq
+	hwq=$(glines | grep -a '^XBC-QUEUES' | tail -1 | cut -d' ' -f2)
+	[ "$hwq" = "$( [ "$want_q" = absent ] && echo 1 || echo "$want_q")" ] ||
+		fail "handshake: domU has $hwq blk-mq hardware queues on xvda, expected $want_q"
+	say "scenario $idx: handshake keys checked (persistent $want_pers, indirect $want_ind, ring order $want_rpo, queues $want_q)"
+}
+
+while read -r line; do
+	case "$line" in ''|'#'*) continue ;; esac
+	# shellcheck disable=SC2086
+	run_scenario $line
+done < "$plan_dir/plan"
+
+say "all scenarios done"
+echo "DONE" >> "$out/results"
+power_off
