@@ -6,6 +6,8 @@
 #   make modules-check    build in build/kbuild/<kver>/ for every kernel in
 #                         KDIRS, W=1, failing on any warning or C++ runtime
 #                         symbol (scripts/build-modules)
+#   make deb              build/xen-blkcxx-dkms_<version>_all.deb
+#   make dist-src DEST=d  copy the module sources (what DKMS builds) to d
 #   make clean
 #
 # kbuild itself reads ./Kbuild (and scripts/kbuild-cxx.mk for the C++ rule);
@@ -15,7 +17,9 @@
 KDIRS ?= $(patsubst %/Makefile,%,$(shell ls -d /usr/src/linux-headers-*-amd64/Makefile 2>/dev/null | sort -V))
 KDIR ?= $(lastword $(KDIRS))
 
-.PHONY: all modules modules-check clean
+.PHONY: all modules modules-check clean dist-src deb
+
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
 
 all: modules
 
@@ -27,6 +31,30 @@ modules:
 modules-check:
 	@status=0; for k in $(KDIRS); do scripts/build-modules $$k || status=1; done; exit $$status
 
+# The sources a DKMS build needs, and nothing else (no tests, no .wip).
+dist-src:
+	@test -n "$(DEST)" || { echo "usage: make dist-src DEST=dir" >&2; exit 1; }
+	mkdir -p $(DEST)
+	rsync -a --prune-empty-dirs \
+		--include='/Kbuild' --include='/Makefile' --include='/dkms.conf' \
+		--include='/scripts/' --include='/scripts/kbuild-cxx.mk' \
+		--include='/scripts/check-cxx-object' \
+		--include='/common/***' --include='/blkfront/***' --include='/blkback/***' \
+		--exclude='*.o' --exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
+		--exclude='*.cmd' --exclude='*.wip' --exclude='*.d' --exclude='*' \
+		./ $(DEST)/
+
+# A Debian xen-blkcxx-dkms package, built from a staged copy of the sources
+# plus packaging/debian (dh-sequence-dkms installs them under /usr/src).
+deb:
+	rm -rf build/deb
+	$(MAKE) dist-src DEST=build/deb/xen-blkcxx-$(VERSION)
+	cp -r packaging/debian build/deb/xen-blkcxx-$(VERSION)/debian
+	cd build/deb/xen-blkcxx-$(VERSION) && dpkg-buildpackage -b -us -uc > ../dpkg-buildpackage.log 2>&1 \
+		|| { tail -n 30 ../dpkg-buildpackage.log; exit 1; }
+	cp build/deb/xen-blkcxx-dkms_$(VERSION)_all.deb build/
+	@echo "built build/xen-blkcxx-dkms_$(VERSION)_all.deb"
+
 clean:
 	@test -z "$(KDIR)" || $(MAKE) -C $(KDIR) M=$(CURDIR) clean
-	rm -rf build/kbuild
+	rm -rf build/kbuild build/deb
