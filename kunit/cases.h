@@ -49,11 +49,18 @@
 	X(grant_pool_persistent_reuse_and_teardown) \
 	X(grant_pool_refusals)
 
+/* Feature negotiation and xenstore value parsing. */
+#define XBC_KUNIT_NEGOTIATE_CASES(X)		\
+	X(negotiate_use_only_what_both_want)	\
+	X(negotiate_backend_refusals)		\
+	X(xs_value_hostile_text)
+
 #define XBC_KUNIT_ALL_CASES(X)			\
 	XBC_KUNIT_TYPES_CASES(X)		\
 	XBC_KUNIT_KAPI_CASES(X)			\
 	XBC_KUNIT_CONTAINERS_CASES(X)		\
 	XBC_KUNIT_BLKIF_CASES(X)		\
-	XBC_KUNIT_GRANTS_CASES(X)
+	XBC_KUNIT_GRANTS_CASES(X)		\
+	XBC_KUNIT_NEGOTIATE_CASES(X)
 
 #endif /* XBC_KUNIT_CASES_H */

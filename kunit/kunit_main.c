@@ -78,8 +78,18 @@ static struct kunit_suite xbc_grants_suite = {
 	.test_cases = xbc_grants_cases,
 };
 
+static struct kunit_case xbc_negotiate_cases[] = {
+	XBC_KUNIT_NEGOTIATE_CASES(XBC_CASE)
+	{}
+};
+
+static struct kunit_suite xbc_negotiate_suite = {
+	.name = "xbc_negotiate",
+	.test_cases = xbc_negotiate_cases,
+};
+
 kunit_test_suites(&xbc_types_suite, &xbc_kapi_suite, &xbc_containers_suite,
-		  &xbc_blkif_suite, &xbc_grants_suite);
+		  &xbc_blkif_suite, &xbc_grants_suite, &xbc_negotiate_suite);
 
 MODULE_DESCRIPTION("xen-blkcxx: KUnit tests of the C++ core");
 MODULE_LICENSE("GPL");

@@ -7,9 +7,12 @@
 #include "common/blkif.cpp"
 #include "common/persistent_grants.cpp"
 #include "common/grant_pool.cpp"
+#include "common/xs_value.cpp"
+#include "common/negotiate.cpp"
 
 #include "kunit/types_suite.cpp"
 #include "kunit/kapi_suite.cpp"
 #include "kunit/containers_suite.cpp"
 #include "kunit/blkif_suite.cpp"
 #include "kunit/grants_suite.cpp"
+#include "kunit/negotiate_suite.cpp"
