@@ -34,12 +34,15 @@
 	X(list_safe_erase)			\
 	X(rbtree_1000_on_kernel_core)
 
-/* The blkif wire code against the kernel's own native structs. */
+/* The blkif wire code and shared ring against the kernel's own native
+ * structs and ring.h macros. */
 #define XBC_KUNIT_BLKIF_CASES(X)		\
 	X(blkif_native_sizes_match_kernel)	\
 	X(blkif_decode_kernel_rw)		\
 	X(blkif_decode_kernel_discard_indirect)	\
-	X(blkif_encode_read_by_kernel)
+	X(blkif_encode_read_by_kernel)		\
+	X(ring_kernel_front_round_trip_across_wrap) \
+	X(ring_rejects_lying_producer)
 
 /* Backend persistent grants and the frontend grant pool over real pages
  * and the kernel-side fake grant table. */

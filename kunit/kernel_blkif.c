@@ -6,7 +6,9 @@
  */
 #include <linux/build_bug.h>
 #include <linux/stddef.h>
+#include <linux/slab.h>
 #include <linux/string.h>
+#include <asm/barrier.h>
 #include <xen/interface/io/blkif.h>
 #include <xen/page.h>
 
@@ -140,4 +142,83 @@ bool xbc_kunit_kernel_blkif_get_rsp(const void *slot, uint64_t *id, uint8_t *ope
 			return false;
 	}
 	return true;
+}
+
+struct xbc_kunit_kfront {
+	struct blkif_front_ring ring;
+};
+
+struct xbc_kunit_kfront *xbc_kunit_kfront_create(void *page, uint32_t start)
+{
+	struct blkif_sring *sring = page;
+	struct xbc_kunit_kfront *kf = kzalloc(sizeof(*kf), GFP_KERNEL);
+
+	if (!kf)
+		return NULL;
+	SHARED_RING_INIT(sring);
+	FRONT_RING_INIT(&kf->ring, sring, XEN_PAGE_SIZE);
+	/* Move every index to @start, as if that many requests had passed. */
+	sring->req_prod = start;
+	sring->rsp_prod = start;
+	sring->req_event = start + 1;
+	sring->rsp_event = start + 1;
+	kf->ring.req_prod_pvt = start;
+	kf->ring.rsp_cons = start;
+	return kf;
+}
+
+void xbc_kunit_kfront_destroy(struct xbc_kunit_kfront *kf)
+{
+	kfree(kf);
+}
+
+bool xbc_kunit_kfront_queue_rw(struct xbc_kunit_kfront *kf, const struct xbc_kunit_rw_view *rw)
+{
+	struct blkif_request *req;
+
+	if (RING_FULL(&kf->ring))
+		return false;
+	req = RING_GET_REQUEST(&kf->ring, kf->ring.req_prod_pvt);
+	xbc_kunit_kernel_blkif_put_rw(req, rw);
+	kf->ring.req_prod_pvt++;
+	return true;
+}
+
+bool xbc_kunit_kfront_push(struct xbc_kunit_kfront *kf)
+{
+	int notify;
+
+	RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&kf->ring, notify);
+	return notify;
+}
+
+unsigned int xbc_kunit_kfront_take_responses(struct xbc_kunit_kfront *kf, uint64_t *ids,
+					     int16_t *status, unsigned int max)
+{
+	unsigned int n = 0;
+	int more;
+
+	do {
+		RING_IDX prod = kf->ring.sring->rsp_prod;
+		RING_IDX i;
+
+		virt_rmb();
+		for (i = kf->ring.rsp_cons; i != prod && n < max; i++, n++) {
+			struct blkif_response rsp;
+
+			RING_COPY_RESPONSE(&kf->ring, i, &rsp);
+			ids[n] = rsp.id;
+			status[n] = rsp.status;
+		}
+		kf->ring.rsp_cons = i;
+		if (n == max)
+			break;
+		RING_FINAL_CHECK_FOR_RESPONSES(&kf->ring, more);
+	} while (more);
+	return n;
+}
+
+void xbc_kunit_kfront_lie_req_prod(struct xbc_kunit_kfront *kf, uint32_t extra)
+{
+	kf->ring.sring->req_prod = kf->ring.req_prod_pvt + extra;
 }

@@ -50,4 +50,30 @@ bool xbc_kunit_kernel_blkif_get_rsp(const void *slot, uint64_t *id, uint8_t *ope
 
 KAPI_END_DECLS
 
+
+KAPI_BEGIN_DECLS
+
+/*
+ * A frontend ring driven by the kernel's own ring.h macros on a one-page
+ * shared ring (SHARED_RING_INIT, FRONT_RING_INIT, RING_GET_REQUEST,
+ * RING_PUSH_REQUESTS_AND_CHECK_NOTIFY, RING_FINAL_CHECK_FOR_RESPONSES), for
+ * round trips against the C++ BackRing. @start sets every index, to test
+ * 2^32 wrap-around (the macros start at 0; they wrap the same way).
+ */
+struct xbc_kunit_kfront;
+struct xbc_kunit_kfront *xbc_kunit_kfront_create(void *page, uint32_t start) KAPI_NOEXCEPT;
+void xbc_kunit_kfront_destroy(struct xbc_kunit_kfront *kf) KAPI_NOEXCEPT;
+/* Queues a read/write request; false when the ring is full. */
+bool xbc_kunit_kfront_queue_rw(struct xbc_kunit_kfront *kf,
+			       const struct xbc_kunit_rw_view *rw) KAPI_NOEXCEPT;
+/* Publishes queued requests; true when the backend must be notified. */
+bool xbc_kunit_kfront_push(struct xbc_kunit_kfront *kf) KAPI_NOEXCEPT;
+/* Consumes up to @max responses (ids and statuses); returns how many. */
+unsigned int xbc_kunit_kfront_take_responses(struct xbc_kunit_kfront *kf, uint64_t *ids,
+					     int16_t *status, unsigned int max) KAPI_NOEXCEPT;
+/* A hostile frontend: claims @extra more requests than it queued. */
+void xbc_kunit_kfront_lie_req_prod(struct xbc_kunit_kfront *kf, uint32_t extra) KAPI_NOEXCEPT;
+
+KAPI_END_DECLS
+
 #endif /* XBC_KUNIT_KERNEL_BLKIF_H */

@@ -14,5 +14,6 @@
 #include "kunit/kapi_suite.cpp"
 #include "kunit/containers_suite.cpp"
 #include "kunit/blkif_suite.cpp"
+#include "kunit/ring_suite.cpp"
 #include "kunit/grants_suite.cpp"
 #include "kunit/negotiate_suite.cpp"
