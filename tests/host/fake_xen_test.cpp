@@ -740,3 +740,39 @@ TEST(FakeBlock, ReadIntoReadOnlyMappingIsAViolation)
 
 } // namespace
 } // namespace xbc::host
+
+namespace xbc::host {
+namespace {
+
+struct SleepyHandler {
+	kapi_irq *self = nullptr;
+};
+
+void sleepy_irq(void *ctx) noexcept
+{
+	auto *h = static_cast<SleepyHandler *>(ctx);
+	kapi_free(kapi_malloc(16, KAPI_GFP_KERNEL));	// a bug in hard irq
+	kapi_free(kapi_malloc(16, KAPI_GFP_ATOMIC));	// fine
+	kapi_evtchn_lateeoi(h->self, false);
+}
+
+TEST(FakeEvtchn, SleepingAllocationInAHandlerIsReported)
+{
+	FakeXen fake;
+	VbdPair vbd = fake.add_vbd_pair();
+	SleepyHandler fe, be;
+	uint32_t port;
+	ASSERT_EQ(kapi_evtchn_alloc_bind(vbd.front, sleepy_irq, &fe, "fe", &port, &fe.self), 0);
+	ASSERT_EQ(kapi_evtchn_bind_interdomain(vbd.back, port, sleepy_irq, &be, "be", &be.self), 0);
+	kapi_evtchn_notify(fe.self);
+	EXPECT_EQ(fake.run_pending_irqs(), 1u);
+	EXPECT_NE(fake.leftovers().find("1 sleeping allocation"), std::string::npos) << fake.leftovers();
+	kapi_free(kapi_malloc(16, KAPI_GFP_KERNEL));	// process context again: fine
+	EXPECT_EQ(fake.take_atomic_sleeps(), 1u);
+	kapi_evtchn_unbind(fe.self);
+	kapi_evtchn_unbind(be.self);
+	EXPECT_EQ(fake.leftovers(), "");
+}
+
+} // namespace
+} // namespace xbc::host

@@ -140,7 +140,10 @@ void FakeXen::State::complete_bio(kapi_bio *bio)
 	void *ctx = bio->ctx;
 	delete bio;
 	release_alloc();
+	const bool was_atomic = in_atomic_context();
+	set_atomic_context(true);	// bi_end_io runs in irq/softirq context
 	done(ctx, err);
+	set_atomic_context(was_atomic);
 }
 
 } // namespace xbc::host

@@ -54,6 +54,7 @@ void FakeXen::State::violation(const std::string &what)
 
 FakeXen::FakeXen() : s_(new State)
 {
+	s_->sleeps_at_start = sleeps_in_atomic();
 	if (g_active) {
 		fprintf(stderr, "FakeXen: only one may be active at a time\n");
 		abort();
@@ -114,6 +115,8 @@ std::string FakeXen::leftovers() const
 	add(s.bdevs.size(), "block device(s) still open");
 	add(s.bios_alloced.size(), "bio(s) not completed or put");
 	add(s.txns.size(), "transaction(s) not ended");
+	add(sleeps_in_atomic() - s.sleeps_at_start,
+	    "sleeping allocation(s) or mutex lock(s) in irq/bio-completion context");
 	for (const std::string &v : s.violations)
 		out += "violation: " + v + "\n";
 	return out;
@@ -126,6 +129,13 @@ std::vector<std::string> FakeXen::take_violations()
 	std::vector<std::string> v;
 	v.swap(s_->violations);
 	return v;
+}
+
+size_t FakeXen::take_atomic_sleeps() noexcept
+{
+	const size_t n = sleeps_in_atomic() - s_->sleeps_at_start;
+	s_->sleeps_at_start = sleeps_in_atomic();
+	return n;
 }
 
 size_t FakeXen::run_until_idle(size_t max_rounds)
@@ -311,7 +321,10 @@ size_t FakeXen::run_pending_irqs(size_t max_runs)
 		next->handler_runs++;
 		next->in_handler = true;
 		const uint32_t port = next->port;
+		const bool was_atomic = in_atomic_context();
+		set_atomic_context(true);
 		next->fn(next->ctx);
+		set_atomic_context(was_atomic);
 		auto again = s.irqs.find(port);
 		if (again != s.irqs.end())
 			again->second->in_handler = false;

@@ -239,6 +239,9 @@ public:
 	[[nodiscard]] const std::vector<std::string> &violations() const noexcept;
 	// Returns and forgets the violations (for tests that provoke one).
 	std::vector<std::string> take_violations();
+	// Sleeping allocations / mutex locks made in irq or bio-completion
+	// context since the fake started (or the last take); forgets them.
+	size_t take_atomic_sleeps() noexcept;
 
 	struct State;
 

@@ -72,6 +72,7 @@ struct FakeXenAccess;	// befriended by FakeDisk
 
 struct FakeXen::State {
 	std::vector<std::string> violations;
+	size_t sleeps_at_start = 0;
 
 	// --- grant table
 	struct Grant {

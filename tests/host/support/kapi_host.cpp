@@ -24,6 +24,15 @@ struct {
 	size_t succeed_left;
 } g_alloc;
 
+bool g_atomic;
+size_t g_sleeps_in_atomic;
+
+void check_may_sleep(bool sleeps) noexcept
+{
+	if (sleeps && g_atomic)
+		g_sleeps_in_atomic++;
+}
+
 unsigned long g_jiffies = 1000;	// not 0, so "never used" (0) stays distinct
 size_t g_log_count;
 char g_last_log[512];
@@ -76,6 +85,9 @@ bool take_alloc() noexcept
 	return true;
 }
 void release_alloc() noexcept { g_alloc.live--; }
+void set_atomic_context(bool atomic) noexcept { g_atomic = atomic; }
+bool in_atomic_context() noexcept { return g_atomic; }
+size_t sleeps_in_atomic() noexcept { return g_sleeps_in_atomic; }
 void set_jiffies(unsigned long j) noexcept { g_jiffies = j; }
 void advance_jiffies(unsigned long d) noexcept { g_jiffies += d; }
 size_t log_count() noexcept { return g_log_count; }
@@ -86,8 +98,9 @@ extern "C" {
 
 // Like kmalloc, power-of-two sizes up to a page come back naturally aligned:
 // xbc::alloc_bytes relies on that for over-aligned types.
-void *kapi_malloc(size_t size, enum kapi_gfp) noexcept
+void *kapi_malloc(size_t size, enum kapi_gfp gfp) noexcept
 {
+	check_may_sleep(gfp != KAPI_GFP_ATOMIC);
 	if (should_fail())
 		return nullptr;
 	const bool pow2 = size >= 8 && size <= KAPI_PAGE_SIZE && (size & (size - 1)) == 0;
@@ -112,8 +125,9 @@ void kapi_free(void *ptr) noexcept
 
 // Pages come from the memfd arena, so the fake grant table can share them
 // between "domains"; they count as allocations like any other.
-struct kapi_page *kapi_page_alloc(enum kapi_gfp) noexcept
+struct kapi_page *kapi_page_alloc(enum kapi_gfp gfp) noexcept
 {
+	check_may_sleep(gfp != KAPI_GFP_ATOMIC);
 	if (should_fail())
 		return nullptr;
 	return static_cast<struct kapi_page *>(counted(xbc::host::arena::alloc_page()));
@@ -193,7 +207,11 @@ void kapi_mutex_destroy(struct kapi_mutex *m) noexcept
 	pthread_mutex_destroy(&m->m);
 	kapi_free(m);
 }
-void kapi_mutex_lock(struct kapi_mutex *m) noexcept { pthread_mutex_lock(&m->m); }
+void kapi_mutex_lock(struct kapi_mutex *m) noexcept
+{
+	check_may_sleep(true);
+	pthread_mutex_lock(&m->m);
+}
 void kapi_mutex_unlock(struct kapi_mutex *m) noexcept { pthread_mutex_unlock(&m->m); }
 
 void kapi_virt_mb(void) noexcept { __atomic_thread_fence(__ATOMIC_SEQ_CST); }

@@ -25,6 +25,13 @@ void clear_alloc_failure() noexcept;
 [[nodiscard]] bool take_alloc() noexcept;
 void release_alloc() noexcept;
 
+// Atomic context (hard irq, bio completion): the fake Xen sets it around
+// the callbacks it runs. A sleeping allocation (gfp other than ATOMIC) or a
+// mutex taken meanwhile is counted: in the kernel it would be a bug.
+void set_atomic_context(bool atomic) noexcept;
+[[nodiscard]] bool in_atomic_context() noexcept;
+[[nodiscard]] size_t sleeps_in_atomic() noexcept;
+
 // kapi_jiffies() returns this; it only moves when a test moves it.
 void set_jiffies(unsigned long j) noexcept;
 void advance_jiffies(unsigned long delta) noexcept;
