@@ -73,6 +73,8 @@ void kapi_blk_page_put(struct kapi_page *page) KAPI_NOEXCEPT;
  *   -EBUSY       no room: the shim stops that hardware queue and answers
  *                BLK_STS_DEV_RESOURCE; the engine restarts it with
  *                kapi_blkmq_start_stopped_queues when room frees;
+ *   -EAGAIN      a transient shortage (grant refs, atomic memory) that no
+ *                completion may end: BLK_STS_RESOURCE, blk-mq retries later;
  *   other -errno blk-mq fails the request with that error.
  */
 struct kapi_blkmq_ops {
@@ -99,6 +101,7 @@ struct kapi_blkmq_config {
 	uint32_t discard_alignment;	/* bytes */
 	bool readonly;
 	bool removable;
+	bool cdrom;			/* answers CDROM_GET_CAPABILITY */
 	uint32_t major;
 	uint32_t first_minor;
 	uint32_t minors;
@@ -133,15 +136,32 @@ void kapi_blkmq_disable_flush(struct kapi_blkmq_disk *disk) KAPI_NOEXCEPT;
 void kapi_blkmq_disable_discard(struct kapi_blkmq_disk *disk) KAPI_NOEXCEPT;
 
 void kapi_blkmq_stop_queues(struct kapi_blkmq_disk *disk) KAPI_NOEXCEPT;
+/*
+ * Waits until no queue_rq runs and none starts until unquiesce
+ * (blk_mq_quiesce_queue): the engine may then swap its rings. Process context.
+ */
+void kapi_blkmq_quiesce(struct kapi_blkmq_disk *disk) KAPI_NOEXCEPT;
+void kapi_blkmq_unquiesce(struct kapi_blkmq_disk *disk) KAPI_NOEXCEPT;
 /* Restarts stopped hardware queues asynchronously; any context. */
 void kapi_blkmq_start_stopped_queues(struct kapi_blkmq_disk *disk) KAPI_NOEXCEPT;
 /* Dispatches requests handed back with kapi_blk_rq_requeue. */
 void kapi_blkmq_kick_requeue(struct kapi_blkmq_disk *disk) KAPI_NOEXCEPT;
-/* After a reconnect with another number of rings (process context). */
-void kapi_blkmq_update_nr_hw_queues(struct kapi_blkmq_disk *disk, unsigned int nr) KAPI_NOEXCEPT;
 
 /* The number of online CPUs, to cap the number of queues. */
 unsigned int kapi_num_online_cpus(void) KAPI_NOEXCEPT;
+
+/*
+ * HVM guests with emulated disks still present (no unplug): the in-tree
+ * frontend then takes only xvd (major 202) vbds and no CD-ROMs.
+ */
+bool kapi_xen_hvm_with_legacy_disks(void) KAPI_NOEXCEPT;
+bool kapi_xen_hvm_domain(void) KAPI_NOEXCEPT;
+
+/*
+ * Our side is closed (xenbus_frontend_closed: switch to Closed and let a
+ * waiting shutdown proceed).
+ */
+void kapi_xenbus_frontend_closed(struct kapi_xenbus_device *dev) KAPI_NOEXCEPT;
 
 KAPI_END_DECLS
 

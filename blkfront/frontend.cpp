@@ -1,0 +1,811 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The blkfront control path and the module-wide driver state; see
+// frontend.hpp. The C shim (blkfront/blkfront.c) forwards xenbus callbacks
+// to the extern "C" functions at the end of this file.
+#include "blkfront/frontend.hpp"
+
+#include "kapi/blkif_abi.h"
+#include "kapi/log.h"
+#include "kapi/thread.h"
+#include "blkfront/engine.h"
+#include "xbc/invariant.hpp"
+
+namespace xbc::blkfront {
+
+namespace {
+
+// Longest value we accept from xenstore for a number: 20 digits + NUL.
+constexpr size_t kNumberLen = 24;
+// How often one connection retries a raced transaction before giving up.
+constexpr unsigned kMaxTransactionRetries = 1000;
+
+Driver *g_driver;	// trivially initialised: no constructor runs
+
+// Strict unsigned decimal: digits only, no sign, no junk, no overflow.
+bool parse_u64(const char *s, uint64_t *out) noexcept
+{
+	if (!s || !*s)
+		return false;
+	uint64_t v = 0;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return false;
+		if (__builtin_mul_overflow(v, 10u, &v) || __builtin_add_overflow(v, uint64_t(*s - '0'), &v))
+			return false;
+	}
+	*out = v;
+	return true;
+}
+
+// xenbus_read_unsigned: the key's value, or `def` when absent or not a
+// number. Values above 32 bits count as absent.
+uint32_t read_u32(const char *dir, const char *node, uint32_t def) noexcept
+{
+	char buf[kNumberLen];
+	uint64_t v;
+	if (kapi_xenbus_read(KAPI_XBT_NIL, dir, node, buf, sizeof(buf)) < 0 || !parse_u64(buf, &v) ||
+	    v > 0xffffffffu)
+		return def;
+	return uint32_t(v);
+}
+
+Status read_u64_required(const char *dir, const char *node, uint64_t *out) noexcept
+{
+	char buf[kNumberLen];
+	const int rc = kapi_xenbus_read(KAPI_XBT_NIL, dir, node, buf, sizeof(buf));
+	if (rc < 0)
+		return Status::from_kapi(rc);
+	if (!parse_u64(buf, out))
+		return Status::error(err::kInval);
+	return Status::ok();
+}
+
+// Decimal into buf (room >= 21); returns buf.
+const char *format_u64(uint64_t v, char *buf) noexcept
+{
+	char rev[20];
+	size_t n = 0;
+	do {
+		rev[n++] = char('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = rev[n - 1 - i];
+	buf[n] = '\0';
+	return buf;
+}
+
+// dst = a + b + c (each may be empty), truncated to len.
+void join(char *dst, size_t len, const char *a, const char *b, const char *c = "") noexcept
+{
+	size_t n = 0;
+	for (const char *parts[] = {a, b, c}; const char *p : parts)
+		for (; *p && n + 1 < len; p++)
+			dst[n++] = *p;
+	dst[n] = '\0';
+}
+
+Status write_u64(kapi_xbt t, const char *dir, const char *node, uint64_t v) noexcept
+{
+	char buf[kNumberLen];
+	return Status::from_kapi(kapi_xenbus_write(t, dir, node, format_u64(v, buf)));
+}
+
+} // namespace
+
+Driver *driver_instance() noexcept
+{
+	return g_driver;
+}
+
+// ---------------------------------------------------------------------------
+// Frontend: probe
+
+Frontend::Frontend(kapi_xenbus_device *dev, Driver *driver, kapi_mutex *mutex, uint32_t vdevice,
+		   const VdevLayout &layout) noexcept
+	: dev_(dev), driver_(driver), mutex_(mutex), vdevice_(vdevice), layout_(layout),
+	  handle_(handle_from_nodename(kapi_xenbus_nodename(dev)))
+{
+}
+
+Result<Box<Frontend>> Frontend::create(kapi_xenbus_device *dev, Driver *driver) noexcept
+{
+	const char *node = kapi_xenbus_nodename(dev);
+	char buf[kNumberLen];
+	int rc = kapi_xenbus_read(KAPI_XBT_NIL, node, "virtual-device", buf, sizeof(buf));
+	if (rc < 0)
+		rc = kapi_xenbus_read(KAPI_XBT_NIL, node, "virtual-device-ext", buf, sizeof(buf));
+	if (rc < 0) {
+		kapi_xenbus_dev_fatal(dev, rc, "reading virtual-device");
+		return Status::from_kapi(rc);
+	}
+	auto vdevice = parse_vdevice(buf);
+	if (vdevice.is_error()) {
+		kapi_xenbus_dev_fatal(dev, -err::kInval, "parsing virtual-device");
+		return vdevice.status();
+	}
+
+	if (kapi_xen_hvm_domain()) {
+		// Emulated disks still plugged: take only xvd vbds, and never
+		// a CD-ROM (in-tree rules).
+		const uint32_t v = vdevice.value();
+		const uint32_t major = (v & (1u << 28)) ? kXenVbdMajor : (v >> 8);
+		if (kapi_xen_hvm_with_legacy_disks() && major != kXenVbdMajor)
+			return Status::error(err::kNoDev);
+		char type[16];
+		if (kapi_xenbus_read(KAPI_XBT_NIL, node, "device-type", type, sizeof(type)) >= 0 &&
+		    type[0] == 'c' && type[1] == 'd' && type[2] == 'r' && type[3] == 'o' &&
+		    type[4] == 'm')
+			return Status::error(err::kNoDev);
+	}
+
+	auto layout = layout_for_vdev(vdevice.value());
+	if (layout.is_error()) {
+		kapi_log(KAPI_LOG_WARNING, "blkfront: vdevice %#x is not a disk we can name\n",
+			 vdevice.value());
+		return layout.status();
+	}
+
+	kapi_mutex *mutex = kapi_mutex_create("xbc_blkfront_dev", KAPI_GFP_KERNEL);
+	if (!mutex)
+		return Status::error(err::kNoMem);
+	Box<Frontend> fe = xbc::create<Frontend>(Gfp::kKernel, dev, driver, mutex, vdevice.value(),
+						 layout.value());
+	if (fe.is_null()) {
+		kapi_mutex_destroy(mutex);
+		return Status::error(err::kNoMem);
+	}
+	const Status reserved = driver->minors().reserve(fe->minors_, layout.value().first_minor,
+							 layout.value().minors);
+	if (reserved.is_error())
+		return reserved;
+
+	// A previous driver instance (unbind, rmmod) left our node at Closed:
+	// say Initialising again so the backend offers InitWait anew.
+	char state[kNumberLen];
+	if (kapi_xenbus_read(KAPI_XBT_NIL, node, "state", state, sizeof(state)) >= 0 &&
+	    !(state[0] == '1' && state[1] == '\0'))
+		kapi_xenbus_write(KAPI_XBT_NIL, node, "state", "1");
+	driver->add(*fe);
+	return fe;
+}
+
+Frontend::~Frontend()
+{
+	// Off the purge list first, so the purge thread never sees us die.
+	if (driver_node.is_linked())
+		driver_->remove(*this);
+	destroy_rings();
+	kapi_blkmq_disk_free(disk_);
+	disk_ = nullptr;
+	if (minors_.node.is_linked())
+		driver_->minors().release(minors_);
+	kapi_mutex_destroy(mutex_);
+}
+
+void Frontend::switch_state(kapi_xenbus_state s) noexcept
+{
+	our_state_ = s;
+	if (s == KAPI_XENBUS_CLOSED)
+		kapi_xenbus_frontend_closed(dev_);
+	else
+		(void)kapi_xenbus_switch_state(dev_, s);	// xenbus reports failures itself
+}
+
+// ---------------------------------------------------------------------------
+// Frontend: xenbus states
+
+void Frontend::otherend_changed(kapi_xenbus_state state) noexcept
+{
+	kapi_mutex_lock(mutex_);
+	switch (state) {
+	case KAPI_XENBUS_INITWAIT:
+		if (our_state_ == KAPI_XENBUS_INITIALISING)
+			talk_to_backend().ignore_error_deliberately();	// reported inside
+		break;
+	case KAPI_XENBUS_CONNECTED:
+		// A backend that re-announces Connected tells us of a resize.
+		if (our_state_ != KAPI_XENBUS_INITIALISED && our_state_ != KAPI_XENBUS_CONNECTED) {
+			if (talk_to_backend().is_error())
+				break;
+		}
+		connect();
+		break;
+	case KAPI_XENBUS_CLOSED:
+		if (our_state_ == KAPI_XENBUS_CLOSED)
+			break;
+		// A fresh probe sees the backend still Closed from the last
+		// connection until it notices our Initialising: not a close.
+		if (our_state_ == KAPI_XENBUS_INITIALISING && conn_ == Conn::kDisconnected)
+			break;
+		closing();
+		break;
+	case KAPI_XENBUS_CLOSING:
+		closing();
+		break;
+	default:
+		break;
+	}
+	kapi_mutex_unlock(mutex_);
+}
+
+Status Frontend::talk_to_backend() noexcept
+{
+	const char *node = kapi_xenbus_nodename(dev_);
+	const char *back = kapi_xenbus_otherend(dev_);
+
+	settings_ = Settings::snapshot(kapi_num_online_cpus());
+	untrusted_key_ = read_u32(node, "trusted", 1) == 0;
+	BackendOffer offer;
+	offer.max_ring_page_order = read_u32(back, "max-ring-page-order", 0);
+	offer.max_queues = read_u32(back, "multi-queue-max-queues", 1);
+	RingPlan plan = plan_rings(settings_, offer);
+	// blk-mq's hardware queues are fixed once the disk exists; after a
+	// resume we never use more rings than it has.
+	if (hw_queues_ && plan.nr_rings > hw_queues_)
+		plan.nr_rings = hw_queues_;
+
+	destroy_rings();
+	for (uint32_t i = 0; i < plan.nr_rings; i++) {
+		RingConfig cfg;
+		cfg.index = i;
+		cfg.ring_page_order = plan.ring_page_order;
+		cfg.backend = DomId(kapi_xenbus_otherend_id(dev_));
+		cfg.handle = handle_;
+		auto ring = IoRing::create(dev_, this, cfg);
+		if (ring.is_error()) {
+			kapi_xenbus_dev_fatal(dev_, ring.status().code(), "setting up ring");
+			destroy_rings();
+			return ring.status();
+		}
+		rings_[i] = ring.take();
+		nr_rings_ = i + 1;
+	}
+
+	Status st = Status::ok();
+	const char *what = nullptr;
+	for (unsigned attempt = 0;; attempt++) {
+		kapi_xbt t;
+		int rc = kapi_xenbus_transaction_start(&t);
+		if (rc < 0) {
+			kapi_xenbus_dev_fatal(dev_, rc, "starting transaction");
+			st = Status::from_kapi(rc);
+			break;
+		}
+		st = write_connection_keys(t, plan, &what);
+		if (st.is_error()) {
+			kapi_xenbus_transaction_end(t, true);
+			kapi_xenbus_dev_fatal(dev_, st.code(), what);
+			break;
+		}
+		rc = kapi_xenbus_transaction_end(t, false);
+		if (rc == -err::kAgain && attempt < kMaxTransactionRetries)
+			continue;
+		if (rc < 0) {
+			kapi_xenbus_dev_fatal(dev_, rc, "completing transaction");
+			st = Status::from_kapi(rc);
+		}
+		break;
+	}
+	if (st.is_error()) {
+		destroy_rings();
+		return st;
+	}
+	switch_state(KAPI_XENBUS_INITIALISED);
+	return Status::ok();
+}
+
+Status Frontend::write_connection_keys(kapi_xbt t, const RingPlan &plan, const char **what) noexcept
+{
+	const char *node = kapi_xenbus_nodename(dev_);
+	const uint32_t pages = 1u << plan.ring_page_order;
+	char name[48];
+	char num[kNumberLen];
+
+	if (pages > 1) {
+		*what = "writing ring-page-order";
+		XBC_TRY_STATUS(write_u64(t, node, "ring-page-order", plan.ring_page_order));
+	}
+	if (nr_rings_ > 1) {
+		*what = "writing multi-queue-num-queues";
+		XBC_TRY_STATUS(write_u64(t, node, "multi-queue-num-queues", nr_rings_));
+	}
+	for (uint32_t q = 0; q < nr_rings_; q++) {
+		char prefix[24] = "";
+		if (nr_rings_ > 1)
+			join(prefix, sizeof(prefix), "queue-", format_u64(q, num), "/");
+		*what = "writing ring-ref";
+		if (pages == 1) {
+			join(name, sizeof(name), prefix, "ring-ref");
+			XBC_TRY_STATUS(write_u64(t, node, name, rings_[q]->ring_ref(0)));
+		} else {
+			for (uint32_t i = 0; i < pages; i++) {
+				join(name, sizeof(name), prefix, "ring-ref", format_u64(i, num));
+				XBC_TRY_STATUS(write_u64(t, node, name, rings_[q]->ring_ref(i)));
+			}
+		}
+		*what = "writing event-channel";
+		join(name, sizeof(name), prefix, "event-channel");
+		XBC_TRY_STATUS(write_u64(t, node, name, rings_[q]->event_channel()));
+	}
+	*what = "writing protocol";
+	XBC_TRY_STATUS(Status::from_kapi(kapi_xenbus_write(t, node, "protocol", "x86_64-abi")));
+	// We advertise our capability; we use it only if the backend does too.
+	*what = "writing feature-persistent";
+	XBC_TRY_STATUS(write_u64(t, node, "feature-persistent", settings_.feature_persistent ? 1 : 0));
+	return Status::ok();
+}
+
+Status Frontend::read_backend_features(BackendFeatures *b) noexcept
+{
+	const char *back = kapi_xenbus_otherend(dev_);
+	uint64_t info, sector_size;
+	XBC_TRY_STATUS(read_u64_required(back, "sectors", &b->sectors));
+	XBC_TRY_STATUS(read_u64_required(back, "info", &info));
+	XBC_TRY_STATUS(read_u64_required(back, "sector-size", &sector_size));
+	if (info > 0xffffffffu || sector_size > 0xffffffffu)
+		return Status::error(err::kInval);
+	b->info = uint32_t(info);
+	b->sector_size = uint32_t(sector_size);
+	b->physical_sector_size = read_u32(back, "physical-sector-size", b->sector_size);
+	b->barrier = read_u32(back, "feature-barrier", 0) != 0;
+	b->flush_cache = read_u32(back, "feature-flush-cache", 0) != 0;
+	b->discard = read_u32(back, "feature-discard", 0) != 0;
+	b->discard_granularity = read_u32(back, "discard-granularity", 0);
+	b->discard_alignment = read_u32(back, "discard-alignment", 0);
+	b->discard_secure = read_u32(back, "discard-secure", 0) != 0;
+	b->persistent = read_u32(back, "feature-persistent", 0) != 0;
+	b->max_indirect_segments = read_u32(back, "feature-max-indirect-segments", 0);
+	return Status::ok();
+}
+
+void Frontend::apply_features(const Features &f) noexcept
+{
+	features_ = f;
+	write_once(flush_, f.flush);
+	write_once(fua_, f.fua);
+	write_once(discard_, f.discard);
+	write_once(secure_discard_, f.secure_discard);
+}
+
+void Frontend::log_features() noexcept
+{
+	// The in-tree line, word for word, so existing log checks still match.
+	const char *flush = fua_enabled()     ? "barrier: enabled;"
+			    : flush_enabled() ? "flush diskcache: enabled;"
+					      : "barrier or flush: disabled;";
+	kapi_log(KAPI_LOG_INFO, "blkfront: %s: %s %s %s %s %s %s %s\n", name(), flush,
+		 "persistent grants:", features_.persistent ? "enabled;" : "disabled;",
+		 "indirect descriptors:", features_.max_indirect_segments ? "enabled;" : "disabled;",
+		 "bounce buffer:", features_.bounce ? "enabled" : "disabled;");
+}
+
+void Frontend::connect() noexcept
+{
+	if (conn_ == Conn::kConnected) {
+		resize();
+		return;
+	}
+
+	BackendFeatures b{};
+	Status st = read_backend_features(&b);
+	if (st.is_error()) {
+		kapi_xenbus_dev_fatal(dev_, st.code(), "reading backend fields");
+		return;
+	}
+	Features f;
+	if (!negotiate_features(settings_, untrusted_key_, b, &f)) {
+		kapi_xenbus_dev_fatal(dev_, -err::kInval, "backend sector-size");
+		return;
+	}
+	// The disk's limits outlive a resume: never take more segments per
+	// request than the rings can now carry (requests above fail).
+	if (disk_ && f.max_segments() < features_.max_segments())
+		kapi_log(KAPI_LOG_WARNING,
+			 "blkfront: %s: backend now takes %u segments per request, the disk %u\n",
+			 name(), f.max_segments(), features_.max_segments());
+	apply_features(f);
+	for (uint32_t i = 0; i < nr_rings_; i++) {
+		st = rings_[i]->configure(f);
+		if (st.is_error()) {
+			kapi_xenbus_dev_fatal(dev_, st.code(), "setting up ring buffers");
+			return;
+		}
+	}
+	vdisk_info_ = b.info;
+
+	const bool recovering = conn_ == Conn::kSuspended;
+	if (!disk_) {
+		st = create_disk(b);
+		if (st.is_error()) {
+			kapi_xenbus_dev_fatal(dev_, st.code(), "creating the disk");
+			return;
+		}
+	}
+	log_features();
+	switch_state(KAPI_XENBUS_CONNECTED);
+	conn_ = Conn::kConnected;
+	write_once(broken_, false);
+	kapi_blkmq_start_stopped_queues(disk_);
+	if (recovering) {
+		kapi_blkmq_kick_requeue(disk_);
+		return;
+	}
+	if (!disk_added_) {
+		st = Status::from_kapi(kapi_blkmq_disk_add(disk_, dev_));
+		if (st.is_error()) {
+			kapi_xenbus_dev_fatal(dev_, st.code(), "adding the disk");
+			return;
+		}
+		write_once(disk_added_, true);
+	}
+}
+
+void Frontend::resize() noexcept
+{
+	uint64_t sectors;
+	if (read_u64_required(kapi_xenbus_otherend(dev_), "sectors", &sectors).is_error())
+		return;
+	kapi_log(KAPI_LOG_INFO, "blkfront: %s: setting capacity to %llu\n", name(),
+		 static_cast<unsigned long long>(sectors));
+	kapi_blkmq_set_capacity(disk_, sectors);
+}
+
+Status Frontend::create_disk(const BackendFeatures &b) noexcept
+{
+	kapi_blkmq_config cfg{};
+	const uint32_t segments = features_.max_segments();
+	cfg.nr_hw_queues = nr_rings_;
+	cfg.queue_depth = rings_[0]->size();
+	cfg.capacity = b.sectors;
+	cfg.logical_block_size = features_.logical_block_size;
+	cfg.physical_block_size = features_.physical_block_size;
+	cfg.max_hw_sectors = segments * (KAPI_PAGE_SIZE / 512);
+	cfg.max_segments = segments;
+	cfg.max_segment_size = KAPI_PAGE_SIZE;
+	cfg.segment_boundary_mask = KAPI_PAGE_SIZE - 1;
+	cfg.dma_alignment = 511;
+	cfg.write_cache = features_.flush;
+	cfg.fua = features_.fua;
+	cfg.discard = features_.discard;
+	cfg.secure_erase = features_.secure_discard;
+	cfg.max_discard_sectors = 0xffffffffu;
+	cfg.discard_granularity = features_.discard_granularity;
+	cfg.discard_alignment = features_.discard_alignment;
+	cfg.readonly = (b.info & KAPI_VDISK_READONLY) != 0;
+	cfg.removable = (b.info & KAPI_VDISK_REMOVABLE) != 0;
+	cfg.cdrom = (b.info & KAPI_VDISK_CDROM) != 0;
+	cfg.major = kXenVbdMajor;
+	cfg.first_minor = layout_.first_minor;
+	cfg.minors = layout_.minors;
+	static_assert(sizeof(cfg.name) >= sizeof(layout_.name));
+	copy_bytes(cfg.name, layout_.name, sizeof(layout_.name));
+
+	static constexpr kapi_blkmq_ops kOps = {
+		[](void *ctx, unsigned int hwq, kapi_blk_request *rq) noexcept {
+			return static_cast<Frontend *>(ctx)->queue_rq(hwq, rq);
+		},
+	};
+	kapi_blkmq_disk *disk = nullptr;
+	XBC_TRY_STATUS(Status::from_kapi(kapi_blkmq_disk_alloc(&cfg, &kOps, this, &disk)));
+	disk_ = disk;
+	hw_queues_ = nr_rings_;
+	return Status::ok();
+}
+
+void Frontend::closing() noexcept
+{
+	if (our_state_ == KAPI_XENBUS_CLOSING || our_state_ == KAPI_XENBUS_CLOSED)
+		return;
+	if (disk_) {
+		kapi_blkmq_stop_queues(disk_);
+		kapi_blkmq_mark_dead(disk_);
+	}
+	switch_state(KAPI_XENBUS_CLOSED);
+}
+
+// ---------------------------------------------------------------------------
+// Frontend: data path entry
+
+int Frontend::queue_rq(unsigned int hwq, kapi_blk_request *rq) noexcept
+{
+	if (read_once(dead_))
+		return -err::kIo;
+	const uint32_t n = read_once(nr_rings_);
+	IoRing *ring = n ? rings_[hwq % n].get() : nullptr;
+	if (!ring) {
+		// Between rings (resume): blk-mq waits until we restart it.
+		return read_once(conn_) == Conn::kSuspended ? -err::kBusy : -err::kIo;
+	}
+	return ring->queue(rq);
+}
+
+void Frontend::disable_flush() noexcept
+{
+	write_once(flush_, false);
+	write_once(fua_, false);
+	kapi_blkmq_disable_flush(disk_);
+}
+
+void Frontend::disable_discard() noexcept
+{
+	write_once(discard_, false);
+	write_once(secure_discard_, false);
+	kapi_blkmq_disable_discard(disk_);
+}
+
+void Frontend::ring_broken() noexcept
+{
+	write_once(broken_, true);
+}
+
+// ---------------------------------------------------------------------------
+// Frontend: teardown, suspend, purge
+
+void Frontend::destroy_rings() noexcept
+{
+	const uint32_t n = nr_rings_;
+	write_once(nr_rings_, 0u);
+	for (uint32_t i = 0; i < n; i++)
+		rings_[i].reset();
+}
+
+Status Frontend::resume() noexcept
+{
+	kapi_mutex_lock(mutex_);
+	// xenbus put our state back to Initialising before calling us.
+	our_state_ = KAPI_XENBUS_INITIALISING;
+	if (disk_)
+		kapi_blkmq_quiesce(disk_);
+	for (uint32_t i = 0; i < nr_rings_; i++)
+		rings_[i]->requeue_all();
+	if (conn_ == Conn::kConnected)
+		conn_ = Conn::kSuspended;
+	destroy_rings();
+	if (disk_)
+		kapi_blkmq_unquiesce(disk_);
+	const Status st = talk_to_backend();
+	kapi_mutex_unlock(mutex_);
+	return st;
+}
+
+void Frontend::remove() noexcept
+{
+	kapi_mutex_lock(mutex_);
+	// A healthy disk goes first, while the backend still answers, so its
+	// dirty data is written back (in-tree order). A dead one is failed.
+	const bool healthy = conn_ == Conn::kConnected && !is_broken() &&
+			     our_state_ == KAPI_XENBUS_CONNECTED;
+	if (disk_ && healthy && disk_added_) {
+		kapi_blkmq_disk_free(disk_);
+		disk_ = nullptr;
+	} else if (disk_) {
+		kapi_blkmq_quiesce(disk_);
+		kapi_blkmq_mark_dead(disk_);
+	}
+	write_once(dead_, true);
+	destroy_rings();
+	if (disk_) {
+		kapi_blkmq_unquiesce(disk_);
+		kapi_blkmq_disk_free(disk_);
+		disk_ = nullptr;
+	}
+	conn_ = Conn::kDisconnected;
+	kapi_mutex_unlock(mutex_);
+}
+
+void Frontend::purge() noexcept
+{
+	kapi_mutex_lock(mutex_);
+	if (features_.persistent)
+		for (uint32_t i = 0; i < nr_rings_; i++)
+			rings_[i]->purge();
+	kapi_mutex_unlock(mutex_);
+}
+
+GrantPoolStats Frontend::pool_stats() noexcept
+{
+	GrantPoolStats sum{};
+	kapi_mutex_lock(mutex_);
+	for (uint32_t i = 0; i < nr_rings_; i++) {
+		const GrantPoolStats s = rings_[i]->pool_stats();
+		sum.pages += s.pages;
+		sum.granted += s.granted;
+		sum.in_use += s.in_use;
+		sum.grants_made += s.grants_made;
+		sum.reuses += s.reuses;
+		sum.revocations += s.revocations;
+		sum.deferred += s.deferred;
+	}
+	kapi_mutex_unlock(mutex_);
+	return sum;
+}
+
+// ---------------------------------------------------------------------------
+// Driver
+
+Driver::Driver(Box<MinorRegistry> minors, kapi_mutex *mutex) noexcept
+	: mutex_(mutex), minors_(move(minors))
+{
+}
+
+Result<Box<Driver>> Driver::create() noexcept
+{
+	auto minors = MinorRegistry::create();
+	if (minors.is_error())
+		return minors.status();
+	kapi_mutex *mutex = kapi_mutex_create("xbc_blkfront_driver", KAPI_GFP_KERNEL);
+	if (!mutex)
+		return Status::error(err::kNoMem);
+	Box<Driver> d = xbc::create<Driver>(Gfp::kKernel, minors.take(), mutex);
+	if (d.is_null()) {
+		kapi_mutex_destroy(mutex);
+		return Status::error(err::kNoMem);
+	}
+	return d;
+}
+
+Driver::~Driver()
+{
+	kapi_thread_stop(purge_thread_);
+	if (purge_wq_)
+		kapi_waitq_destroy(purge_wq_);
+	XBC_CHECK(devices_.empty());
+	devices_.clear();
+	kapi_mutex_destroy(mutex_);
+}
+
+void Driver::add(Frontend &fe) noexcept
+{
+	kapi_mutex_lock(mutex_);
+	devices_.push_back(fe);
+	kapi_mutex_unlock(mutex_);
+}
+
+void Driver::remove(Frontend &fe) noexcept
+{
+	kapi_mutex_lock(mutex_);
+	devices_.remove(fe);
+	kapi_mutex_unlock(mutex_);
+}
+
+void Driver::purge_all() noexcept
+{
+	kapi_mutex_lock(mutex_);
+	for (Frontend &fe : devices_)
+		fe.purge();
+	kapi_mutex_unlock(mutex_);
+}
+
+namespace {
+
+bool purge_should_wake(void *) noexcept
+{
+	return kapi_thread_should_stop();
+}
+
+// The in-tree blkfront_work: every 10 s, end the grants backends dropped.
+int purge_thread_body(void *ctx) noexcept
+{
+	Driver *d = static_cast<Driver *>(ctx);
+	while (!kapi_thread_should_stop()) {
+		kapi_waitq_wait_timeout(d->purge_wq_, purge_should_wake, d,
+					static_cast<unsigned long>(kPurgeIntervalSeconds) * kapi_hz());
+		if (kapi_thread_should_stop())
+			break;
+		d->purge_all();
+	}
+	return 0;
+}
+
+} // namespace
+
+} // namespace xbc::blkfront
+
+// ---------------------------------------------------------------------------
+// C entry points (blkfront/entry.h, blkfront/engine.h)
+
+using xbc::blkfront::Driver;
+using xbc::blkfront::Frontend;
+
+struct xbc_blkfront {
+	xbc::Box<Frontend> fe;
+};
+
+namespace xbc::blkfront {
+
+// Module init: the driver state and the purge thread.
+int driver_init() noexcept
+{
+	auto d = Driver::create();
+	if (d.is_error())
+		return d.status().code();
+	Box<Driver> driver = d.take();
+	driver->purge_wq_ = kapi_waitq_create(KAPI_GFP_KERNEL);
+	if (!driver->purge_wq_)
+		return -err::kNoMem;
+	const int rc = kapi_thread_run(purge_thread_body, driver.get(), "xbc_blkfront", &driver->purge_thread_);
+	if (rc < 0)
+		return rc;
+	g_driver = driver.release();
+	return 0;
+}
+
+void driver_exit() noexcept
+{
+	Box<Driver>::adopt(g_driver).reset();
+	g_driver = nullptr;
+}
+
+} // namespace xbc::blkfront
+
+int xbc_blkfront_probe(kapi_xenbus_device *dev, xbc_blkfront **out) noexcept
+{
+	Driver *driver = xbc::blkfront::driver_instance();
+	if (!driver)
+		return -xbc::err::kNoDev;
+	auto fe = Frontend::create(dev, driver);
+	if (fe.is_error())
+		return fe.status().code();
+	xbc::Box<xbc_blkfront> handle = xbc::create<xbc_blkfront>(xbc::Gfp::kKernel);
+	if (handle.is_null())
+		return -xbc::err::kNoMem;
+	handle->fe = fe.take();
+	*out = handle.release();
+	return 0;
+}
+
+void xbc_blkfront_otherend_changed(xbc_blkfront *h, kapi_xenbus_state state) noexcept
+{
+	h->fe->otherend_changed(state);
+}
+
+int xbc_blkfront_resume(xbc_blkfront *h) noexcept
+{
+	return h->fe->resume().code();
+}
+
+void xbc_blkfront_remove(xbc_blkfront *h) noexcept
+{
+	h->fe->remove();
+	xbc::Box<xbc_blkfront>::adopt(h).reset();
+}
+
+int xbc_blkfront_is_ready(xbc_blkfront *h) noexcept
+{
+	return h->fe->is_ready() ? 1 : 0;
+}
+
+namespace xbc::blkfront {
+
+int format_pool_stats(const GrantPoolStats &s, char *buf, unsigned int len) noexcept
+{
+	const struct {
+		const char *key;
+		uint64_t value;
+	} rows[] = {
+		{"granted_pages ", s.granted},	 {"pool_pages ", s.pages},
+		{"in_use ", s.in_use},		 {"grants_made ", s.grants_made},
+		{"reuses ", s.reuses},		 {"revocations ", s.revocations},
+		{"deferred_frees ", s.deferred},
+	};
+	if (len == 0)
+		return 0;
+	unsigned int n = 0;
+	char num[24];
+	for (const auto &row : rows) {
+		const char *parts[] = {row.key, format_u64(row.value, num), "\n"};
+		for (const char *p : parts)
+			for (; *p && n + 1 < len; p++)
+				buf[n++] = *p;
+	}
+	buf[n] = '\0';
+	return int(n);
+}
+
+} // namespace xbc::blkfront
+
+int xbc_blkfront_format_stats(xbc_blkfront *h, char *buf, unsigned int len) noexcept
+{
+	return xbc::blkfront::format_pool_stats(h->fe->pool_stats(), buf, len);
+}

@@ -1,0 +1,160 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The blkfront control path: one Frontend per vbd. It follows the backend's
+// xenbus states exactly as the in-tree xen-blkfront does (the keys, their
+// names and the timing), owns the rings (blkfront/io_ring.hpp) and the disk
+// (kapi/blkmq.h), and decides what the connection uses.
+//
+//   backend InitWait   -> read max-ring-page-order / multi-queue-max-queues,
+//                         create rings, write every connection key in ONE
+//                         transaction (retried on -EAGAIN), go Initialised
+//   backend Connected  -> read sectors/info/sector-size/physical-sector-size
+//                         and the feature keys, size the rings, create the
+//                         disk, go Connected; a later Connected is a resize
+//   backend Closing    -> the disk is dead, we go Closed
+//   resume             -> requeue what was in flight, new rings, reconnect
+//   remove             -> drain or fail everything, free all, never freeing a
+//                         page the backend can still reach
+//
+// Unlike in-tree, a rebind after unbind reconnects: probe puts our state
+// node back to Initialising, so a backend waiting in Closed re-offers
+// InitWait (in-tree leaves the node at Closed and nothing happens).
+//
+// Concurrency: mutex_ serialises the control path (xenwatch thread, probe,
+// remove, resume, the purge thread). The data path (queue_rq, irq) reads
+// only rings_ (changed only while the queues are quiesced) and the feature
+// flags below, which it reads and clears with single accesses.
+#pragma once
+
+#include "kapi/blkmq.h"
+#include "kapi/thread.h"
+#include "kapi/sync.h"
+#include "kapi/xenbus.h"
+#include "blkfront/io_ring.hpp"
+#include "blkfront/settings.hpp"
+#include "blkfront/vdev.hpp"
+#include "xbc/list.hpp"
+#include "xbc/memory.hpp"
+
+namespace xbc::blkfront {
+
+class Driver;
+
+class Frontend : Pinned {
+public:
+	// Reads virtual-device and computes the disk's name and minors; puts
+	// our state node to Initialising.
+	[[nodiscard]] static Result<Box<Frontend>> create(kapi_xenbus_device *dev, Driver *driver) noexcept;
+	~Frontend();
+
+	// --- control path (process context)
+	void otherend_changed(kapi_xenbus_state state) noexcept;
+	[[nodiscard]] Status resume() noexcept;
+	// Everything down, before destruction.
+	void remove() noexcept;
+	// Ends grants the backend stopped mapping (persistent grants only).
+	void purge() noexcept;
+	[[nodiscard]] bool is_ready() const noexcept { return read_once(disk_added_); }
+	[[nodiscard]] GrantPoolStats pool_stats() noexcept;
+	[[nodiscard]] const Features &features() const noexcept { return features_; }
+	[[nodiscard]] uint32_t nr_rings() const noexcept { return nr_rings_; }
+	[[nodiscard]] IoRing *ring(uint32_t i) const noexcept { return i < nr_rings_ ? rings_[i].get() : nullptr; }
+
+	// --- data path (any context)
+	[[nodiscard]] int queue_rq(unsigned int hwq, kapi_blk_request *rq) noexcept;
+	const char *name() const noexcept { return layout_.name; }
+	kapi_blkmq_disk *disk() const noexcept { return disk_; }
+	[[nodiscard]] bool is_broken() const noexcept { return read_once(broken_); }
+	[[nodiscard]] bool flush_enabled() const noexcept { return read_once(flush_); }
+	[[nodiscard]] bool fua_enabled() const noexcept { return read_once(fua_); }
+	[[nodiscard]] bool discard_enabled() const noexcept { return read_once(discard_); }
+	[[nodiscard]] bool secure_discard_enabled() const noexcept { return read_once(secure_discard_); }
+	// The backend answered EOPNOTSUPP: stop using the feature (in-tree).
+	void disable_flush() noexcept;
+	void disable_discard() noexcept;
+	// A ring broke: the device is in an error state from now on.
+	void ring_broken() noexcept;
+
+	ListNode driver_node;	// on Driver's device list, under its mutex
+
+	Frontend(kapi_xenbus_device *dev, Driver *driver, kapi_mutex *mutex, uint32_t vdevice,
+		 const VdevLayout &layout) noexcept;
+
+private:
+	enum class Conn : uint8_t { kDisconnected, kConnected, kSuspended };
+
+	Status talk_to_backend() noexcept;
+	Status write_connection_keys(kapi_xbt t, const RingPlan &plan, const char **what) noexcept;
+	void connect() noexcept;
+	void resize() noexcept;
+	Status read_backend_features(BackendFeatures *b) noexcept;
+	Status create_disk(const BackendFeatures &b) noexcept;
+	void apply_features(const Features &f) noexcept;
+	void log_features() noexcept;
+	void closing() noexcept;
+	void destroy_rings() noexcept;
+	void switch_state(kapi_xenbus_state s) noexcept;
+
+	kapi_xenbus_device *dev_;
+	Driver *driver_;
+	kapi_mutex *mutex_;
+	uint32_t vdevice_;
+	VdevLayout layout_;
+	blkif::Vdev handle_;
+	MinorRange minors_;
+
+	// Control state, under mutex_.
+	kapi_xenbus_state our_state_ = KAPI_XENBUS_INITIALISING;
+	Conn conn_ = Conn::kDisconnected;
+	Settings settings_{};
+	bool untrusted_key_ = false;
+	Features features_{};
+	uint32_t vdisk_info_ = 0;
+	uint32_t hw_queues_ = 0;	// the disk's hardware queues, fixed once made
+	bool disk_added_ = false;
+
+	// Read by the data path; written with the queues quiesced.
+	Box<IoRing> rings_[kMaxRings];
+	uint32_t nr_rings_ = 0;
+	kapi_blkmq_disk *disk_ = nullptr;
+	bool dead_ = false;
+
+	// Feature flags the data path reads, the irq path may clear.
+	bool flush_ = false;
+	bool fua_ = false;
+	bool discard_ = false;
+	bool secure_discard_ = false;
+	bool broken_ = false;
+};
+
+// Module-wide state: the minors in use, the devices (for the purge).
+class Driver : Pinned {
+public:
+	[[nodiscard]] static Result<Box<Driver>> create() noexcept;
+	~Driver();
+
+	MinorRegistry &minors() noexcept { return *minors_; }
+	void add(Frontend &fe) noexcept;
+	void remove(Frontend &fe) noexcept;
+	// One pass of the in-tree 10 s purge over every device.
+	void purge_all() noexcept;
+
+	Driver(Box<MinorRegistry> minors, kapi_mutex *mutex) noexcept;
+
+	kapi_mutex *mutex_;
+	kapi_thread *purge_thread_ = nullptr;
+	kapi_waitq *purge_wq_ = nullptr;
+
+private:
+	Box<MinorRegistry> minors_;
+	List<Frontend, &Frontend::driver_node> devices_;	// under mutex_
+};
+
+// The driver instance between module init and exit (null otherwise).
+Driver *driver_instance() noexcept;
+// Module init/exit: the driver state and the purge thread.
+[[nodiscard]] int driver_init() noexcept;
+void driver_exit() noexcept;
+// "key value" lines for sysfs; returns the length written (NUL excluded).
+int format_pool_stats(const GrantPoolStats &s, char *buf, unsigned int len) noexcept;
+
+} // namespace xbc::blkfront

@@ -1,0 +1,601 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The blkfront data path for one ring; see io_ring.hpp for the contract.
+#include "blkfront/io_ring.hpp"
+
+#include "kapi/gnttab.h"
+#include "kapi/log.h"
+#include "blkfront/frontend.hpp"
+#include "xbc/invariant.hpp"
+
+namespace xbc::blkfront {
+
+namespace {
+
+constexpr uint32_t kNoId = 0xffffffffu;
+constexpr uint32_t kSectorBytes = 512;
+
+uint8_t op_byte(blkif::Op op) noexcept
+{
+	return static_cast<uint8_t>(op);
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------
+// IoRing: construction and teardown
+
+IoRing::IoRing(kapi_xenbus_device *dev, Frontend *owner, const RingConfig &cfg,
+	       kapi_spinlock *lock) noexcept
+	: dev_(dev), owner_(owner), cfg_(cfg), lock_(lock)
+{
+}
+
+Result<Box<IoRing>> IoRing::create(kapi_xenbus_device *dev, Frontend *owner,
+				   const RingConfig &cfg) noexcept
+{
+	if (cfg.ring_page_order > kMaxRingPageOrder)
+		return Status::error(err::kInval);
+	kapi_spinlock *lock = kapi_spinlock_create("xbc_blkfront_ring", KAPI_GFP_KERNEL);
+	if (!lock)
+		return Status::error(err::kNoMem);
+	Box<IoRing> r = xbc::create<IoRing>(Gfp::kKernel, dev, owner, cfg, lock);
+	if (r.is_null()) {
+		kapi_spinlock_destroy(lock);
+		return Status::error(err::kNoMem);
+	}
+	const uint32_t pages = r->nr_ring_pages();
+	// From here the destructor undoes whatever was set up.
+	XBC_TRY_STATUS(Status::from_kapi(kapi_xenbus_setup_ring(dev, pages, &r->ring_area_, r->grefs_)));
+	auto ring = blkif::NativeFrontRing::init(r->ring_area_, size_t(pages) * KAPI_PAGE_SIZE);
+	if (ring.is_error())
+		return ring.status();
+	r->ring_ = ring.take();
+
+	const uint32_t size = r->ring_.size();
+	r->shadow_ = BoxArray<Shadow>::create(size, Gfp::kKernel);
+	if (r->shadow_.is_null())
+		return Status::error(err::kNoMem);
+	for (uint32_t i = 0; i < size; i++)
+		r->shadow_[i].next_free = i + 1 < size ? i + 1 : kNoId;
+	r->free_head_ = 0;
+
+	XBC_TRY_STATUS(Status::from_kapi(kapi_evtchn_alloc_bind(dev, irq_trampoline, r.get(), "blkif",
+								 &r->port_, &r->irq_)));
+	return r;
+}
+
+IoRing::~IoRing()
+{
+	// No handler may run while we take the ring apart.
+	kapi_evtchn_unbind(irq_);
+	irq_ = nullptr;
+	fail_all(-err::kIo);
+	pool_.reset();	// ends every grant; defers what the backend still maps
+	if (ring_area_)
+		kapi_xenbus_teardown_ring(&ring_area_, nr_ring_pages(), grefs_);
+	kapi_spinlock_destroy(lock_);
+}
+
+Status IoRing::configure(const Features &f) noexcept
+{
+	const uint32_t size = ring_.size();
+	const uint32_t max_segs = f.max_segments();
+	const uint32_t indirect_pages =
+		f.max_indirect_segments ? blkif::indirect_pages_for(f.max_indirect_segments) : 0;
+
+	BoxArray<SegSlot> segs;
+	if (max_segs != max_segs_ || segs_.is_null()) {
+		segs = BoxArray<SegSlot>::create(size_t(size) * max_segs, Gfp::kNoIo);
+		if (segs.is_null())
+			return Status::error(err::kNoMem);
+	}
+	// What the ring can hold in flight: every segment and indirect page of
+	// every slot (in-tree preallocates exactly this; we grow to it).
+	const uint32_t limit = size * ((f.bounce ? max_segs : 0) + indirect_pages);
+	auto pool = GrantPool::create(Gfp::kNoIo, cfg_.backend, limit, f.persistent);
+	if (pool.is_error())
+		return pool.status();
+	Box<GrantPool> old_pool;
+
+	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
+	if (in_flight_ != 0) {
+		// Reconfiguring under live requests would orphan their grants.
+		kapi_spin_unlock_irqrestore(lock_, flags);
+		return Status::error(err::kBusy);
+	}
+	if (!segs.is_null()) {
+		segs_ = move(segs);
+		max_segs_ = max_segs;
+	}
+	bounce_ = f.bounce;
+	persistent_ = f.persistent;
+	old_pool = move(pool_);
+	pool_ = pool.take();
+	broken_ = false;
+	live_ = true;
+	kapi_spin_unlock_irqrestore(lock_, flags);
+	return Status::ok();	// old_pool is torn down here, outside the lock
+}
+
+// ---------------------------------------------------------------------------
+// Submission
+
+namespace {
+
+struct Gather {
+	SegSlot *segs;
+	uint32_t max;
+	uint32_t n;
+};
+
+// Coalesces the request's pieces into page segments: blk-mq counts
+// physically contiguous pieces of one page as one segment, so must we.
+int gather_segment(void *ctx, kapi_page *page, unsigned int offset, unsigned int len) noexcept
+{
+	Gather *g = static_cast<Gather *>(ctx);
+	if (len == 0 || offset % kSectorBytes || len % kSectorBytes || offset + len > KAPI_PAGE_SIZE ||
+	    offset + len < offset)
+		return -err::kInval;
+	if (g->n > 0) {
+		SegSlot &last = g->segs[g->n - 1];
+		if (last.rq_page == page && uint32_t(last.offset) + last.len == offset) {
+			last.len = static_cast<uint16_t>(last.len + len);
+			return 0;
+		}
+	}
+	if (g->n == g->max)
+		return -err::kTooBig;
+	SegSlot &s = g->segs[g->n++];
+	s.pool = nullptr;
+	s.rq_page = page;
+	s.gref = GrantRef::invalid().raw();
+	s.offset = static_cast<uint16_t>(offset);
+	s.len = static_cast<uint16_t>(len);
+	return 0;
+}
+
+blkif::Segment wire_segment(uint32_t gref, const SegSlot &s) noexcept
+{
+	blkif::Segment w;
+	w.gref = GrantRef(gref);
+	w.first_sect = static_cast<uint8_t>(s.offset / kSectorBytes);
+	w.last_sect = static_cast<uint8_t>((s.offset + s.len) / kSectorBytes - 1);
+	return w;
+}
+
+} // namespace
+
+int IoRing::queue(kapi_blk_request *rq) noexcept
+{
+	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
+	const int rc = queue_locked(rq);
+	kapi_spin_unlock_irqrestore(lock_, flags);
+	return rc;
+}
+
+int IoRing::queue_locked(kapi_blk_request *rq) noexcept
+{
+	if (broken_ || owner_->is_broken())
+		return -err::kIo;
+	if (!live_) {
+		// Not connected yet, or suspended: the queue restarts at connect.
+		stopped_queue_ = true;
+		return -err::kBusy;
+	}
+
+	kapi_blk_rq_info info;
+	kapi_blk_rq_get_info(rq, &info);
+
+	blkif::Op wire_op;
+	bool is_write = false;
+	bool has_data = false;
+	bool secure = false;
+	switch (info.op) {
+	case KAPI_BLK_OP_READ:
+		wire_op = blkif::Op::kRead;
+		has_data = true;
+		break;
+	case KAPI_BLK_OP_WRITE:
+		wire_op = blkif::Op::kWrite;
+		is_write = true;
+		has_data = true;
+		if (info.flags & KAPI_BLK_RQ_FUA) {
+			// A barrier is a superset of FUA; flush-only backends get
+			// a preflushed write (what in-tree sends).
+			if (owner_->fua_enabled())
+				wire_op = blkif::Op::kWriteBarrier;
+			else if (owner_->flush_enabled())
+				wire_op = blkif::Op::kFlushDiskCache;
+		}
+		break;
+	case KAPI_BLK_OP_FLUSH:
+		if (!owner_->flush_enabled()) {
+			// The backend cannot flush: its writes are as stable as
+			// they get (what 6.12 in-tree does).
+			kapi_blk_rq_complete(rq, 0);
+			return 0;
+		}
+		wire_op = owner_->fua_enabled() ? blkif::Op::kWriteBarrier : blkif::Op::kFlushDiskCache;
+		is_write = true;
+		break;
+	case KAPI_BLK_OP_DISCARD:
+	case KAPI_BLK_OP_SECURE_ERASE:
+		secure = info.op == KAPI_BLK_OP_SECURE_ERASE;
+		if (!owner_->discard_enabled() || (secure && !owner_->secure_discard_enabled()))
+			return -err::kOpNotSupp;
+		wire_op = blkif::Op::kDiscard;
+		is_write = true;
+		break;
+	default:
+		return -err::kIo;
+	}
+
+	if (ring_.full()) {
+		stopped_queue_ = true;
+		return -err::kBusy;
+	}
+	const uint32_t id = free_head_;
+	if (!XBC_CHECK(id < ring_.size()))
+		return -err::kIo;
+	Shadow &s = shadow_[id];
+	SegSlot *segs = segs_of(id);
+
+	uint32_t nr = 0;
+	if (has_data) {
+		Gather g{segs, max_segs_, 0};
+		const int rc = kapi_blk_rq_for_each_segment(rq, gather_segment, &g);
+		if (rc < 0 || g.n == 0) {
+			kapi_log_ratelimited(KAPI_LOG_ERR,
+					     "blkfront: %s: request of %u segments does not fit (%d)\n",
+					     owner_->name(), info.nr_phys_segments, rc);
+			return -err::kIo;
+		}
+		nr = g.n;
+	}
+
+	s.rq = rq;
+	s.is_write = is_write;
+	s.nr_segs = static_cast<uint16_t>(nr);
+	s.nr_indirect = 0;
+	const bool indirect = nr > kMaxDirectSegments;
+	s.wire_op = op_byte(indirect ? blkif::Op::kIndirect : wire_op);
+	s.data_op = op_byte(wire_op);
+
+	const Status granted = grant_segments(s, segs, bounce_, persistent_);
+	if (granted.is_error()) {
+		s.rq = nullptr;
+		return granted.code();
+	}
+
+	const blkif::RequestId rid(id);
+	blkif::Request req;
+	if (wire_op == blkif::Op::kDiscard) {
+		req = blkif::make_discard(rid, Sector(info.sector), Sector(info.nr_sectors), secure);
+	} else if (indirect) {
+		GrantRef pages[blkif::kMaxIndirectPages];
+		for (uint32_t i = 0; i < s.nr_indirect; i++)
+			pages[i] = s.indirect[i]->ref();
+		req = blkif::make_indirect(wire_op, rid, cfg_.handle, Sector(info.sector),
+					   static_cast<uint16_t>(nr), pages);
+	} else {
+		blkif::Segment wire[kMaxDirectSegments];
+		for (uint32_t i = 0; i < nr; i++)
+			wire[i] = wire_segment(segs[i].pool ? segs[i].pool->ref().raw() : segs[i].gref, segs[i]);
+		req = blkif::make_rw(wire_op, rid, cfg_.handle, Sector(info.sector), wire,
+				     static_cast<uint8_t>(nr));
+	}
+
+	const Status pushed = blkif::push_native_request(ring_, req);
+	if (pushed.is_error()) {
+		force_release_grants(s, segs);
+		s.rq = nullptr;
+		return -err::kIo;
+	}
+	free_head_ = s.next_free;
+	s.next_free = kNoId;
+	s.in_flight = true;
+	in_flight_++;
+	if (ring_.publish_requests())
+		kapi_evtchn_notify(irq_);
+	return 0;
+}
+
+Status IoRing::grant_segments(Shadow &s, SegSlot *segs, bool bounce, bool persistent) noexcept
+{
+	(void)persistent;
+	const uint16_t domid = cfg_.backend.raw();
+	uint32_t done = 0;
+	Status st = Status::ok();
+
+	for (; done < s.nr_segs; done++) {
+		SegSlot &seg = segs[done];
+		if (bounce) {
+			auto p = pool_->get(Gfp::kAtomic);
+			if (p.is_error()) {
+				st = Status::error(err::kAgain);
+				break;
+			}
+			seg.pool = p.value();
+			if (s.is_write) {
+				const auto *src = static_cast<const uint8_t *>(kapi_page_address(seg.rq_page));
+				auto *dst = static_cast<uint8_t *>(kapi_page_address(seg.pool->page()));
+				copy_bytes(dst + seg.offset, src + seg.offset, seg.len);
+			}
+		} else {
+			uint32_t ref;
+			// The backend only reads what we write: grant read-only.
+			if (kapi_gnttab_grant_page(domid, seg.rq_page, s.is_write, &ref) < 0) {
+				st = Status::error(err::kAgain);
+				break;
+			}
+			seg.gref = ref;
+		}
+	}
+
+	uint32_t pages_done = 0;
+	if (st.is_ok() && s.nr_segs > kMaxDirectSegments) {
+		const uint32_t pages = blkif::indirect_pages_for(s.nr_segs);
+		for (; pages_done < pages; pages_done++) {
+			auto p = pool_->get(Gfp::kAtomic);
+			if (p.is_error()) {
+				st = Status::error(err::kAgain);
+				break;
+			}
+			s.indirect[pages_done] = p.value();
+		}
+		s.nr_indirect = static_cast<uint8_t>(pages_done);
+		if (st.is_ok()) {
+			for (uint32_t i = 0; i < s.nr_segs; i++) {
+				const uint32_t gref = segs[i].pool ? segs[i].pool->ref().raw() : segs[i].gref;
+				void *page = kapi_page_address(
+					s.indirect[i / blkif::kSegsPerIndirectPage]->page());
+				const Status enc = blkif::encode_indirect_segment(
+					page, i % blkif::kSegsPerIndirectPage, wire_segment(gref, segs[i]));
+				if (enc.is_error()) {
+					st = enc;
+					break;
+				}
+			}
+		}
+	}
+	if (st.is_ok())
+		return st;
+
+	// Undo what this request took; the backend never saw the request.
+	const uint16_t nr = s.nr_segs;
+	s.nr_segs = static_cast<uint16_t>(done);
+	force_release_grants(s, segs);
+	s.nr_segs = nr;
+	return st;
+}
+
+// ---------------------------------------------------------------------------
+// Completion
+
+void IoRing::release_grants(Shadow &s, SegSlot *segs, bool copy_out, bool *violation) noexcept
+{
+	for (uint32_t i = 0; i < s.nr_segs; i++) {
+		SegSlot &seg = segs[i];
+		if (seg.pool) {
+			if (copy_out) {
+				const auto *src = static_cast<const uint8_t *>(
+					kapi_page_address(seg.pool->page()));
+				auto *dst = static_cast<uint8_t *>(kapi_page_address(seg.rq_page));
+				copy_bytes(dst + seg.offset, src + seg.offset, seg.len);
+			}
+			// Not persistent and still mapped: the pool defers it.
+			if (pool_->put(*seg.pool).is_error())
+				*violation = true;
+			seg.pool = nullptr;
+		} else if (GrantRef(seg.gref).is_valid()) {
+			if (!kapi_gnttab_try_end_access(seg.gref)) {
+				// Never let the page go while the backend maps it.
+				*violation = true;
+				kapi_blk_page_get(seg.rq_page);
+				kapi_gnttab_end_access_deferred(seg.gref, seg.rq_page);
+			}
+			seg.gref = GrantRef::invalid().raw();
+		}
+	}
+	for (uint32_t i = 0; i < s.nr_indirect; i++) {
+		if (pool_->put(*s.indirect[i]).is_error())
+			*violation = true;
+		s.indirect[i] = nullptr;
+	}
+	s.nr_indirect = 0;
+}
+
+void IoRing::force_release_grants(Shadow &s, SegSlot *segs) noexcept
+{
+	bool violation = false;
+	release_grants(s, segs, false, &violation);
+	(void)violation;	// abandoning the request: handing off is all we can do
+}
+
+void IoRing::free_id(uint32_t id) noexcept
+{
+	Shadow &s = shadow_[id];
+	s.rq = nullptr;
+	s.in_flight = false;
+	s.next_free = free_head_;
+	free_head_ = id;
+	in_flight_--;
+}
+
+void IoRing::irq_trampoline(void *ctx) noexcept
+{
+	static_cast<IoRing *>(ctx)->handle_irq();
+}
+
+void IoRing::handle_irq() noexcept
+{
+	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
+	if (!live_ || broken_) {
+		kapi_spin_unlock_irqrestore(lock_, flags);
+		kapi_evtchn_lateeoi(irq_, true);
+		return;
+	}
+
+	bool spurious = true;
+	for (;;) {
+		auto pending = ring_.pending_responses();
+		if (pending.is_error()) {
+			break_ring("illegal number of responses", ring_.rsp_cons().raw());
+			kapi_spin_unlock_irqrestore(lock_, flags);
+			return;	// no EOI: a broken ring raises no more events
+		}
+		blkif::Response rsp;
+		while (blkif::pop_native_response(ring_, &rsp)) {
+			spurious = false;
+			const uint64_t id = rsp.id.raw();
+			if (id >= ring_.size()) {
+				break_ring("response has incorrect id", id);
+				kapi_spin_unlock_irqrestore(lock_, flags);
+				return;
+			}
+			Shadow &s = shadow_[id];
+			if (!s.in_flight) {
+				break_ring("response references no pending request", id);
+				kapi_spin_unlock_irqrestore(lock_, flags);
+				return;
+			}
+			if (op_byte(rsp.operation) != s.data_op) {
+				break_ring("response has wrong operation", op_byte(rsp.operation));
+				kapi_spin_unlock_irqrestore(lock_, flags);
+				return;
+			}
+
+			const int16_t status = static_cast<int16_t>(rsp.status);
+			int rq_err = 0;
+			if (status == KAPI_BLKIF_RSP_EOPNOTSUPP) {
+				rq_err = -err::kOpNotSupp;
+			} else if (status != KAPI_BLKIF_RSP_OKAY) {
+				if (status != KAPI_BLKIF_RSP_ERROR)
+					kapi_log_ratelimited(KAPI_LOG_WARNING,
+							     "blkfront: %s: unknown response status %d\n",
+							     owner_->name(), status);
+				rq_err = -err::kIo;
+			}
+
+			bool violation = false;
+			release_grants(s, segs_of(uint32_t(id)),
+				       rq_err == 0 && s.data_op == op_byte(blkif::Op::kRead), &violation);
+
+			const auto op = static_cast<blkif::Op>(s.data_op);
+			if (op == blkif::Op::kDiscard && rq_err == -err::kOpNotSupp) {
+				kapi_log_ratelimited(KAPI_LOG_WARNING, "blkfront: %s: discard op failed\n",
+						     owner_->name());
+				owner_->disable_discard();
+			} else if (op == blkif::Op::kFlushDiskCache || op == blkif::Op::kWriteBarrier) {
+				if (rq_err == -err::kIo && s.nr_segs == 0)
+					rq_err = -err::kOpNotSupp;	// an empty flush failed
+				if (rq_err) {
+					kapi_log_ratelimited(KAPI_LOG_WARNING, "blkfront: %s: %s op failed\n",
+							     owner_->name(),
+							     op == blkif::Op::kFlushDiskCache ? "flush"
+											      : "barrier");
+					if (rq_err == -err::kOpNotSupp)
+						rq_err = 0;
+					owner_->disable_flush();
+				}
+			}
+
+			kapi_blk_request *rq = s.rq;
+			if (violation)
+				rq_err = -err::kIo;
+			free_id(uint32_t(id));
+			completed_++;
+			kapi_blk_rq_complete(rq, rq_err);
+			if (violation) {
+				break_ring("backend has not unmapped a grant", id);
+				kapi_spin_unlock_irqrestore(lock_, flags);
+				return;
+			}
+		}
+		auto more = ring_.final_check_for_responses();
+		if (more.is_error()) {
+			break_ring("illegal number of responses", ring_.rsp_cons().raw());
+			kapi_spin_unlock_irqrestore(lock_, flags);
+			return;
+		}
+		if (!more.value())
+			break;
+	}
+
+	if (stopped_queue_ && !ring_.full()) {
+		stopped_queue_ = false;
+		kapi_blkmq_start_stopped_queues(owner_->disk());
+	}
+	kapi_spin_unlock_irqrestore(lock_, flags);
+	kapi_evtchn_lateeoi(irq_, spurious);
+}
+
+// ---------------------------------------------------------------------------
+// Error, teardown, suspend
+
+void IoRing::break_ring(const char *why, uint64_t value) noexcept
+{
+	kapi_log_ratelimited(KAPI_LOG_ERR, "blkfront: %s: %s (%llu); ring %u disabled for further use\n",
+			     owner_->name(), why, static_cast<unsigned long long>(value), cfg_.index);
+	broken_ = true;
+	live_ = false;
+	owner_->ring_broken();
+	fail_all_locked(-err::kIo);
+}
+
+void IoRing::fail_all_locked(int err_code) noexcept
+{
+	if (shadow_.is_null())
+		return;
+	for (uint32_t id = 0; id < shadow_.size(); id++) {
+		Shadow &s = shadow_[id];
+		if (!s.in_flight)
+			continue;
+		force_release_grants(s, segs_of(id));
+		kapi_blk_request *rq = s.rq;
+		free_id(id);
+		kapi_blk_rq_complete(rq, err_code);
+	}
+}
+
+void IoRing::fail_all(int err_code) noexcept
+{
+	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
+	live_ = false;
+	fail_all_locked(err_code);
+	kapi_spin_unlock_irqrestore(lock_, flags);
+}
+
+void IoRing::requeue_all() noexcept
+{
+	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
+	live_ = false;
+	for (uint32_t id = 0; !shadow_.is_null() && id < shadow_.size(); id++) {
+		Shadow &s = shadow_[id];
+		if (!s.in_flight)
+			continue;
+		force_release_grants(s, segs_of(id));
+		kapi_blk_request *rq = s.rq;
+		free_id(id);
+		kapi_blk_rq_requeue(rq);
+	}
+	kapi_spin_unlock_irqrestore(lock_, flags);
+}
+
+void IoRing::purge() noexcept
+{
+	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
+	if (persistent_ && !pool_.is_null())
+		pool_->revoke_idle();
+	kapi_spin_unlock_irqrestore(lock_, flags);
+}
+
+GrantPoolStats IoRing::pool_stats() const noexcept
+{
+	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
+	const GrantPoolStats s = pool_.is_null() ? GrantPoolStats{} : pool_->stats();
+	kapi_spin_unlock_irqrestore(lock_, flags);
+	return s;
+}
+
+} // namespace xbc::blkfront

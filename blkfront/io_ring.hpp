@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// One blkfront ring (one blk-mq hardware queue): the shared ring pages and
+// event channel, the shadow table of requests in flight, and the GrantPool
+// (xbc/grant_pool.hpp) of granted pages the data is bounced through. Its counterpart in the backend
+// is blkback/'s per-ring engine; the control path that creates and connects
+// rings is blkfront/frontend.cpp.
+//
+// Data path:
+//   queue():      take a shadow id; grant (pool page or the request's own
+//                 page); copy write data in; fill the slot or the indirect
+//                 pages; push; notify.
+//   handle_irq(): copy each response out once; validate id (in range AND in
+//                 flight), operation and status; copy read data out;
+//                 recycle or end grants; complete the request.
+// A response the ring cannot trust breaks the ring: it stops taking
+// requests, every request in flight fails with -EIO, and no grant or page
+// the backend may still reach is ever freed (it is handed to the deferred
+// end-access path with a page reference).
+//
+// Concurrency: lock_ (irq-safe spinlock) guards everything below marked so;
+// queue() runs in blk-mq's queue_rq context, handle_irq() in hard irq,
+// both take it. Control calls (configure, shutdown, recover) run in the
+// frontend's process context under its mutex, and take lock_ too.
+#pragma once
+
+#include "kapi/blkmq.h"
+#include "kapi/evtchn.h"
+#include "kapi/sync.h"
+#include "kapi/xenbus.h"
+#include "blkfront/settings.hpp"
+#include "xbc/blkif_ring.hpp"
+#include "xbc/grant_pool.hpp"
+#include "xbc/list.hpp"
+#include "xbc/memory.hpp"
+#include "xbc/result.hpp"
+#include "xbc/types.hpp"
+
+namespace xbc::blkfront {
+
+class Frontend;
+
+// Per shadow id: the request and what it holds.
+struct SegSlot {
+	PoolGrant *pool;		// bounce: the pool page; direct: null
+	kapi_page *rq_page;		// the request's data page
+	uint32_t gref;			// direct: the grant of rq_page
+	uint16_t offset;		// bytes within the page
+	uint16_t len;
+};
+
+struct Shadow {
+	kapi_blk_request *rq;		// null when the id is free
+	uint32_t next_free;
+	bool in_flight;
+	bool is_write;
+	uint8_t wire_op;		// blkif::Op on the ring
+	uint8_t data_op;		// what the response must echo
+	uint16_t nr_segs;
+	uint8_t nr_indirect;
+	PoolGrant *indirect[blkif::kMaxIndirectPages];
+};
+
+struct RingConfig {
+	uint32_t index;			// queue number
+	uint32_t ring_page_order;
+	DomId backend;
+	blkif::Vdev handle;
+};
+
+class IoRing : Pinned {
+public:
+	// Allocates and grants the ring pages and binds an event channel. The
+	// ring takes no request until configure().
+	[[nodiscard]] static Result<Box<IoRing>> create(kapi_xenbus_device *dev, Frontend *owner,
+							 const RingConfig &cfg) noexcept;
+	~IoRing();
+
+	// The values the frontend writes to xenstore.
+	uint32_t nr_ring_pages() const noexcept { return 1u << cfg_.ring_page_order; }
+	uint32_t ring_ref(uint32_t i) const noexcept { return grefs_[i]; }
+	uint32_t event_channel() const noexcept { return port_; }
+	uint32_t size() const noexcept { return ring_.size(); }
+
+	// At Connected: size the shadow table for the negotiated features and
+	// start taking requests.
+	[[nodiscard]] Status configure(const Features &f) noexcept;
+
+	// blk-mq queue_rq: 0, -EBUSY (ring full), -EAGAIN (shortage), -EIO.
+	[[nodiscard]] int queue(kapi_blk_request *rq) noexcept;
+	// The event channel handler.
+	void handle_irq() noexcept;
+
+	// Stops taking requests; fails every request in flight with `err`,
+	// ending grants safely. Used at disconnect and when the ring breaks.
+	void fail_all(int err) noexcept;
+	// Suspend: hands every request in flight back to blk-mq, to be issued
+	// again after the reconnect; grants are ended (the new backend will
+	// not know them).
+	void requeue_all() noexcept;
+	// The periodic purge of grants the backend stopped mapping.
+	void purge() noexcept;
+
+	[[nodiscard]] GrantPoolStats pool_stats() const noexcept;
+	[[nodiscard]] bool is_broken() const noexcept { return read_once(broken_); }
+	[[nodiscard]] uint32_t in_flight() const noexcept { return read_once(in_flight_); }
+
+	// Test and sysfs counters.
+	uint64_t completed() const noexcept { return read_once(completed_); }
+
+	IoRing(kapi_xenbus_device *dev, Frontend *owner, const RingConfig &cfg,
+	       kapi_spinlock *lock) noexcept;
+
+private:
+	static void irq_trampoline(void *ctx) noexcept;
+
+	int queue_locked(kapi_blk_request *rq) noexcept;
+	Status grant_segments(Shadow &s, SegSlot *segs, bool bounce, bool persistent) noexcept;
+	void release_grants(Shadow &s, SegSlot *segs, bool ok_read, bool *backend_kept_grant) noexcept;
+	void force_release_grants(Shadow &s, SegSlot *segs) noexcept;
+	void free_id(uint32_t id) noexcept;
+	void break_ring(const char *why, uint64_t value) noexcept;
+	void fail_all_locked(int err) noexcept;
+	SegSlot *segs_of(uint32_t id) const noexcept
+	{
+		return &segs_[size_t(id) * max_segs_];
+	}
+
+	kapi_xenbus_device *dev_;
+	Frontend *owner_;
+	RingConfig cfg_;
+	kapi_spinlock *lock_;
+	void *ring_area_ = nullptr;
+	uint32_t grefs_[kMaxRingPages] = {};
+	uint32_t port_ = 0;
+	kapi_irq *irq_ = nullptr;
+
+	// Guarded by lock_.
+	blkif::NativeFrontRing ring_;
+	BoxArray<Shadow> shadow_;
+	BoxArray<SegSlot> segs_;
+	uint32_t max_segs_ = 0;
+	uint32_t free_head_ = 0;
+	bool live_ = false;		// configured and connected
+	bool bounce_ = false;
+	bool persistent_ = false;
+	bool broken_ = false;
+	bool stopped_queue_ = false;	// we answered -EBUSY since the last kick
+	uint32_t in_flight_ = 0;
+	uint64_t completed_ = 0;
+	Box<GrantPool> pool_;		// made per connection by configure()
+};
+
+} // namespace xbc::blkfront

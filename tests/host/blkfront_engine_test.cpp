@@ -1,0 +1,666 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The blkfront engine end to end on the host: the real Frontend and IoRing
+// code against the fake Xen, with a scripted backend (blkfront_backend.hpp)
+// on the other side of real shared rings and grants.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+
+#include "blkfront/engine.h"
+#include "blkfront/entry.h"
+#include "blkfront/frontend.hpp"
+#include "blkfront_backend.hpp"
+#include "support/fake_blkmq.hpp"
+#include "support/fake_xen.hpp"
+#include "support/kapi_host.hpp"
+
+using namespace xbc;
+using namespace xbc::host;
+
+namespace {
+
+std::vector<uint8_t> pattern(size_t n, unsigned seed)
+{
+	std::vector<uint8_t> v(n);
+	for (size_t i = 0; i < n; i++)
+		v[i] = uint8_t((i * 131 + seed * 7 + (i >> 9)) & 0xff);
+	return v;
+}
+
+class BlkfrontTest : public ::testing::Test {
+protected:
+	void SetUp() override
+	{
+		FakeBlkmq::reset();
+		ASSERT_EQ(blkfront::driver_init(), 0);
+		pair = xen.add_vbd_pair();
+	}
+
+	void TearDown() override
+	{
+		if (h)
+			xbc_blkfront_remove(h);
+		h = nullptr;
+		be.reset();
+		blkfront::driver_exit();
+		EXPECT_EQ(FakeBlkmq::double_completions(), 0u);
+		EXPECT_EQ(FakeBlkmq::disks_alive(), 0u);
+	}
+
+	// Probe through InitWait to Initialised.
+	void handshake(BackendOptions o = BackendOptions())
+	{
+		be = std::make_unique<ScriptedBackend>(xen, pair, o);
+		be->offer();
+		ASSERT_EQ(xbc_blkfront_probe(pair.front, &h), 0);
+		xbc_blkfront_otherend_changed(h, KAPI_XENBUS_INITWAIT);
+		ASSERT_EQ(xen.device_state(pair.front), KAPI_XENBUS_INITIALISED);
+	}
+
+	void bring_up(BackendOptions o = BackendOptions())
+	{
+		handshake(o);
+		be->connect();
+		xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+		ASSERT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CONNECTED);
+		ASSERT_NE(FakeBlkmq::disk(), nullptr);
+	}
+
+	std::string key(const std::string &k) { return be->front_key(k); }
+
+	// Dispatch and let both ends run until nothing moves.
+	int submit(TestRequest &r, unsigned hwq = 0)
+	{
+		const int rc = FakeBlkmq::dispatch(r.get(), hwq);
+		run();
+		return rc;
+	}
+
+	// Irqs on both ends and the backend's ring work, until nothing moves.
+	void run()
+	{
+		for (int i = 0; i < 1000; i++) {
+			const size_t irqs = xen.run_pending_irqs();
+			const bool work = be && be->pump();
+			if (!irqs && !work)
+				return;
+		}
+		ADD_FAILURE() << "never idle";
+	}
+
+	GrantPoolStats pool()
+	{
+		GrantPoolStats s{};
+		char buf[256];
+		EXPECT_GT(xbc_blkfront_format_stats(h, buf, sizeof(buf)), 0);
+		unsigned long v[7] = {};
+		EXPECT_EQ(sscanf(buf,
+				 "granted_pages %lu\npool_pages %lu\nin_use %lu\ngrants_made %lu\nreuses %lu\n"
+				 "revocations %lu\ndeferred_frees %lu",
+				 &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]),
+			  7);
+		s.granted = uint32_t(v[0]);
+		s.pages = uint32_t(v[1]);
+		s.in_use = uint32_t(v[2]);
+		s.grants_made = v[3];
+		s.reuses = v[4];
+		s.revocations = v[5];
+		s.deferred = v[6];
+		return s;
+	}
+
+	FakeXen xen;
+	VbdPair pair;
+	std::unique_ptr<ScriptedBackend> be;
+	xbc_blkfront *h = nullptr;
+};
+
+// --- control path
+
+TEST_F(BlkfrontTest, HandshakeWritesAllKeysInOneTransaction)
+{
+	FakeBlkmq::set_online_cpus(1);
+	const size_t commits = xen.commits();
+	handshake();
+	EXPECT_EQ(xen.commits(), commits + 1);
+	EXPECT_EQ(key("ring-ref"), std::to_string(std::stoul(key("ring-ref"))));
+	EXPECT_FALSE(key("event-channel").empty());
+	EXPECT_EQ(key("protocol"), "x86_64-abi");
+	EXPECT_EQ(key("feature-persistent"), "1");
+	// Defaults: order 0 and one queue need neither key (in-tree).
+	EXPECT_EQ(key("ring-page-order"), "");
+	EXPECT_EQ(key("multi-queue-num-queues"), "");
+	EXPECT_TRUE(xen.is_granted(uint32_t(std::stoul(key("ring-ref")))));
+}
+
+TEST_F(BlkfrontTest, HandshakeRetriesARacedTransaction)
+{
+	xen.fail_next_commits(3);
+	const size_t failed = xen.commits_failed();
+	handshake();
+	EXPECT_EQ(xen.commits_failed(), failed + 3);
+	EXPECT_EQ(key("protocol"), "x86_64-abi");
+	EXPECT_TRUE(xen.fatal_errors(pair.front).empty());
+}
+
+TEST_F(BlkfrontTest, FeaturePersistentParameterIsAdvertisedAsIs)
+{
+	blkfront_params().feature_persistent = false;
+	handshake();
+	EXPECT_EQ(key("feature-persistent"), "0");
+}
+
+TEST_F(BlkfrontTest, MultiQueueAndMultiPageRingKeys)
+{
+	blkfront_params().max_queues = 3;
+	blkfront_params().max_ring_page_order = 2;
+	FakeBlkmq::set_online_cpus(2);	// caps max_queues as in-tree
+	BackendOptions o;
+	o.max_queues = 4;
+	o.max_ring_page_order = 1;	// the backend's smaller order wins
+	bring_up(o);
+	EXPECT_EQ(key("multi-queue-num-queues"), "2");
+	EXPECT_EQ(key("ring-page-order"), "1");
+	for (int q = 0; q < 2; q++) {
+		const std::string p = "queue-" + std::to_string(q) + "/";
+		EXPECT_FALSE(key(p + "ring-ref0").empty());
+		EXPECT_FALSE(key(p + "ring-ref1").empty());
+		EXPECT_EQ(key(p + "ring-ref2"), "");
+		EXPECT_FALSE(key(p + "event-channel").empty());
+	}
+	EXPECT_EQ(key("ring-ref"), "");
+	EXPECT_EQ(be->nr_rings(), 2u);
+	EXPECT_EQ(FakeBlkmq::disk()->cfg.nr_hw_queues, 2u);
+	// Two pages: (8192 - 64) / 112 = 72 entries, rounded down to 64.
+	EXPECT_EQ(FakeBlkmq::disk()->cfg.queue_depth, 64u);
+
+	// I/O on the second hardware queue goes over the second ring.
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 8, 4096);
+	w.fill(pattern(4096, 1));
+	ASSERT_EQ(submit(w, 1), 0);
+	EXPECT_TRUE(w.done());
+	EXPECT_EQ(w->err, 0);
+	EXPECT_EQ(memcmp(be->disk().data() + 8 * 512, pattern(4096, 1).data(), 4096), 0);
+}
+
+TEST_F(BlkfrontTest, ConnectReadsBackendFeaturesIntoTheDisk)
+{
+	BackendOptions o;
+	o.info = KAPI_VDISK_READONLY | KAPI_VDISK_REMOVABLE;
+	bring_up(o);
+	const kapi_blkmq_config &c = FakeBlkmq::disk()->cfg;
+	EXPECT_EQ(c.capacity, 8192u);
+	EXPECT_EQ(c.logical_block_size, 512u);
+	EXPECT_EQ(c.physical_block_size, 4096u);
+	EXPECT_TRUE(c.write_cache);
+	EXPECT_FALSE(c.fua);		// flush-cache, not barrier
+	EXPECT_TRUE(c.discard);
+	EXPECT_EQ(c.discard_granularity, 4096u);
+	EXPECT_EQ(c.max_segments, 32u);	// min(our 32, backend's 256)
+	EXPECT_EQ(c.max_hw_sectors, 32u * 8);
+	EXPECT_TRUE(c.readonly);
+	EXPECT_TRUE(c.removable);
+	EXPECT_EQ(c.major, 202u);
+	EXPECT_EQ(c.first_minor, 0u);
+	EXPECT_EQ(c.minors, 16u);
+	EXPECT_STREQ(c.name, "xvda");
+	EXPECT_TRUE(FakeBlkmq::disk()->added);
+	EXPECT_NE(strstr(last_log(), "blkfront: xvda: flush diskcache: enabled; persistent grants: enabled; "
+				     "indirect descriptors: enabled; bounce buffer: enabled"),
+		  nullptr)
+		<< last_log();
+}
+
+TEST_F(BlkfrontTest, BarrierMeansFlushAndFua)
+{
+	BackendOptions o;
+	o.flush_cache = false;
+	o.barrier = true;
+	o.max_indirect_segments = 0;
+	o.persistent = false;
+	bring_up(o);
+	EXPECT_TRUE(FakeBlkmq::disk()->cfg.fua);
+	EXPECT_EQ(FakeBlkmq::disk()->cfg.max_segments, 11u);
+	EXPECT_NE(strstr(last_log(), "barrier: enabled; persistent grants: disabled; indirect descriptors: "
+				     "disabled; bounce buffer: disabled;"),
+		  nullptr)
+		<< last_log();
+	TestRequest f = TestRequest::no_data(KAPI_BLK_OP_FLUSH);
+	ASSERT_EQ(submit(f), 0);
+	EXPECT_EQ(f->completions, 1);
+	EXPECT_EQ(be->log().back().op, blkif::Op::kWriteBarrier);
+}
+
+TEST_F(BlkfrontTest, BadSectorSizeIsFatalNotACrash)
+{
+	BackendOptions o;
+	o.sector_size = 1000;
+	handshake(o);
+	be->connect();
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	EXPECT_EQ(FakeBlkmq::disk(), nullptr);
+	EXPECT_FALSE(xen.fatal_errors(pair.front).empty());
+}
+
+TEST_F(BlkfrontTest, LaterConnectedIsAResize)
+{
+	bring_up();
+	xen.xs_write(pair.back_path + "/sectors", "16384");
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	EXPECT_EQ(FakeBlkmq::disk()->capacity, 16384u);
+	EXPECT_EQ(FakeBlkmq::disk()->capacity_changes, 1u);
+	EXPECT_EQ(FakeBlkmq::disks_created(), 1u);
+}
+
+// --- data path
+
+TEST_F(BlkfrontTest, WriteReadRoundTripWithPersistentGrants)
+{
+	bring_up();
+	EXPECT_TRUE(be->persistent_used());
+	const auto data = pattern(8192, 3);
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 16, 8192);
+	w.fill(data);
+	ASSERT_EQ(submit(w), 0);
+	ASSERT_EQ(w->completions, 1);
+	EXPECT_EQ(w->err, 0);
+	EXPECT_EQ(memcmp(be->disk().data() + 16 * 512, data.data(), data.size()), 0);
+
+	TestRequest r = TestRequest::rw(KAPI_BLK_OP_READ, 16, 8192);
+	ASSERT_EQ(submit(r), 0);
+	ASSERT_EQ(r->completions, 1);
+	EXPECT_EQ(r->err, 0);
+	EXPECT_EQ(r.data(), data);
+}
+
+TEST_F(BlkfrontTest, PersistentGrantsAreReusedNotRegranted)
+{
+	bring_up();
+	const size_t grants_before = xen.gnttab().grants_made;
+	for (unsigned i = 0; i < 20; i++) {
+		TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, i * 8, 4096);
+		w.fill(pattern(4096, i));
+		ASSERT_EQ(submit(w), 0);
+		ASSERT_EQ(w->err, 0);
+	}
+	// One page granted once, then reused: 19 reuses, 1 grant.
+	EXPECT_EQ(xen.gnttab().grants_made - grants_before, 1u);
+	const auto s = pool();
+	EXPECT_EQ(s.grants_made, 1u);
+	EXPECT_EQ(s.reuses, 19u);
+	EXPECT_EQ(s.granted, 1u);
+	EXPECT_EQ(s.in_use, 0u);
+	EXPECT_EQ(be->persistent_mapped(), 1u);
+	for (unsigned i = 0; i < 20; i++)
+		EXPECT_EQ(memcmp(be->disk().data() + i * 4096, pattern(4096, i).data(), 4096), 0) << i;
+}
+
+TEST_F(BlkfrontTest, WithoutPersistentGrantsTheRequestPagesAreGrantedAndEnded)
+{
+	blkfront_params().feature_persistent = false;
+	bring_up();
+	EXPECT_FALSE(be->persistent_used());
+	const size_t live = xen.gnttab().live_grants;
+	const auto data = pattern(4096 * 3, 5);
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 4096 * 3);
+	w.fill(data);
+	ASSERT_EQ(submit(w), 0);
+	EXPECT_EQ(w->err, 0);
+	EXPECT_EQ(memcmp(be->disk().data(), data.data(), data.size()), 0);
+	EXPECT_EQ(xen.gnttab().live_grants, live);	// every grant ended
+	EXPECT_EQ(pool().pages, 0u);			// nothing bounced
+	TestRequest r = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096 * 3);
+	ASSERT_EQ(submit(r), 0);
+	EXPECT_EQ(r.data(), data);
+	EXPECT_EQ(xen.gnttab().live_grants, live);
+}
+
+TEST_F(BlkfrontTest, UntrustedBackendOnlySeesZeroedBouncePages)
+{
+	blkfront_params().feature_persistent = false;
+	blkfront_params().trusted = false;
+	BackendOptions o;
+	o.persistent = false;
+	bring_up(o);
+	// The request's 512 bytes sit in a page full of other guest data.
+	TestRequest w = TestRequest::pieces(KAPI_BLK_OP_WRITE, 0, {{1024, 512}});
+	memset(kapi_page_address(w->pieces[0].page), 0x5a, KAPI_PAGE_SIZE);
+	w.fill(pattern(512, 9));
+	be->hold = true;
+	ASSERT_EQ(submit(w), 0);
+	const blkif::Request &seen = be->log().back();
+	ASSERT_EQ(seen.nr_segments, 1);
+	const auto *granted = static_cast<const uint8_t *>(xen.granted_page(seen.segments[0].gref.raw()));
+	ASSERT_NE(granted, nullptr);
+	EXPECT_NE(granted, kapi_page_address(w->pieces[0].page));
+	for (unsigned i = 0; i < KAPI_PAGE_SIZE; i++) {
+		if (i >= 1024 && i < 1536)
+			continue;
+		ASSERT_EQ(granted[i], 0) << "guest byte " << i << " exposed";
+	}
+	be->release();
+	run();
+	EXPECT_EQ(w->err, 0);
+	EXPECT_EQ(memcmp(be->disk().data(), pattern(512, 9).data(), 512), 0);
+	EXPECT_NE(strstr(last_log(), "bounce buffer: enabled"), nullptr);
+}
+
+TEST_F(BlkfrontTest, IndirectDescriptorsCarryLargeRequests)
+{
+	bring_up();
+	const auto data = pattern(32 * 4096, 11);
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 64, 32 * 4096);
+	w.fill(data);
+	ASSERT_EQ(submit(w), 0);
+	EXPECT_EQ(w->err, 0);
+	EXPECT_EQ(be->indirect_seen(), 1u);
+	EXPECT_EQ(memcmp(be->disk().data() + 64 * 512, data.data(), data.size()), 0);
+	TestRequest r = TestRequest::rw(KAPI_BLK_OP_READ, 64, 32 * 4096);
+	ASSERT_EQ(submit(r), 0);
+	EXPECT_EQ(r.data(), data);
+}
+
+TEST_F(BlkfrontTest, ContiguousPiecesOfOnePageAreOneSegment)
+{
+	bring_up();
+	TestRequest w = TestRequest::pieces(KAPI_BLK_OP_WRITE, 0, {{0, 512}, {512, 1024}, {1536, 512}}, true);
+	w.fill(pattern(2048, 2));
+	ASSERT_EQ(submit(w), 0);
+	EXPECT_EQ(be->log().back().nr_segments, 1);
+	EXPECT_EQ(be->log().back().segments[0].first_sect, 0);
+	EXPECT_EQ(be->log().back().segments[0].last_sect, 3);
+	EXPECT_EQ(memcmp(be->disk().data(), pattern(2048, 2).data(), 2048), 0);
+}
+
+TEST_F(BlkfrontTest, FullRingAnswersBusyAndRestartsWhenSpaceFrees)
+{
+	blkfront_params().feature_persistent = false;
+	bring_up();
+	be->hold = true;
+	const uint32_t depth = FakeBlkmq::disk()->cfg.queue_depth;
+	std::vector<TestRequest> reqs;
+	for (uint32_t i = 0; i < depth; i++) {
+		reqs.push_back(TestRequest::rw(KAPI_BLK_OP_READ, i * 8, 4096));
+		ASSERT_EQ(submit(reqs.back()), 0) << i;
+	}
+	TestRequest extra = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	EXPECT_EQ(FakeBlkmq::dispatch(extra.get()), -err::kBusy);
+	const size_t restarts = FakeBlkmq::disk()->restarts;
+	be->release();
+	run();
+	EXPECT_GT(FakeBlkmq::disk()->restarts, restarts);
+	for (auto &r : reqs)
+		EXPECT_EQ(r->completions, 1);
+	be->hold = false;
+	EXPECT_EQ(submit(extra), 0);
+	EXPECT_EQ(extra->completions, 1);
+}
+
+TEST_F(BlkfrontTest, UnsupportedFlushAndDiscardAreDisabledAsInTree)
+{
+	bring_up();
+	be->rewrite = [](const blkif::Request &req, blkif::Response *rsp) {
+		if (req.data_op != blkif::Op::kRead && req.data_op != blkif::Op::kWrite)
+			rsp->status = blkif::RspStatus::kEopnotsupp;
+		return true;
+	};
+	TestRequest f = TestRequest::no_data(KAPI_BLK_OP_FLUSH);
+	ASSERT_EQ(submit(f), 0);
+	EXPECT_EQ(f->err, 0);			// in-tree completes it OK
+	EXPECT_TRUE(FakeBlkmq::disk()->flush_disabled);
+	TestRequest f2 = TestRequest::no_data(KAPI_BLK_OP_FLUSH);
+	const size_t seen = be->requests_seen();
+	ASSERT_EQ(submit(f2), 0);
+	EXPECT_EQ(f2->completions, 1);
+	EXPECT_EQ(be->requests_seen(), seen);	// not sent any more
+
+	TestRequest d = TestRequest::no_data(KAPI_BLK_OP_DISCARD, 0, 8);
+	ASSERT_EQ(submit(d), 0);
+	EXPECT_EQ(d->err, -err::kOpNotSupp);
+	EXPECT_TRUE(FakeBlkmq::disk()->discard_disabled);
+	TestRequest d2 = TestRequest::no_data(KAPI_BLK_OP_DISCARD, 0, 8);
+	EXPECT_EQ(FakeBlkmq::dispatch(d2.get()), -err::kOpNotSupp);
+}
+
+TEST_F(BlkfrontTest, DiscardReachesTheBackend)
+{
+	bring_up();
+	memset(be->disk().data(), 0xff, 8192);
+	TestRequest d = TestRequest::no_data(KAPI_BLK_OP_DISCARD, 0, 8);
+	ASSERT_EQ(submit(d), 0);
+	EXPECT_EQ(d->err, 0);
+	EXPECT_EQ(be->log().back().op, blkif::Op::kDiscard);
+	EXPECT_EQ(be->disk()[0], 0);
+	EXPECT_EQ(be->disk()[4095], 0);
+	EXPECT_EQ(be->disk()[4096], 0xff);
+	TestRequest s = TestRequest::no_data(KAPI_BLK_OP_SECURE_ERASE, 0, 8);
+	EXPECT_EQ(FakeBlkmq::dispatch(s.get()), -err::kOpNotSupp);	// not offered
+}
+
+// --- hostile backends
+
+class HostileBackendTest : public BlkfrontTest {
+protected:
+	// Two requests in flight, held by the backend.
+	void two_in_flight()
+	{
+		bring_up();
+		be->hold = true;
+		a = std::make_unique<TestRequest>(TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096));
+		b = std::make_unique<TestRequest>(TestRequest::rw(KAPI_BLK_OP_WRITE, 8, 4096));
+		ASSERT_EQ(submit(*a), 0);
+		ASSERT_EQ(submit(*b), 0);
+		ASSERT_EQ(be->log().size(), 2u);
+	}
+
+	void expect_broken()
+	{
+		EXPECT_EQ((*a)->completions, 1);
+		EXPECT_EQ((*b)->completions, 1);
+		EXPECT_EQ((*a)->err, -err::kIo);
+		EXPECT_EQ((*b)->err, -err::kIo);
+		TestRequest c = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+		EXPECT_EQ(FakeBlkmq::dispatch(c.get()), -err::kIo);
+		EXPECT_NE(strstr(last_log(), "disabled for further use"), nullptr) << last_log();
+	}
+
+	std::unique_ptr<TestRequest> a, b;
+};
+
+TEST_F(HostileBackendTest, ResponseIdOutOfRangeBreaksTheRing)
+{
+	two_in_flight();
+	be->push_raw_response(0, {blkif::RequestId(1000000), blkif::Op::kRead, blkif::RspStatus::kOkay});
+	run();
+	expect_broken();
+	EXPECT_NE(strstr(last_log(), "ring 0 disabled"), nullptr);
+}
+
+TEST_F(HostileBackendTest, ResponseForAnIdNotInFlightBreaksTheRing)
+{
+	two_in_flight();
+	// Ids 0 and 1 are in flight; 5 is in range but free.
+	be->push_raw_response(0, {blkif::RequestId(5), blkif::Op::kRead, blkif::RspStatus::kOkay});
+	run();
+	expect_broken();
+}
+
+TEST_F(HostileBackendTest, DuplicateCompletionIsCaughtAndNothingCompletesTwice)
+{
+	two_in_flight();
+	const blkif::Request first = be->log()[0];
+	be->push_raw_response(0, {first.id, first.data_op, blkif::RspStatus::kOkay});
+	be->push_raw_response(0, {first.id, first.data_op, blkif::RspStatus::kOkay});
+	run();
+	EXPECT_EQ((*a)->completions, 1);
+	EXPECT_EQ((*a)->err, 0);		// the genuine answer
+	EXPECT_EQ((*b)->completions, 1);
+	EXPECT_EQ((*b)->err, -err::kIo);	// failed with the broken ring
+	EXPECT_EQ(FakeBlkmq::double_completions(), 0u);
+}
+
+TEST_F(HostileBackendTest, WrongOperationBreaksTheRing)
+{
+	two_in_flight();
+	const blkif::Request first = be->log()[0];	// a read
+	be->push_raw_response(0, {first.id, blkif::Op::kWrite, blkif::RspStatus::kOkay});
+	run();
+	expect_broken();
+}
+
+TEST_F(HostileBackendTest, ResponseProducerOverflowBreaksTheRing)
+{
+	two_in_flight();
+	be->set_rsp_prod(0, 3);	// three responses to two requests
+	run();
+	expect_broken();
+	EXPECT_NE(strstr(last_log(), "illegal number of responses"), nullptr);
+}
+
+TEST_F(HostileBackendTest, UnknownStatusFailsOnlyThatRequest)
+{
+	two_in_flight();
+	const blkif::Request first = be->log()[0];
+	be->push_raw_response(0, {first.id, first.data_op, static_cast<blkif::RspStatus>(77)});
+	be->ring(0).held.erase(be->ring(0).held.begin());	// answered by hand
+	run();
+	EXPECT_EQ((*a)->err, -err::kIo);
+	EXPECT_EQ((*b)->completions, 0);
+	be->release();
+	run();
+	EXPECT_EQ((*b)->completions, 1);
+	EXPECT_EQ((*b)->err, 0);
+}
+
+TEST_F(HostileBackendTest, GrantStillMappedWithoutPersistenceIsAnErrorAndThePageIsKept)
+{
+	blkfront_params().feature_persistent = false;
+	two_in_flight();
+	// The backend maps the write's grant and never lets go.
+	const blkif::Request second = be->log()[1];
+	auto m = be->map(second.segments[0].gref.raw(), true);
+	be->release();
+	run();
+	EXPECT_EQ((*b)->completions, 1);
+	EXPECT_EQ((*b)->err, -err::kIo);
+	EXPECT_EQ(FakeBlkmq::pages_held(), 1u);		// page pinned for the deferred end
+	EXPECT_GE(xen.gnttab().deferred_pending, 1u);
+	TestRequest c = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	EXPECT_EQ(FakeBlkmq::dispatch(c.get()), -err::kIo);
+	EXPECT_TRUE(xen.violations().empty());
+	be->unmap(m);	// now Xen may free it
+	b.reset();
+	EXPECT_EQ(FakeBlkmq::pages_held(), 0u);
+}
+
+// --- lifecycle
+
+TEST_F(BlkfrontTest, UnbindAndRebindReconnects)
+{
+	bring_up();
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 4096);
+	w.fill(pattern(4096, 4));
+	ASSERT_EQ(submit(w), 0);
+
+	// Unbind: remove, then xenbus says Closed; blkback disconnects.
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	kapi_xenbus_switch_state(pair.front, KAPI_XENBUS_CLOSED);
+	be->disconnect();
+	kapi_xenbus_switch_state(pair.back, KAPI_XENBUS_CLOSED);
+	EXPECT_EQ(FakeBlkmq::disks_alive(), 0u);
+
+	// Rebind: our probe sets Initialising; the backend still says Closed.
+	ASSERT_EQ(xbc_blkfront_probe(pair.front, &h), 0);
+	EXPECT_EQ(*xen.xs_read(pair.front_path + "/state"), "1");
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CLOSED);	// stale: ignored
+	EXPECT_EQ(*xen.xs_read(pair.front_path + "/state"), "1");
+	be->offer();	// blkback: frontend Initialising while Closed -> InitWait
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_INITWAIT);
+	ASSERT_EQ(xen.device_state(pair.front), KAPI_XENBUS_INITIALISED);
+	be->connect();
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	ASSERT_NE(FakeBlkmq::disk(), nullptr);
+	TestRequest r = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	ASSERT_EQ(submit(r), 0);
+	EXPECT_EQ(r.data(), pattern(4096, 4));
+}
+
+TEST_F(BlkfrontTest, ResumeReissuesWhatWasInFlight)
+{
+	bring_up();
+	be->hold = true;
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 32, 4096);
+	w.fill(pattern(4096, 6));
+	ASSERT_EQ(submit(w), 0);
+	ASSERT_EQ(w->completions, 0);
+
+	// Save/restore: the old backend is gone with its mappings.
+	be->disconnect();
+	ASSERT_EQ(xbc_blkfront_resume(h), 0);
+	EXPECT_EQ(w->requeues, 1);
+	EXPECT_EQ(w->completions, 0);
+	EXPECT_EQ(xen.device_state(pair.front), KAPI_XENBUS_INITIALISED);
+
+	BackendOptions o;
+	o.persistent = false;	// the new host differs
+	be = std::make_unique<ScriptedBackend>(xen, pair, o);
+	be->offer();
+	be->connect();
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	EXPECT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CONNECTED);
+	EXPECT_GT(FakeBlkmq::disk()->requeue_kicks, 0u);
+	EXPECT_EQ(FakeBlkmq::disks_created(), 1u);
+	ASSERT_EQ(submit(w), 0);	// blk-mq dispatches the requeued request
+	EXPECT_EQ(w->completions, 1);
+	EXPECT_EQ(w->err, 0);
+	EXPECT_EQ(memcmp(be->disk().data() + 32 * 512, pattern(4096, 6).data(), 4096), 0);
+	EXPECT_NE(strstr(last_log(), "persistent grants: disabled;"), nullptr) << last_log();
+}
+
+TEST_F(BlkfrontTest, PurgeRevokesGrantsTheBackendDropped)
+{
+	bring_up();
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 8192);
+	ASSERT_EQ(submit(w), 0);
+	EXPECT_EQ(pool().granted, 2u);
+	blkfront::driver_instance()->purge_all();
+	EXPECT_EQ(pool().revocations, 0u);	// still mapped: kept
+	be->disconnect();			// the backend lets them go
+	blkfront::driver_instance()->purge_all();
+	EXPECT_EQ(pool().revocations, 2u);
+	EXPECT_EQ(pool().granted, 0u);
+	EXPECT_EQ(pool().pages, 2u);		// pages kept for re-granting
+}
+
+TEST_F(BlkfrontTest, BackendClosingKillsTheDisk)
+{
+	bring_up();
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CLOSING);
+	EXPECT_TRUE(FakeBlkmq::disk()->dead);
+	EXPECT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CLOSED);
+}
+
+TEST_F(BlkfrontTest, ProbeFailsCleanlyAtEveryAllocation)
+{
+	be = std::make_unique<ScriptedBackend>(xen, pair);
+	be->offer();
+	for_each_alloc_failure([&](bool expect_success) {
+		xbc_blkfront *dev = nullptr;
+		const int rc = xbc_blkfront_probe(pair.front, &dev);
+		if (rc == 0) {
+			xbc_blkfront_otherend_changed(dev, KAPI_XENBUS_INITWAIT);
+			if (expect_success) {
+				EXPECT_EQ(xen.device_state(pair.front), KAPI_XENBUS_INITIALISED);
+			}
+			xbc_blkfront_remove(dev);
+		} else {
+			EXPECT_FALSE(expect_success);
+		}
+		xen.xs_write(pair.front_path + "/state", "1");
+		kapi_xenbus_switch_state(pair.front, KAPI_XENBUS_INITIALISING);
+	});
+}
+
+} // namespace
