@@ -8,18 +8,25 @@
  * command line, /sys/module/xen_blkback/parameters/) carries over; the
  * engine reads them through the getters of blkback/params.h.
  *
- * No xenbus driver and no MODULE_ALIAS yet: a module that autoloads for
- * vbd devices and then does nothing would break a system.
+ * The xenbus driver "vbd" forwards probe, remove, otherend_changed and
+ * reclaim_memory to the C++ Backend (blkback/vbd_entry.h), and serves the
+ * in-tree sysfs files (physical_device, mode, statistics/) plus our
+ * persistent-grant telemetry (persistent_grants/) from its counters.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/compiler.h>
+#include <linux/device.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/sysfs.h>
+#include <xen/xen.h>
+#include <xen/xenbus.h>
 
 #include "../common/shim/shim.h"
 #include "entry.h"
 #include "params.h"
+#include "vbd_entry.h"
 
 static int max_buffer_pages = 1024;
 module_param_named(max_buffer_pages, max_buffer_pages, int, 0644);
@@ -103,21 +110,219 @@ int xbc_blkback_param_buffer_squeeze_duration_ms(void)
 	return READ_ONCE(buffer_squeeze_duration_ms);
 }
 
+/* --- the xenbus driver ------------------------------------------------- */
+
+static struct kapi_xenbus_device *to_kapi(struct xenbus_device *dev)
+{
+	return (struct kapi_xenbus_device *)dev;
+}
+
+static struct xbc_vbd *vbd_of(struct device *d)
+{
+	return dev_get_drvdata(d);
+}
+
+static ssize_t physical_device_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	struct xbc_vbd *vbd = vbd_of(d);
+	u32 major = 0, minor = 0;
+
+	if (vbd)
+		xbc_vbd_physical_device(vbd, &major, &minor);
+	return sysfs_emit(buf, "%x:%x\n", major, minor);
+}
+static DEVICE_ATTR_RO(physical_device);
+
+static ssize_t mode_show(struct device *d, struct device_attribute *attr, char *buf)
+{
+	struct xbc_vbd *vbd = vbd_of(d);
+	char mode[16] = "";
+
+	if (vbd)
+		xbc_vbd_mode(vbd, mode, sizeof(mode));
+	return sysfs_emit(buf, "%s\n", mode);
+}
+static DEVICE_ATTR_RO(mode);
+
+static struct attribute *xbc_vbd_attrs[] = {
+	&dev_attr_physical_device.attr,
+	&dev_attr_mode.attr,
+	NULL
+};
+
+static const struct attribute_group xbc_vbd_group = {
+	.attrs = xbc_vbd_attrs,
+};
+
+#define XBC_VBD_IO_STAT(name)							\
+	static ssize_t name##_show(struct device *d, struct device_attribute *attr, \
+				   char *buf)					\
+	{									\
+		struct xbc_vbd *vbd = vbd_of(d);				\
+		struct xbc_vbd_io_stats s = {};					\
+										\
+		if (vbd)							\
+			xbc_vbd_io_stats(vbd, &s);				\
+		return sysfs_emit(buf, "%llu\n", (unsigned long long)s.name);	\
+	}									\
+	static DEVICE_ATTR_RO(name)
+
+XBC_VBD_IO_STAT(oo_req);
+XBC_VBD_IO_STAT(rd_req);
+XBC_VBD_IO_STAT(wr_req);
+XBC_VBD_IO_STAT(f_req);
+XBC_VBD_IO_STAT(ds_req);
+XBC_VBD_IO_STAT(rd_sect);
+XBC_VBD_IO_STAT(wr_sect);
+
+static struct attribute *xbc_vbd_stat_attrs[] = {
+	&dev_attr_oo_req.attr,
+	&dev_attr_rd_req.attr,
+	&dev_attr_wr_req.attr,
+	&dev_attr_f_req.attr,
+	&dev_attr_ds_req.attr,
+	&dev_attr_rd_sect.attr,
+	&dev_attr_wr_sect.attr,
+	NULL
+};
+
+static const struct attribute_group xbc_vbd_stat_group = {
+	.name = "statistics",
+	.attrs = xbc_vbd_stat_attrs,
+};
+
+#define XBC_VBD_GRANT_STAT(name)						\
+	static ssize_t pg_##name##_show(struct device *d,			\
+					struct device_attribute *attr, char *buf) \
+	{									\
+		struct xbc_vbd *vbd = vbd_of(d);				\
+		struct xbc_vbd_grant_stats s = {};				\
+										\
+		if (vbd)							\
+			xbc_vbd_grant_stats(vbd, &s);				\
+		return sysfs_emit(buf, "%llu\n", (unsigned long long)s.name);	\
+	}									\
+	static struct device_attribute dev_attr_pg_##name =			\
+		__ATTR(name, 0444, pg_##name##_show, NULL)
+
+XBC_VBD_GRANT_STAT(hits);
+XBC_VBD_GRANT_STAT(misses);
+XBC_VBD_GRANT_STAT(maps);
+XBC_VBD_GRANT_STAT(unmaps);
+XBC_VBD_GRANT_STAT(evictions);
+XBC_VBD_GRANT_STAT(mapped);
+XBC_VBD_GRANT_STAT(transient_maps);
+
+static struct attribute *xbc_vbd_grant_attrs[] = {
+	&dev_attr_pg_hits.attr,
+	&dev_attr_pg_misses.attr,
+	&dev_attr_pg_maps.attr,
+	&dev_attr_pg_unmaps.attr,
+	&dev_attr_pg_evictions.attr,
+	&dev_attr_pg_mapped.attr,
+	&dev_attr_pg_transient_maps.attr,
+	NULL
+};
+
+static const struct attribute_group xbc_vbd_grant_group = {
+	.name = "persistent_grants",
+	.attrs = xbc_vbd_grant_attrs,
+};
+
+static const struct attribute_group *xbc_vbd_groups[] = {
+	&xbc_vbd_group,
+	&xbc_vbd_stat_group,
+	&xbc_vbd_grant_group,
+	NULL
+};
+
+static int xbc_blkbk_probe(struct xenbus_device *dev, const struct xenbus_device_id *id)
+{
+	struct xbc_vbd *vbd = NULL;
+	int err = xbc_vbd_probe(to_kapi(dev), &vbd);
+
+	if (err)
+		return err;
+	dev_set_drvdata(&dev->dev, vbd);
+	err = sysfs_create_groups(&dev->dev.kobj, xbc_vbd_groups);
+	if (err) {
+		dev_set_drvdata(&dev->dev, NULL);
+		xbc_vbd_remove(vbd);
+		xenbus_dev_fatal(dev, err, "creating sysfs entries");
+	}
+	return err;
+}
+
+static void xbc_blkbk_remove(struct xenbus_device *dev)
+{
+	struct xbc_vbd *vbd = dev_get_drvdata(&dev->dev);
+
+	sysfs_remove_groups(&dev->dev.kobj, xbc_vbd_groups);
+	dev_set_drvdata(&dev->dev, NULL);
+	xbc_vbd_remove(vbd);
+}
+
+static void xbc_blkbk_frontend_changed(struct xenbus_device *dev, enum xenbus_state state)
+{
+	struct xbc_vbd *vbd = dev_get_drvdata(&dev->dev);
+
+	if (!vbd)
+		return;
+	if (xbc_vbd_frontend_changed(vbd, (enum kapi_xenbus_state)state,
+				     xenbus_dev_is_online(dev)))
+		device_unregister(&dev->dev);
+}
+
+static void xbc_blkbk_reclaim_memory(struct xenbus_device *dev)
+{
+	struct xbc_vbd *vbd = dev_get_drvdata(&dev->dev);
+
+	if (vbd)
+		xbc_vbd_reclaim_memory(vbd);
+}
+
+static const struct xenbus_device_id xbc_blkbk_ids[] = {
+	{ "vbd" },
+	{ "" }
+};
+
+static struct xenbus_driver xbc_blkbk_driver = {
+	.ids = xbc_blkbk_ids,
+	.probe = xbc_blkbk_probe,
+	.remove = xbc_blkbk_remove,
+	.otherend_changed = xbc_blkbk_frontend_changed,
+	.allow_rebind = true,
+	.reclaim_memory = xbc_blkbk_reclaim_memory,
+};
+
 static int __init xbc_blkback_module_init(void)
 {
-	int err = kapi_block_init();
+	int err;
 
+	if (!xen_domain())
+		return -ENODEV;
+	err = kapi_block_init();
 	if (err)
 		return err;
 	err = xbc_blkback_init();
 	if (err)
-		kapi_block_exit();
+		goto fail_block;
+	err = xenbus_register_backend(&xbc_blkbk_driver);
+	if (err)
+		goto fail_engine;
+	return 0;
+
+fail_engine:
+	xbc_blkback_exit();
+fail_block:
+	kapi_block_exit();
 	return err;
 }
 module_init(xbc_blkback_module_init);
 
 static void __exit xbc_blkback_module_exit(void)
 {
+	xenbus_unregister_driver(&xbc_blkbk_driver);
 	xbc_blkback_exit();
 	kapi_block_exit();
 }
@@ -125,3 +330,4 @@ module_exit(xbc_blkback_module_exit);
 
 MODULE_DESCRIPTION("Xen block device backend (xen-blkcxx, C++ engine)");
 MODULE_LICENSE("GPL");
+MODULE_ALIAS("xen-backend:vbd");

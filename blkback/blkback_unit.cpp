@@ -10,3 +10,16 @@
 #include "../common/cxxrt.cpp"
 
 #include "module.cpp"
+
+// The shared core the backend uses.
+#include "../common/blkif.cpp"
+#include "../common/page_pool.cpp"
+#include "../common/persistent_grants.cpp"
+#include "../common/grant_mapper.cpp"
+
+// The backend engine: control path, data path, entry points.
+#include "settings.cpp"
+#include "device.cpp"
+#include "backend_ring.cpp"
+#include "backend.cpp"
+#include "vbd_entry.cpp"

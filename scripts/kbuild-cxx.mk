@@ -46,11 +46,15 @@ XBC_CXX_DEBUG := $(if $(filter -g%,$(KBUILD_CFLAGS)),-g1)
 # operator new may return NULL here, so constructors must not run on it.
 # Include paths as in the host tests: xbc/ and kapi/ headers, and module
 # headers by their path from the top ("blkback/backend.hpp").
+# -fno-reorder-blocks-and-partition: no "<fn>.cold" split-off symbols. objtool
+# refuses a .cold symbol whose parent's name exceeds 128 characters, and
+# mangled C++ names easily do (xbc::PersistentGrants::add is 133).
 XBC_CXXFLAGS := -std=gnu++20 -fno-exceptions -fno-rtti \
 	-fno-threadsafe-statics -fno-use-cxa-atexit -ffreestanding \
 	-fcheck-new -fno-unwind-tables -fno-asynchronous-unwind-tables \
 	-nostdinc -isystem $(shell $(XBC_CXX) -print-file-name=include) \
 	-I$(src)/common/include -I$(src) \
+	-fno-reorder-blocks-and-partition \
 	$(XBC_CXX_DEBUG)
 
 # Per-directory and per-object C++ options, like ccflags-y/CFLAGS_foo.o for

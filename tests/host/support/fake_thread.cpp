@@ -26,6 +26,8 @@ xbc::host::ThreadStats g_stats;
 kapi_thread *g_threads;
 int g_fail_next;
 bool g_should_stop;
+void (*g_wait_hook)(void *);
+void *g_wait_ctx;
 
 void unlink(kapi_thread *t) noexcept
 {
@@ -44,6 +46,11 @@ namespace xbc::host {
 ThreadStats thread_stats() noexcept { return g_stats; }
 void fail_next_thread_run(int errno_value) noexcept { g_fail_next = errno_value; }
 void set_thread_should_stop(bool stop) noexcept { g_should_stop = stop; }
+void set_wait_hook(void (*fn)(void *), void *ctx) noexcept
+{
+	g_wait_hook = fn;
+	g_wait_ctx = ctx;
+}
 
 bool run_thread_body_until_stop(const char *prefix) noexcept
 {
@@ -118,6 +125,8 @@ bool kapi_waitq_wait_timeout(struct kapi_waitq *, kapi_wait_cond_fn cond, void *
 			     unsigned long) noexcept
 {
 	g_stats.waits++;
+	if (g_wait_hook)
+		g_wait_hook(g_wait_ctx);
 	return cond(ctx);
 }
 

@@ -31,4 +31,9 @@ bool run_thread_body_until_stop(const char *name_prefix) noexcept;
 // What kapi_thread_should_stop() returns outside run_thread_body_until_stop.
 void set_thread_should_stop(bool stop) noexcept;
 
+// Called by every kapi_waitq_wait_timeout before it evaluates its
+// condition: lets a test make progress happen while the engine "sleeps"
+// (e.g. complete the bios a drain waits for). nullptr removes it.
+void set_wait_hook(void (*fn)(void *ctx), void *ctx) noexcept;
+
 } // namespace xbc::host

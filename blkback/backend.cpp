@@ -1,0 +1,607 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// xen-blkback's control path (see backend.hpp for the state machine and the
+// locking rules). Keys and their formats follow in-tree 6.1 exactly.
+#include "backend.hpp"
+
+#include "kapi/blkif_abi.h"
+#include "kapi/log.h"
+
+#include "backend_ring.hpp"
+#include "platform.h"
+#include "text.hpp"
+
+namespace xbc::blkback {
+
+namespace {
+
+// Frontend directory and key values are bounded; anything longer is
+// hostile or broken.
+constexpr size_t kValueLen = 64;
+constexpr size_t kPathLen = 256;
+constexpr unsigned kMaxRingPages = 1u << kMaxRingPageOrder;
+
+class Locked {
+public:
+	explicit Locked(kapi_mutex *m) noexcept : m_(m) { kapi_mutex_lock(m_); }
+	~Locked() { kapi_mutex_unlock(m_); }
+	Locked(const Locked &) = delete;
+	Locked &operator=(const Locked &) = delete;
+
+private:
+	kapi_mutex *m_;
+};
+
+// Reads an unsigned key; `fallback` if it is absent or not a plain number
+// (xenbus_read_unsigned semantics, with strict parsing).
+uint64_t read_uint_or(const char *dir, const char *node, uint64_t max, uint64_t fallback) noexcept
+{
+	char buf[kValueLen];
+	uint64_t v;
+	if (kapi_xenbus_read(KAPI_XBT_NIL, dir, node, buf, sizeof(buf)) < 0)
+		return fallback;
+	return parse_uint(buf, max, &v) ? v : fallback;
+}
+
+// A required unsigned key: false if absent or malformed.
+bool read_uint(const char *dir, const char *node, uint64_t max, uint64_t *out) noexcept
+{
+	char buf[kValueLen];
+	if (kapi_xenbus_read(KAPI_XBT_NIL, dir, node, buf, sizeof(buf)) < 0)
+		return false;
+	return parse_uint(buf, max, out);
+}
+
+Status write_uint(kapi_xbt t, const char *dir, const char *node, uint64_t v) noexcept
+{
+	Text<24> s;
+	s.add_uint(v);
+	return Status::from_kapi(kapi_xenbus_write(t, dir, node, s.c_str()));
+}
+
+} // namespace
+
+Backend::Backend(kapi_xenbus_device *dev, kapi_mutex *lock) noexcept : dev_(dev), lock_(lock)
+{
+}
+
+Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
+{
+	kapi_mutex *lock = kapi_mutex_create("xbc_vbd", KAPI_GFP_KERNEL);
+	if (!lock) {
+		kapi_xenbus_dev_fatal(dev, -err::kNoMem, "allocating backend structure");
+		return Status::error(err::kNoMem);
+	}
+	auto be = create<Backend>(Gfp::kKernel, dev, lock);
+	if (be.is_null()) {
+		kapi_mutex_destroy(lock);
+		kapi_xenbus_dev_fatal(dev, -err::kNoMem, "allocating backend structure");
+		return Status::error(err::kNoMem);
+	}
+	const char *node = kapi_xenbus_nodename(dev);
+	const Settings s = Settings::snapshot(xbc_blkback_online_cpus());
+
+	// Advertised up front, as in-tree: a frontend reads them when it sees
+	// InitWait. Failing to write them only loses the features.
+	if (write_uint(KAPI_XBT_NIL, node, "feature-max-indirect-segments", kMaxIndirectSegments)
+		    .is_error())
+		kapi_log(KAPI_LOG_WARNING, "%s: writing feature-max-indirect-segments failed\n", node);
+	if (write_uint(KAPI_XBT_NIL, node, "multi-queue-max-queues", s.max_queues).is_error())
+		kapi_log(KAPI_LOG_WARNING, "%s: writing multi-queue-max-queues failed\n", node);
+
+	Text<kPathLen> path;
+	path.add(node).add("/physical-device");
+	const int rc = kapi_xenbus_watch(dev, path.c_str(), &Backend::on_physical_device, be.get(),
+					 &be->watch_);
+	if (rc < 0) {
+		kapi_log(KAPI_LOG_WARNING, "%s: probe failed (%d)\n", node, rc);
+		return Status::error(-rc);
+	}
+
+	if (write_uint(KAPI_XBT_NIL, node, "max-ring-page-order", s.max_ring_page_order).is_error())
+		kapi_log(KAPI_LOG_WARNING, "%s: writing max-ring-page-order failed\n", node);
+
+	{
+		Locked l(be->lock_);
+		const int st = kapi_xenbus_switch_state(dev, KAPI_XENBUS_INITWAIT);
+		if (st < 0) {
+			kapi_log(KAPI_LOG_WARNING, "%s: probe failed (%d)\n", node, st);
+			return Status::error(-st);
+		}
+		be->state_ = KAPI_XENBUS_INITWAIT;
+	}
+	return move(be);
+}
+
+Backend::~Backend()
+{
+	// Unwatch first and without the lock: the callback takes it, and
+	// unwatch waits for a running callback.
+	kapi_xenbus_unwatch(watch_);
+	{
+		Locked l(lock_);
+		disconnect();
+		device_.reset();
+	}
+	kapi_mutex_destroy(lock_);
+}
+
+void Backend::switch_state(kapi_xenbus_state s) noexcept
+{
+	const int rc = kapi_xenbus_switch_state(dev_, s);
+	if (rc < 0) {
+		kapi_log(KAPI_LOG_WARNING, "%s: switching to state %d failed (%d)\n",
+			 kapi_xenbus_nodename(dev_), int(s), rc);
+		return;
+	}
+	state_ = s;
+}
+
+void Backend::fatal(int err, const char *msg) noexcept
+{
+	// xenbus_dev_fatal also switches the device to Closing.
+	kapi_xenbus_dev_fatal(dev_, err, msg);
+	state_ = KAPI_XENBUS_CLOSING;
+}
+
+void Backend::on_physical_device(void *ctx, const char *) noexcept
+{
+	static_cast<Backend *>(ctx)->physical_device_changed();
+}
+
+// The hotplug script wrote physical-device (and mode before it): open the
+// device, then connect if the frontend is ready too.
+void Backend::physical_device_changed() noexcept
+{
+	Locked l(lock_);
+	const char *node = kapi_xenbus_nodename(dev_);
+	char buf[kValueLen];
+	const int rc = kapi_xenbus_read(KAPI_XBT_NIL, node, "physical-device", buf, sizeof(buf));
+	// The watch fires once when registered, before the script ran.
+	if (rc == -err::kNoEnt)
+		return;
+	uint32_t major, minor;
+	if (rc < 0 || !parse_major_minor(buf, &major, &minor)) {
+		fatal(rc < 0 ? rc : -err::kInval, "reading physical-device");
+		return;
+	}
+	if (have_physical_) {
+		if (major != major_ || minor != minor_)
+			kapi_log(KAPI_LOG_WARNING,
+				 "changing physical device (from %x:%x to %x:%x) not supported.\n",
+				 major_, minor_, major, minor);
+		return;
+	}
+
+	char mode[sizeof(mode_)];
+	const int mrc = kapi_xenbus_read(KAPI_XBT_NIL, node, "mode", mode, sizeof(mode));
+	if (mrc < 0) {
+		fatal(mrc, "reading mode");
+		return;
+	}
+	char device_type[kValueLen];
+	const bool cdrom = kapi_xenbus_read(KAPI_XBT_NIL, kapi_xenbus_otherend(dev_), "device-type",
+					    device_type, sizeof(device_type)) >= 0 &&
+			   text_equal(device_type, "cdrom");
+
+	// The frontend's directory ends in its virtual device number; in-tree
+	// gives up quietly when it does not.
+	const char *other = kapi_xenbus_otherend(dev_);
+	const char *last = other;
+	for (const char *p = other; *p; p++)
+		if (*p == '/')
+			last = p + 1;
+	uint64_t handle;
+	if (!parse_uint(last, 0xffffffffu, &handle))
+		return;
+
+	const bool readonly = !text_contains(mode, 'w');
+	auto dev = Device::open(major, minor, readonly, cdrom, this);
+	if (dev.is_error()) {
+		fatal(dev.status().code(), "creating vbd structure");
+		return;
+	}
+	device_ = dev.take();
+	major_ = major;
+	minor_ = minor;
+	copy_bytes(mode_, mode, sizeof(mode_));
+	have_physical_ = true;
+	try_connect();
+}
+
+bool Backend::frontend_changed(kapi_xenbus_state frontend, bool online) noexcept
+{
+	Locked l(lock_);
+	switch (frontend) {
+	case KAPI_XENBUS_INITIALISING:
+		if (state_ == KAPI_XENBUS_CLOSED) {
+			kapi_log(KAPI_LOG_INFO, "%s: prepare for reconnect\n", kapi_xenbus_nodename(dev_));
+			switch_state(KAPI_XENBUS_INITWAIT);
+		}
+		return false;
+
+	case KAPI_XENBUS_INITIALISED:
+	case KAPI_XENBUS_CONNECTED:
+		// Two quick watch events may skip a state: connect on either.
+		if (state_ == KAPI_XENBUS_CONNECTED)
+			return false;
+		disconnect();
+		if (connect_rings().is_error()) {
+			disconnect();
+			return false;
+		}
+		try_connect();
+		return false;
+
+	case KAPI_XENBUS_CLOSING:
+		switch_state(KAPI_XENBUS_CLOSING);
+		return false;
+
+	case KAPI_XENBUS_CLOSED:
+		disconnect();
+		switch_state(KAPI_XENBUS_CLOSED);
+		return !online;
+
+	case KAPI_XENBUS_UNKNOWN:
+		return true;
+
+	default: {
+		Text<48> msg;
+		msg.add("saw state ").add_uint(unsigned(frontend)).add(" at frontend");
+		fatal(-err::kInval, msg.c_str());
+		return false;
+	}
+	}
+}
+
+// Reads what the frontend wrote for this connection and maps its rings.
+// On error the device is marked failed (dev_fatal) and the caller
+// disconnects whatever was set up.
+Status Backend::connect_rings() noexcept
+{
+	const char *other = kapi_xenbus_otherend(dev_);
+	settings_ = Settings::snapshot(xbc_blkback_online_cpus());
+
+	char protocol[kValueLen];
+	const int prc = kapi_xenbus_read(KAPI_XBT_NIL, other, "protocol", protocol, sizeof(protocol));
+	// We are an x86-64 kernel: "x86_64-abi" is our native layout, as
+	// in-tree matches XEN_IO_PROTO_ABI_NATIVE first. No key: native.
+	if (prc < 0 || protocol[0] == '\0' || text_equal(protocol, "x86_64-abi"))
+		abi_ = blkif::Abi::kNative;
+	else if (text_equal(protocol, "x86_32-abi"))
+		abi_ = blkif::Abi::kX86_32;
+	else {
+		fatal(-err::kInval, "unknown fe protocol");
+		return Status::error(err::kInval);
+	}
+
+	persistent_ = settings_.feature_persistent &&
+		      read_uint_or(other, "feature-persistent", ~0ull, 0) != 0;
+
+	const uint64_t queues = read_uint_or(other, "multi-queue-num-queues", ~0ull, 1);
+	if (queues == 0 || queues > settings_.max_queues) {
+		Text<96> msg;
+		msg.add("guest requested ").add_uint(queues).add(" queues, exceeding the maximum of ")
+			.add_uint(settings_.max_queues).add(".");
+		fatal(-err::kInval, msg.c_str());
+		return Status::error(err::kInval);
+	}
+
+	unsigned nr_pages = 1;
+	bool multi_ref = false;
+	uint64_t order;
+	if (read_uint(other, "ring-page-order", ~0ull, &order)) {
+		if (order > settings_.max_ring_page_order) {
+			Text<80> msg;
+			msg.add("requested ring page order ").add_uint(order).add(" exceed max:")
+				.add_uint(settings_.max_ring_page_order);
+			fatal(-err::kInval, msg.c_str());
+			return Status::error(err::kInval);
+		}
+		nr_pages = 1u << order;
+		multi_ref = true;
+	}
+
+	auto **rings = static_cast<BackendRing **>(
+		kapi_zalloc(sizeof(BackendRing *) * queues, KAPI_GFP_KERNEL));
+	if (!rings) {
+		fatal(-err::kNoMem, "allocating rings");
+		return Status::error(err::kNoMem);
+	}
+	rings_ = rings;
+
+	for (unsigned i = 0; i < queues; i++) {
+		Text<kPathLen> dir;
+		dir.add(other);
+		if (queues > 1)
+			dir.add("/queue-").add_uint(i);
+		if (dir.truncated()) {
+			fatal(-err::kInval, "frontend path too long");
+			return Status::error(err::kInval);
+		}
+
+		RingSetup setup;
+		zero_bytes(&setup, sizeof(setup));
+		setup.index = i;
+		setup.abi = abi_;
+		setup.nr_pages = nr_pages;
+		setup.persistent = persistent_;
+		uint64_t port;
+		if (!read_uint(dir.c_str(), "event-channel", 0xffffffffu, &port)) {
+			Text<kPathLen + 32> msg;
+			msg.add("reading ").add(dir.c_str()).add("/event-channel");
+			fatal(-err::kInval, msg.c_str());
+			return Status::error(err::kInval);
+		}
+		setup.port = EvtchnPort(static_cast<uint32_t>(port));
+		for (unsigned p = 0; p < nr_pages; p++) {
+			Text<16> key;
+			key.add("ring-ref");
+			if (multi_ref)
+				key.add_uint(p);
+			uint64_t ref;
+			if (!read_uint(dir.c_str(), key.c_str(), 0xffffffffu, &ref)) {
+				Text<kPathLen + 32> msg;
+				msg.add("reading ").add(dir.c_str()).add("/").add(key.c_str());
+				fatal(-err::kInval, msg.c_str());
+				return Status::error(err::kInval);
+			}
+			setup.refs[p] = GrantRef(static_cast<uint32_t>(ref));
+		}
+
+		auto ring = BackendRing::create(*this, settings_, setup);
+		if (ring.is_error()) {
+			Text<64> msg;
+			msg.add("mapping ring-ref port ").add_uint(port);
+			fatal(ring.status().code(), msg.c_str());
+			return ring.status();
+		}
+		rings_[i] = ring.take().release();
+		nr_rings_ = i + 1;
+	}
+
+	static_assert(kMaxRingPages <= 16);
+	kapi_log(KAPI_LOG_INFO, "%s: using %u queues, protocol %d (%s) %s\n", kapi_xenbus_nodename(dev_),
+		 nr_rings_, int(abi_),
+		 abi_ == blkif::Abi::kX86_32 ? "x86_32-abi" : "x86_64-abi",
+		 persistent_ ? "persistent grants" : "");
+	return Status::ok();
+}
+
+// Connects once both halves are there: the frontend's rings and the
+// hotplug script's device.
+void Backend::try_connect() noexcept
+{
+	if (nr_rings_ == 0 || !device_.get() || state_ == KAPI_XENBUS_CONNECTED)
+		return;
+	write_connect_keys();
+	if (state_ != KAPI_XENBUS_CONNECTED)
+		return;
+
+	// Thread names as in-tree: "<domid>.<dev>-<ring>".
+	char devname[kValueLen];
+	const int rc = kapi_xenbus_read(KAPI_XBT_NIL, kapi_xenbus_nodename(dev_), "dev", devname,
+					sizeof(devname));
+	if (rc < 0) {
+		fatal(rc, "get blkback dev name");
+		return;
+	}
+	const int sync = xbc_blkback_bdev_sync(device_->bdev());
+	if (sync < 0) {
+		fatal(sync, "block flush");
+		return;
+	}
+	for (unsigned i = 0; i < nr_rings_; i++) {
+		Text<32> name;
+		name.add_uint(kapi_xenbus_otherend_id(dev_)).add(".").add(devname).add("-").add_uint(i);
+		const Status st = rings_[i]->start(name.c_str(), *device_);
+		if (st.is_error()) {
+			fatal(st.code(), "start xenblkd");
+			// Unlike in-tree, give the rings back at once.
+			disconnect();
+			return;
+		}
+	}
+	threads_started_ = true;
+}
+
+void Backend::write_discard_keys(kapi_xbt t) noexcept
+{
+	const char *node = kapi_xenbus_nodename(dev_);
+	// The toolstack may veto discard for this disk.
+	if (read_uint_or(node, "discard-enable", ~0ull, 1) == 0)
+		return;
+	unsigned state = 0;
+	if (device_->discard()) {
+		if (write_uint(t, node, "discard-granularity", device_->info().discard_granularity)
+			    .is_error() ||
+		    write_uint(t, node, "discard-alignment", device_->info().discard_alignment)
+			    .is_error() ||
+		    write_uint(t, node, "discard-secure", device_->discard_secure() ? 1 : 0)
+			    .is_error()) {
+			kapi_log(KAPI_LOG_WARNING, "%s: writing discard keys failed\n", node);
+			return;
+		}
+		state = 1;
+	}
+	if (write_uint(t, node, "feature-discard", state).is_error())
+		kapi_log(KAPI_LOG_WARNING, "%s: writing feature-discard failed\n", node);
+}
+
+// Everything the frontend needs to know about the device, in one
+// transaction, then Connected (in-tree connect()).
+void Backend::write_connect_keys() noexcept
+{
+	const char *node = kapi_xenbus_nodename(dev_);
+	const Device &d = *device_;
+	for (;;) {
+		kapi_xbt t;
+		int rc = kapi_xenbus_transaction_start(&t);
+		if (rc < 0) {
+			fatal(rc, "starting transaction");
+			return;
+		}
+		// The optional features: failing to advertise one is fine.
+		const unsigned flush = d.flush_support() ? 1 : 0;
+		if (write_uint(t, node, "feature-flush-cache", flush).is_error())
+			kapi_log(KAPI_LOG_WARNING, "%s: writing feature-flush-cache failed\n", node);
+		write_discard_keys(t);
+		if (write_uint(t, node, "feature-barrier", flush).is_error())
+			kapi_log(KAPI_LOG_WARNING, "%s: writing feature-barrier failed\n", node);
+
+		struct {
+			const char *key;
+			uint64_t value;
+			bool required;
+		} const keys[] = {
+			// Our capability (the snapshot), not what this
+			// connection uses: the 2022 deadlock fix.
+			{"feature-persistent", settings_.feature_persistent ? 1u : 0u, true},
+			{"sectors", d.capacity().raw(), true},
+			{"info", d.vdisk_info(), true},
+			{"sector-size", d.info().logical_block_size, true},
+			{"physical-sector-size", d.info().physical_block_size, false},
+		};
+		bool aborted = false;
+		for (const auto &k : keys) {
+			const Status st = write_uint(t, node, k.key, k.value);
+			if (st.is_ok())
+				continue;
+			Text<96> msg;
+			msg.add("writing ").add(node).add("/").add(k.key);
+			if (!k.required) {
+				kapi_log(KAPI_LOG_WARNING, "%s failed (%d)\n", msg.c_str(), st.code());
+				continue;
+			}
+			fatal(st.code(), msg.c_str());
+			aborted = true;
+			break;
+		}
+		if (aborted) {
+			if (kapi_xenbus_transaction_end(t, true) < 0)
+				kapi_log(KAPI_LOG_WARNING, "%s: aborting transaction failed\n", node);
+			return;
+		}
+		rc = kapi_xenbus_transaction_end(t, false);
+		if (rc == -err::kAgain)
+			continue;
+		if (rc < 0)
+			fatal(rc, "ending transaction");
+		break;
+	}
+	switch_state(KAPI_XENBUS_CONNECTED);
+	if (state_ != KAPI_XENBUS_CONNECTED)
+		fatal(-err::kIo, "switching to Connected state");
+}
+
+void Backend::announce_resize(Sector capacity) noexcept
+{
+	const char *node = kapi_xenbus_nodename(dev_);
+	kapi_log(KAPI_LOG_INFO, "VBD Resize: Domid: %d, Device: (%u, %u)\n",
+		 int(kapi_xenbus_otherend_id(dev_)), major_, minor_);
+	kapi_log(KAPI_LOG_INFO, "VBD Resize: new size %llu\n",
+		 static_cast<unsigned long long>(capacity.raw()));
+	for (;;) {
+		kapi_xbt t;
+		if (kapi_xenbus_transaction_start(&t) < 0) {
+			kapi_log(KAPI_LOG_WARNING, "Error starting transaction\n");
+			return;
+		}
+		// Rewriting our state makes a connected frontend re-read sectors.
+		if (write_uint(t, node, "sectors", capacity.raw()).is_error() ||
+		    write_uint(t, node, "state", unsigned(state_)).is_error()) {
+			kapi_log(KAPI_LOG_WARNING, "Error writing new size\n");
+			if (kapi_xenbus_transaction_end(t, true) < 0)
+				kapi_log(KAPI_LOG_WARNING, "Error ending transaction\n");
+			return;
+		}
+		const int rc = kapi_xenbus_transaction_end(t, false);
+		if (rc == -err::kAgain)
+			continue;
+		if (rc < 0)
+			kapi_log(KAPI_LOG_WARNING, "Error ending transaction\n");
+		return;
+	}
+}
+
+void Backend::withdraw_flush_features() noexcept
+{
+	const char *node = kapi_xenbus_nodename(dev_);
+	if (write_uint(KAPI_XBT_NIL, node, "feature-flush-cache", 0).is_error() ||
+	    write_uint(KAPI_XBT_NIL, node, "feature-barrier", 0).is_error())
+		kapi_log(KAPI_LOG_WARNING, "%s: withdrawing flush features failed\n", node);
+}
+
+// Stops every ring and frees everything the connection held. Idempotent.
+void Backend::disconnect() noexcept
+{
+	if (!rings_)
+		return;
+	GrantStats g = {};
+	for (unsigned i = 0; i < nr_rings_; i++) {
+		// Stops the thread, drains in-flight I/O, unbinds the irq,
+		// unmaps every grant and frees the pages; then the ring goes.
+		Box<BackendRing> ring = Box<BackendRing>::adopt(rings_[i]);
+		ring->shutdown();
+		retired_io_.add(ring->io_stats());
+		g.add(ring->grant_stats());
+	}
+	retired_grants_.add(g);
+	kapi_free(rings_);
+	rings_ = nullptr;
+	nr_rings_ = 0;
+	threads_started_ = false;
+	kapi_log(KAPI_LOG_INFO,
+		 "%s: disconnected: grants hits %llu misses %llu maps %llu unmaps %llu "
+		 "evictions %llu transient %llu mapped %llu\n",
+		 kapi_xenbus_nodename(dev_), (unsigned long long)retired_grants_.hits,
+		 (unsigned long long)retired_grants_.misses, (unsigned long long)retired_grants_.maps,
+		 (unsigned long long)retired_grants_.unmaps,
+		 (unsigned long long)retired_grants_.evictions,
+		 (unsigned long long)retired_grants_.transient_maps,
+		 (unsigned long long)retired_grants_.mapped);
+}
+
+void Backend::reclaim_memory() noexcept
+{
+	// The rings' threads own their pools: they squeeze on seeing this.
+	__atomic_add_fetch(&squeeze_gen_, 1, __ATOMIC_RELAXED);
+}
+
+IoStats Backend::io_stats() noexcept
+{
+	Locked l(lock_);
+	IoStats s = retired_io_;
+	for (unsigned i = 0; i < nr_rings_; i++)
+		s.add(rings_[i]->io_stats());
+	return s;
+}
+
+GrantStats Backend::grant_stats() noexcept
+{
+	Locked l(lock_);
+	GrantStats s = retired_grants_;
+	for (unsigned i = 0; i < nr_rings_; i++)
+		s.add(rings_[i]->grant_stats());
+	return s;
+}
+
+bool Backend::physical_device(uint32_t *major, uint32_t *minor) noexcept
+{
+	Locked l(lock_);
+	*major = major_;
+	*minor = minor_;
+	return have_physical_;
+}
+
+void Backend::mode(char *buf, size_t len) noexcept
+{
+	if (len == 0)
+		return;
+	Locked l(lock_);
+	size_t i = 0;
+	for (; i + 1 < len && i < sizeof(mode_) && mode_[i]; i++)
+		buf[i] = mode_[i];
+	buf[i] = '\0';
+}
+
+} // namespace xbc::blkback

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// xen-blkback's control path: one Backend per vbd (xenbus device "vbd"),
+// the counterpart of in-tree drivers/block/xen-blkback/xenbus.c. It owns the
+// xenbus state machine, the physical device, and the rings (data path:
+// backend_ring.hpp).
+//
+//   probe:  write feature-max-indirect-segments, multi-queue-max-queues,
+//           max-ring-page-order; watch physical-device; -> InitWait
+//   hotplug physical-device + mode: open the device (read-only for mode
+//           without 'w'; CD-ROM if the frontend's device-type says so)
+//   frontend Initialised/Connected: snapshot the parameters, read protocol,
+//           feature-persistent, multi-queue-num-queues, ring-page-order,
+//           ring-ref(s) and event-channel (per queue-N), map the rings and
+//           bind lateeoi irqs
+//   both ready: write flush/barrier/discard/persistent/sectors/info/
+//           sector sizes in one transaction, -> Connected, start the threads
+//   frontend Closing -> Closing; Closed -> disconnect, Closed (and
+//           unregister if the device went offline); Unknown -> unregister
+//
+// Concurrency: every control-path entry (probe, remove, frontend_changed,
+// the physical-device watch, reclaim_memory, sysfs readers) takes lock_.
+// The rings' threads never take lock_ (disconnect holds it while it stops
+// them). Disconnect is synchronous: it stops each ring's thread, waits for
+// the ring's in-flight bios, answers them, unmaps every grant and frees
+// every page before it returns, so a frontend may reconnect at once and the
+// module can unload.
+#pragma once
+
+#include "kapi/sync.h"
+#include "kapi/xenbus.h"
+#include "xbc/blkif.hpp"
+#include "xbc/memory.hpp"
+#include "xbc/result.hpp"
+
+#include "device.hpp"
+#include "settings.hpp"
+#include "stats.hpp"
+
+namespace xbc::blkback {
+
+class BackendRing;
+
+class Backend : Pinned {
+public:
+	// xenbus probe. On failure the device has been marked failed in
+	// xenstore (dev_fatal) and nothing is left allocated.
+	[[nodiscard]] static Result<Box<Backend>> probe(kapi_xenbus_device *dev) noexcept;
+	// xenbus remove: unwatch, disconnect, close the device.
+	~Backend();
+
+	// otherend_changed. Returns true when the caller (the C shim) must
+	// unregister the device: the frontend is gone (Unknown), or Closed
+	// while the device is no longer online.
+	[[nodiscard]] bool frontend_changed(kapi_xenbus_state frontend, bool online) noexcept;
+	// Memory pressure (xenbus reclaim_memory): keep the rings' page pools
+	// empty for buffer_squeeze_duration_ms.
+	void reclaim_memory() noexcept;
+
+	// sysfs: statistics/*, telemetry, physical_device, mode.
+	[[nodiscard]] IoStats io_stats() noexcept;
+	[[nodiscard]] GrantStats grant_stats() noexcept;
+	// False until the hotplug script has named the device.
+	[[nodiscard]] bool physical_device(uint32_t *major, uint32_t *minor) noexcept;
+	// Copies the mode ("r", "w", ...) into buf (NUL-terminated, may be "").
+	void mode(char *buf, size_t len) noexcept;
+
+	// For rings and tests.
+	kapi_xenbus_device *xenbus() const noexcept { return dev_; }
+	kapi_xenbus_state state() const noexcept { return state_; }
+	// Bumped by each reclaim_memory; a ring squeezes its page pool when
+	// it sees a new value.
+	unsigned long squeeze_generation() const noexcept
+	{
+		return __atomic_load_n(&squeeze_gen_, __ATOMIC_RELAXED);
+	}
+	// Ring 0's thread calls this when the device size changed: rewrite
+	// `sectors` and `state` so a connected frontend re-reads the size.
+	void announce_resize(Sector capacity) noexcept;
+	// A flush or barrier came back EOPNOTSUPP: stop advertising it.
+	void withdraw_flush_features() noexcept;
+
+	// Tests: the connection's rings (null when disconnected).
+	unsigned nr_rings() const noexcept { return nr_rings_; }
+	BackendRing *ring(unsigned i) const noexcept { return i < nr_rings_ ? rings_[i] : nullptr; }
+	Device *device() const noexcept { return device_.get(); }
+
+	Backend(kapi_xenbus_device *dev, kapi_mutex *lock) noexcept;
+
+private:
+	static void on_physical_device(void *ctx, const char *path) noexcept;
+	void physical_device_changed() noexcept;
+	[[nodiscard]] Status connect_rings() noexcept;
+	void try_connect() noexcept;
+	void write_connect_keys() noexcept;
+	void write_discard_keys(kapi_xbt t) noexcept;
+	void disconnect() noexcept;
+	void switch_state(kapi_xenbus_state s) noexcept;
+	void fatal(int err, const char *msg) noexcept;
+
+	kapi_xenbus_device *const dev_;
+	kapi_mutex *const lock_;		// see the file comment
+	struct kapi_xenbus_watch *watch_ = nullptr;	// physical-device
+
+	// Guarded by lock_.
+	Box<Device> device_;
+	uint32_t major_ = 0;
+	uint32_t minor_ = 0;
+	bool have_physical_ = false;
+	char mode_[8] = {};
+	kapi_xenbus_state state_ = KAPI_XENBUS_INITIALISING;
+	Settings settings_ = {};		// this connection's snapshot
+	bool persistent_ = false;		// used on this connection
+	blkif::Abi abi_ = blkif::Abi::kNative;
+	BackendRing **rings_ = nullptr;		// nr_rings_ owned rings
+	unsigned nr_rings_ = 0;
+	bool threads_started_ = false;
+	// Counters of rings already torn down, so sysfs totals survive a
+	// reconnect.
+	IoStats retired_io_ = {};
+	GrantStats retired_grants_ = {};
+
+	unsigned long squeeze_gen_ = 0;		// atomic, rings read it
+};
+
+} // namespace xbc::blkback

@@ -1,0 +1,706 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// xen-blkback's data path (see backend_ring.hpp for the flow and the
+// concurrency contract).
+#include "backend_ring.hpp"
+
+#include "kapi/block.h"
+#include "kapi/log.h"
+#include "xbc/invariant.hpp"
+#include "xbc/jiffies.hpp"
+
+#include "backend.hpp"
+
+namespace xbc::blkback {
+
+namespace {
+
+using blkif::Op;
+using blkif::RspStatus;
+
+constexpr int kEOpNotSupp = err::kOpNotSupp;
+// Pages a bio may carry before we start another (BIO_MAX_VECS).
+constexpr unsigned kBioMaxVecs = 256;
+
+template <typename T> T atomic_load(const T &v) noexcept
+{
+	return __atomic_load_n(&v, __ATOMIC_ACQUIRE);
+}
+template <typename T> void atomic_store(T &v, T x) noexcept
+{
+	__atomic_store_n(&v, x, __ATOMIC_RELEASE);
+}
+
+} // namespace
+
+BackendRing::BackendRing(Backend &owner, const Settings &settings, const RingSetup &setup) noexcept
+	: owner_(owner), settings_(settings), index_(setup.index),
+	  persistent_(setup.persistent), port_(setup.port)
+{
+}
+
+Result<Box<BackendRing>> BackendRing::create(Backend &owner, const Settings &settings,
+					     const RingSetup &setup) noexcept
+{
+	if (setup.nr_pages == 0 || setup.nr_pages > 16 ||
+	    (setup.nr_pages & (setup.nr_pages - 1)) != 0)
+		return Status::error(err::kInval);
+	auto ring = xbc::create<BackendRing>(Gfp::kKernel, owner, settings, setup);
+	if (ring.is_null())
+		return Status::error(err::kNoMem);
+	XBC_TRY_STATUS(ring->init(setup));
+	return move(ring);
+}
+
+// Everything that can fail, in the order the destructor undoes it.
+Status BackendRing::init(const RingSetup &setup) noexcept
+{
+	kapi_xenbus_device *dev = owner_.xenbus();
+	uint32_t refs[16];
+	for (unsigned i = 0; i < setup.nr_pages; i++)
+		refs[i] = setup.refs[i].raw();
+	XBC_TRY_STATUS(Status::from_kapi(kapi_xenbus_map_ring(dev, refs, setup.nr_pages, &ring_area_)));
+
+	// Attach where the frontend's ring stands (a reconnect may find it
+	// mid-way), and refuse one that already claims more requests than
+	// it can hold.
+	const auto *hdr = static_cast<const SringHeader *>(ring_area_);
+	const RingIdx rsp_prod(read_once(hdr->rsp_prod));
+	const RingIdx req_prod(read_once(hdr->req_prod));
+	const size_t bytes = size_t(setup.nr_pages) * KAPI_PAGE_SIZE;
+	ring_ = XBC_TRY(blkif::BlkifBackRing::attach(setup.abi, ring_area_, bytes, rsp_prod));
+	if (rsp_prod.distance_to(req_prod) > ring_.size())
+		return Status::error(err::kIo);
+
+	wq_ = kapi_waitq_create(KAPI_GFP_KERNEL);
+	done_lock_ = kapi_spinlock_create("xbc_ring_done", KAPI_GFP_KERNEL);
+	if (!wq_ || !done_lock_)
+		return Status::error(err::kNoMem);
+
+	GrantMapperConfig mc;
+	mc.persistent = persistent_;
+	mc.grants.max_grants = settings_.max_persistent_grants;
+	mc.grants.unused_timeout_s = settings_.pgrant_timeout_s;
+	mc.pool.max_buffer_pages = settings_.max_buffer_pages;
+	mc.pool.squeeze_duration_ms = settings_.buffer_squeeze_ms;
+	mapper_ = XBC_TRY(GrantMapper::create(Gfp::kKernel, DomId(kapi_xenbus_otherend_id(dev)), mc));
+	squeeze_seen_ = owner_.squeeze_generation();
+
+	scratch_ = xbc::create<RingScratch>(Gfp::kKernel);
+	if (scratch_.is_null())
+		return Status::error(err::kNoMem);
+
+	// One pending request per ring slot: the frontend can never have more
+	// outstanding, so the pool never runs dry for a well-behaved peer.
+	// Each is its own allocation (a RequestMapping is a few KiB).
+	pool_ = static_cast<PendingRequest **>(
+		kapi_zalloc(sizeof(PendingRequest *) * ring_.size(), KAPI_GFP_KERNEL));
+	if (!pool_)
+		return Status::error(err::kNoMem);
+	for (uint32_t i = 0; i < ring_.size(); i++) {
+		auto p = xbc::create<PendingRequest>(Gfp::kKernel);
+		if (p.is_null())
+			return Status::error(err::kNoMem);
+		p->ring = this;
+		pool_[i] = p.release();
+		nr_pending_ = i + 1;
+		put_free(pool_[i]);
+	}
+
+	XBC_TRY_STATUS(Status::from_kapi(kapi_evtchn_bind_interdomain(
+		dev, setup.port.raw(), &BackendRing::on_irq, this, "blkif-backend", &irq_)));
+	next_stats_ = kapi_jiffies() + jiffies_from_ms(kStatsIntervalMs);
+	return Status::ok();
+}
+
+BackendRing::~BackendRing()
+{
+	shutdown();
+	if (pool_) {
+		for (uint32_t i = 0; i < nr_pending_; i++)
+			Box<PendingRequest>::adopt(pool_[i]).reset();
+		kapi_free(pool_);
+	}
+	scratch_.reset();
+	mapper_.reset();
+	kapi_spinlock_destroy(done_lock_);
+	kapi_waitq_destroy(wq_);
+	if (ring_area_)
+		kapi_xenbus_unmap_ring(owner_.xenbus(), ring_area_);
+}
+
+void BackendRing::shutdown() noexcept
+{
+	if (shut_down_)
+		return;
+	shut_down_ = true;
+	stop();
+	drain();
+	// No more events: a running handler finishes before this returns.
+	kapi_evtchn_unbind(irq_);
+	irq_ = nullptr;
+	// drain() released every request's grants; now the idle persistent
+	// ones go, and the page pool.
+	if (!mapper_.is_null()) {
+		const GrantTeardownReport r = mapper_->teardown();
+		publish_grant_stats();
+		if (r.still_mapped || r.busy || r.failed)
+			kapi_log(KAPI_LOG_ERR,
+				 "ring %u: teardown left %u mapped (%u busy, %u unmaps failed)\n",
+				 index_, r.still_mapped, r.busy, r.failed);
+	}
+}
+
+Status BackendRing::start(const char *name, Device &device) noexcept
+{
+	device_ = &device;
+	if (thread_)
+		return Status::ok();
+	return Status::from_kapi(kapi_thread_run(&BackendRing::thread_main, this, name, &thread_));
+}
+
+void BackendRing::stop() noexcept
+{
+	if (!thread_)
+		return;
+	const int rc = kapi_thread_stop(thread_);
+	thread_ = nullptr;
+	if (rc < 0)
+		kapi_log(KAPI_LOG_WARNING, "ring %u: thread ended with %d\n", index_, rc);
+	if (settings_.log_stats)
+		print_stats();
+}
+
+void BackendRing::drain() noexcept
+{
+	if (!pool_ || !done_lock_)
+		return;
+	wait_for_in_flight();
+	retire_completed();
+}
+
+// --- the thread -----------------------------------------------------------
+
+void BackendRing::on_irq(void *ctx) noexcept
+{
+	auto *r = static_cast<BackendRing *>(ctx);
+	atomic_store(r->events_pending_, true);
+	kapi_waitq_wake(r->wq_);
+}
+
+bool BackendRing::has_work(void *ctx) noexcept
+{
+	auto *r = static_cast<BackendRing *>(ctx);
+	return atomic_load(r->events_pending_) || atomic_load(r->done_) != nullptr ||
+	       kapi_thread_should_stop();
+}
+
+bool BackendRing::has_done(void *ctx) noexcept
+{
+	auto *r = static_cast<BackendRing *>(ctx);
+	return atomic_load(r->done_) != nullptr;
+}
+
+int BackendRing::thread_main(void *ctx) noexcept
+{
+	auto *r = static_cast<BackendRing *>(ctx);
+	const unsigned long interval = jiffies_from_ms(kLruIntervalMs);
+	while (!kapi_thread_should_stop()) {
+		// A timeout still runs the housekeeping (purge, pool shrink).
+		(void)kapi_waitq_wait_timeout(r->wq_, &BackendRing::has_work, r, interval);
+		if (kapi_thread_should_stop())
+			break;
+		r->run_once();
+	}
+	return 0;
+}
+
+void BackendRing::run_once() noexcept
+{
+	if (!XBC_CHECK(device_ != nullptr))
+		return;
+	if (index_ == 0) {
+		Sector now;
+		if (device_->refresh_capacity(&now))
+			owner_.announce_resize(now);
+	}
+	if (__atomic_exchange_n(&events_pending_, false, __ATOMIC_ACQ_REL))
+		eoi_owed_ = true;
+
+	retire_completed();
+	Consume c = Consume::kDrained;
+	if (!broken_) {
+		c = consume_requests();
+		if (c == Consume::kYield)
+			atomic_store(events_pending_, true);
+	}
+	publish_responses();
+
+	// Acknowledge the event only once the ring is drained, and say
+	// whether it brought any work (XSA-332/391). A halted ring is never
+	// acknowledged again: its events stay masked.
+	if (eoi_owed_ && !broken_ && c == Consume::kDrained) {
+		kapi_evtchn_lateeoi(irq_, !saw_request_);
+		eoi_owed_ = false;
+		saw_request_ = false;
+	}
+	housekeeping();
+}
+
+void BackendRing::housekeeping() noexcept
+{
+	// Memory pressure: the pool stays empty for buffer_squeeze_duration_ms.
+	const unsigned long gen = owner_.squeeze_generation();
+	if (gen != squeeze_seen_) {
+		squeeze_seen_ = gen;
+		mapper_->squeeze();
+	}
+	// The LRU purge when due, then the pool shrink to its limit.
+	mapper_->periodic();
+	publish_grant_stats();
+	if (settings_.log_stats && jiffies_after(kapi_jiffies(), next_stats_))
+		print_stats();
+}
+
+// The mapper's counters are the ring thread's; sysfs reads this copy.
+void BackendRing::publish_grant_stats() noexcept
+{
+	const GrantMapperStats m = mapper_->stats();
+	auto set = [](uint64_t &field, uint64_t v) { __atomic_store_n(&field, v, __ATOMIC_RELAXED); };
+	set(grants_.hits, m.hits);
+	set(grants_.misses, m.misses);
+	set(grants_.maps, m.maps);
+	set(grants_.unmaps, m.unmaps);
+	set(grants_.evictions, m.evictions);
+	set(grants_.mapped, m.mapped);
+	// Without persistent grants every map is transient.
+	set(grants_.transient_maps, persistent_ ? m.overflow_maps : m.maps);
+}
+
+void BackendRing::print_stats() noexcept
+{
+	const GrantStats g = grant_stats();
+	kapi_log(KAPI_LOG_INFO,
+		 "ring %u: oo %3llu  |  rd %4llu  |  wr %4llu  |  f %4llu  |  ds %4llu | pg: %4llu/%4u\n",
+		 index_, (unsigned long long)io_.oo_req, (unsigned long long)io_.rd_req,
+		 (unsigned long long)io_.wr_req, (unsigned long long)io_.f_req,
+		 (unsigned long long)io_.ds_req, (unsigned long long)g.mapped,
+		 settings_.max_persistent_grants);
+	next_stats_ = kapi_jiffies() + jiffies_from_ms(kStatsIntervalMs);
+}
+
+// --- pending requests -----------------------------------------------------
+
+PendingRequest *BackendRing::take_free() noexcept
+{
+	PendingRequest *p = free_;
+	if (!p)
+		return nullptr;
+	free_ = p->next;
+	p->next = nullptr;
+	nr_free_--;
+	return p;
+}
+
+void BackendRing::put_free(PendingRequest *p) noexcept
+{
+	p->next = free_;
+	free_ = p;
+	nr_free_++;
+}
+
+// Bio completion: irq or softirq context. Only records and queues.
+void BackendRing::on_bio_done(void *ctx, int error) noexcept
+{
+	auto *p = static_cast<PendingRequest *>(ctx);
+	if (error) {
+		const bool flush = p->op == Op::kFlushDiskCache || p->op == Op::kWriteBarrier;
+		if (flush && error == -kEOpNotSupp) {
+			atomic_store(p->flush_unsupported, true);
+			atomic_store(p->status, int16_t(RspStatus::kEopnotsupp));
+		} else {
+			atomic_store(p->status, int16_t(RspStatus::kError));
+		}
+	}
+	if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL) == 0)
+		p->ring->complete_one(p);
+}
+
+void BackendRing::complete_one(PendingRequest *p) noexcept
+{
+	const unsigned long flags = kapi_spin_lock_irqsave(done_lock_);
+	p->next = done_;
+	atomic_store(done_, p);
+	kapi_spin_unlock_irqrestore(done_lock_, flags);
+	kapi_waitq_wake(wq_);
+}
+
+// Ring thread: every request whose bios are all done releases its grants
+// (persistent ones become idle, transient ones are unmapped in a batch)
+// and is answered.
+void BackendRing::retire_completed() noexcept
+{
+	const unsigned long flags = kapi_spin_lock_irqsave(done_lock_);
+	PendingRequest *list = done_;
+	atomic_store(done_, static_cast<PendingRequest *>(nullptr));
+	kapi_spin_unlock_irqrestore(done_lock_, flags);
+
+	while (list) {
+		PendingRequest *p = list;
+		list = p->next;
+		p->grants.release();
+		if (atomic_load(p->flush_unsupported) && !flush_withdrawn_) {
+			flush_withdrawn_ = true;
+			owner_.withdraw_flush_features();
+		}
+		respond(p->id, p->op, RspStatus(atomic_load(p->status)));
+		put_free(p);
+	}
+	publish_responses();
+}
+
+// Barrier and disconnect: wait until every request taken from the ring
+// has been answered.
+void BackendRing::wait_for_in_flight() noexcept
+{
+	const unsigned long second = jiffies_from_ms(1000);
+	unsigned waited = 0;
+	while (in_flight() > 0) {
+		if (!kapi_waitq_wait_timeout(wq_, &BackendRing::has_done, this, second)) {
+			// A bio that never completes is the device's bug, not
+			// ours; say so now and then rather than hang silently.
+			if (++waited % 10 == 0)
+				kapi_log(KAPI_LOG_WARNING, "ring %u: still waiting for %u requests\n",
+					 index_, in_flight());
+		}
+		retire_completed();
+	}
+}
+
+// --- responses -------------------------------------------------------------
+
+void BackendRing::respond(blkif::RequestId id, Op op, RspStatus status) noexcept
+{
+	blkif::Response rsp;
+	rsp.id = id;
+	rsp.operation = op;
+	rsp.status = status;
+	// Every consumed request is answered exactly once, so a slot is
+	// always free; a failure here is our bug.
+	const Status st = ring_.push_response(rsp);
+	if (!XBC_CHECK(st.is_ok()))
+		return;
+	responses_pushed_ = true;
+}
+
+void BackendRing::publish_responses() noexcept
+{
+	if (!responses_pushed_)
+		return;
+	responses_pushed_ = false;
+	if (ring_.publish_responses())
+		kapi_evtchn_notify(irq_);
+}
+
+void BackendRing::fail_request(blkif::RequestId id, Op op) noexcept
+{
+	respond(id, op, RspStatus::kError);
+	// As in-tree: back off a little, so a frontend that floods bad
+	// requests costs it time rather than us CPU.
+	kapi_msleep(1);
+}
+
+void BackendRing::halt(const char *why) noexcept
+{
+	broken_ = true;
+	kapi_log_ratelimited(KAPI_LOG_WARNING,
+			     "%s: ring %u: frontend %s; halting ring processing\n",
+			     kapi_xenbus_nodename(owner_.xenbus()), index_, why);
+}
+
+// --- requests --------------------------------------------------------------
+
+BackendRing::Consume BackendRing::consume_requests() noexcept
+{
+	// Yield after a ring's worth, so one busy frontend cannot keep the
+	// thread from its housekeeping (and the scheduler gets a say).
+	uint32_t budget = ring_.size();
+	for (;;) {
+		auto pending = ring_.pending_requests();
+		if (pending.is_error()) {
+			halt("provided bogus ring requests (producer overflow)");
+			return Consume::kDrained;
+		}
+		uint32_t n = pending.value();
+		if (n == 0) {
+			auto more = ring_.final_check_for_requests();
+			if (more.is_error()) {
+				halt("provided bogus ring requests (producer overflow)");
+				return Consume::kDrained;
+			}
+			if (!more.value())
+				return Consume::kDrained;
+			continue;
+		}
+		for (; n > 0; n--) {
+			if (nr_free_ == 0) {
+				stat_add(io_.oo_req, 1);
+				return Consume::kNoSlot;
+			}
+			blkif::Limits limits;
+			limits.capacity = device_->capacity();
+			limits.max_indirect_segments = kMaxIndirectSegments;
+			blkif::Decoded d;
+			if (!ring_.pop_request(limits, &d))
+				break;
+			saw_request_ = true;
+			dispatch(d);
+			if (--budget == 0)
+				return Consume::kYield;
+			kapi_cond_resched();
+		}
+	}
+}
+
+void BackendRing::dispatch(const blkif::Decoded &d) noexcept
+{
+	if (d.ok() && d.request.data_op == Op::kDiscard) {
+		dispatch_discard(d.request);
+		return;
+	}
+	if (d.ok()) {
+		dispatch_rw(d.request);
+		return;
+	}
+	// Counted like in-tree, which counts before it validates.
+	switch (d.response_op) {
+	case Op::kRead:
+		stat_add(io_.rd_req, 1);
+		break;
+	case Op::kWrite:
+		stat_add(io_.wr_req, 1);
+		break;
+	case Op::kFlushDiskCache:
+	case Op::kWriteBarrier:
+		stat_add(io_.f_req, 1);
+		break;
+	default:
+		break;
+	}
+	if (d.error == blkif::DecodeError::kUnknownOp) {
+		respond(d.id, d.response_op, RspStatus::kEopnotsupp);
+		return;
+	}
+	fail_request(d.id, d.response_op);
+}
+
+// Discard runs synchronously in the ring thread, as in-tree.
+void BackendRing::dispatch_discard(const blkif::Request &req) noexcept
+{
+	if (device_->readonly()) {
+		respond(req.id, Op::kDiscard, RspStatus::kError);
+		return;
+	}
+	stat_add(io_.ds_req, 1);
+	const bool secure = req.discard_secure && device_->discard_secure();
+	const int rc = kapi_bdev_discard(device_->bdev(), req.sector.raw(), req.nr_sectors.raw(), secure,
+					 KAPI_GFP_KERNEL);
+	respond(req.id, Op::kDiscard,
+		rc == -kEOpNotSupp ? RspStatus::kEopnotsupp : rc ? RspStatus::kError : RspStatus::kOkay);
+}
+
+// The segments of an indirect request: its indirect pages are mapped
+// read-only just long enough to copy each segment out once.
+bool BackendRing::read_indirect_segments(const blkif::Request &req, Sector *total) noexcept
+{
+	const unsigned nr_pages = req.indirect.nr_pages;
+	RingScratch &sc = *scratch_;
+	SegmentGrant grants[blkif::kMaxIndirectPages];
+	for (unsigned i = 0; i < nr_pages; i++)
+		grants[i] = SegmentGrant{req.indirect.grefs[i], /*readonly=*/true};
+	if (mapper_->map(grants, nr_pages, sc.indirect).is_error())
+		return false;
+	const void *addrs[blkif::kMaxIndirectPages];
+	for (unsigned i = 0; i < nr_pages; i++)
+		addrs[i] = kapi_page_address(sc.indirect.page(i));
+	// Each segment is copied out of the shared page once, then checked.
+	auto r = blkif::decode_indirect_segments(req, addrs, nr_pages, sc.segs, kMaxIndirectSegments,
+						 device_->capacity());
+	sc.indirect.release();
+	if (r.is_error())
+		return false;
+	*total = r.value();
+	return true;
+}
+
+void BackendRing::dispatch_rw(const blkif::Request &req) noexcept
+{
+	const Op op = req.data_op;
+	const bool write = op != Op::kRead;
+	switch (op) {
+	case Op::kRead:
+		stat_add(io_.rd_req, 1);
+		break;
+	case Op::kWrite:
+		stat_add(io_.wr_req, 1);
+		break;
+	default:
+		stat_add(io_.f_req, 1);
+		break;
+	}
+	if (write && device_->readonly()) {
+		fail_request(req.id, op);
+		return;
+	}
+
+	uint32_t nr_segs;
+	Sector total;
+	if (req.is_indirect()) {
+		if (!read_indirect_segments(req, &total)) {
+			fail_request(req.id, op);
+			return;
+		}
+		nr_segs = req.indirect.nr_segments;
+	} else {
+		nr_segs = req.nr_segments;
+		for (uint32_t i = 0; i < nr_segs; i++)
+			scratch_->segs[i] = req.segments[i];
+		total = req.nr_sectors;
+	}
+
+	// Requests must respect the device's logical block size.
+	const uint64_t mask = device_->sector_align_mask();
+	if (mask) {
+		bool misaligned = (req.sector.raw() & mask) != 0;
+		for (uint32_t i = 0; i < nr_segs; i++)
+			misaligned |= (scratch_->segs[i].nr_sectors() & mask) != 0;
+		if (misaligned) {
+			fail_request(req.id, op);
+			return;
+		}
+	}
+
+	// A barrier waits for everything before it, then flushes.
+	if (op == Op::kWriteBarrier)
+		wait_for_in_flight();
+
+	PendingRequest *p = take_free();
+	if (!XBC_CHECK(p != nullptr)) {
+		fail_request(req.id, op);
+		return;
+	}
+	p->id = req.id;
+	p->op = op;
+	p->status = int16_t(RspStatus::kOkay);
+	p->flush_unsupported = false;
+
+	// For a write we only read the frontend's pages.
+	SegmentGrant *grants = scratch_->grants;
+	for (uint32_t i = 0; i < nr_segs; i++)
+		grants[i] = SegmentGrant{scratch_->segs[i].gref, /*readonly=*/write};
+	if (mapper_->map(grants, nr_segs, p->grants).is_error()) {
+		put_free(p);
+		fail_request(req.id, op);
+		return;
+	}
+	submit_bios(p, req, total);
+	if (op == Op::kRead)
+		stat_add(io_.rd_sect, total.raw());
+	else
+		stat_add(io_.wr_sect, total.raw());
+}
+
+void BackendRing::submit_bios(PendingRequest *p, const blkif::Request &req, Sector total) noexcept
+{
+	const Op op = p->op;
+	const uint32_t nr_segs = req.is_indirect() ? req.indirect.nr_segments : req.nr_segments;
+	unsigned flags = 0;
+	enum kapi_bio_op bio_op = KAPI_BIO_WRITE;
+	switch (op) {
+	case Op::kRead:
+		bio_op = KAPI_BIO_READ;
+		break;
+	case Op::kWrite:
+		flags = KAPI_BIO_FLAG_SYNC;
+		break;
+	case Op::kFlushDiskCache:
+		flags = KAPI_BIO_FLAG_PREFLUSH;
+		break;
+	default: // barrier: everything before it is done; flush, then FUA
+		flags = KAPI_BIO_FLAG_PREFLUSH | KAPI_BIO_FLAG_FUA;
+		break;
+	}
+	(void)total;
+
+	// One reference while building, so an early completion cannot answer
+	// the request before its last bio is out.
+	atomic_store(p->pending, int32_t(1));
+	uint64_t sector = req.sector.raw();
+	kapi_bio *bio = nullptr;
+	bool failed = false;
+	for (uint32_t i = 0; i < nr_segs && !failed; i++) {
+		const blkif::Segment &s = scratch_->segs[i];
+		kapi_page *page = p->grants.page(i);
+		while (!bio || !kapi_bio_add_page(bio, page, s.length_bytes(), s.offset_bytes())) {
+			if (bio) {
+				__atomic_add_fetch(&p->pending, 1, __ATOMIC_ACQ_REL);
+				kapi_bio_submit(bio);
+			}
+			const unsigned vecs = nr_segs - i < kBioMaxVecs ? nr_segs - i : kBioMaxVecs;
+			bio = kapi_bio_alloc(device_->bdev(), bio_op, flags, sector, vecs,
+					     &BackendRing::on_bio_done, p);
+			if (!bio) {
+				atomic_store(p->status, int16_t(RspStatus::kError));
+				failed = true;
+				break;
+			}
+		}
+		sector += s.nr_sectors();
+	}
+	// A flush or barrier without data still needs its (empty) flush bio.
+	if (!failed && !bio && nr_segs == 0) {
+		bio = kapi_bio_alloc(device_->bdev(), KAPI_BIO_FLUSH, flags, 0, 0,
+				     &BackendRing::on_bio_done, p);
+		if (!bio)
+			atomic_store(p->status, int16_t(RspStatus::kError));
+	}
+	if (bio) {
+		if (failed) {
+			kapi_bio_put(bio);
+		} else {
+			__atomic_add_fetch(&p->pending, 1, __ATOMIC_ACQ_REL);
+			kapi_bio_submit(bio);
+		}
+	}
+	if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL) == 0)
+		complete_one(p);
+}
+
+// --- counters --------------------------------------------------------------
+
+IoStats BackendRing::io_stats() const noexcept
+{
+	IoStats s;
+	s.oo_req = stat_read(io_.oo_req);
+	s.rd_req = stat_read(io_.rd_req);
+	s.wr_req = stat_read(io_.wr_req);
+	s.f_req = stat_read(io_.f_req);
+	s.ds_req = stat_read(io_.ds_req);
+	s.rd_sect = stat_read(io_.rd_sect);
+	s.wr_sect = stat_read(io_.wr_sect);
+	return s;
+}
+
+GrantStats BackendRing::grant_stats() const noexcept
+{
+	GrantStats g;
+	g.hits = stat_read(grants_.hits);
+	g.misses = stat_read(grants_.misses);
+	g.maps = stat_read(grants_.maps);
+	g.unmaps = stat_read(grants_.unmaps);
+	g.evictions = stat_read(grants_.evictions);
+	g.mapped = stat_read(grants_.mapped);
+	g.transient_maps = stat_read(grants_.transient_maps);
+	return g;
+}
+
+} // namespace xbc::blkback

@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// xen-blkback's data path: one BackendRing per queue (counterpart of the
+// in-tree drivers/block/xen-blkback/blkback.c). It maps the frontend's
+// shared ring, binds its lateeoi event channel, and runs one kernel thread
+// that turns requests into bios and completions into responses.
+//
+//   irq (hard irq)        -> events_pending_ = true, wake the thread
+//   thread: run_once()    -> retire completed requests (release grants,
+//                            respond), consume new requests (copy once,
+//                            decode and validate, map grants, submit bios),
+//                            lateeoi once the ring is drained, LRU purge,
+//                            page-pool shrink, log_stats
+//   bio done (irq/softirq)-> record the error, and when the request's last
+//                            bio is done put it on the done list, wake
+//
+// Concurrency contract:
+//   - The ring thread owns the shared ring's consumer and producer state,
+//     the PersistentGrants tree, the page pool, the grant mapper, the free
+//     list of pending requests and every counter. Nothing else touches
+//     them while the thread runs (stop() first: disconnect does).
+//   - The irq handler touches only events_pending_ and the wait queue.
+//   - Bio completion touches only its own PendingRequest's status and bio
+//     count (atomics) and the done list (done_lock_, irq-safe).
+//   - Readers of the counters (sysfs) load them relaxed (stats.hpp).
+//
+// A broken ring (the frontend's producer index claims more requests than
+// the ring holds) is halted: logged once (ratelimited), no further request
+// is read and the irq is never acknowledged again, until disconnect.
+#pragma once
+
+#include "kapi/evtchn.h"
+#include "kapi/sync.h"
+#include "kapi/thread.h"
+#include "kapi/xenbus.h"
+#include "xbc/blkif.hpp"
+#include "xbc/blkif_ring.hpp"
+#include "xbc/grant_mapper.hpp"
+#include "xbc/memory.hpp"
+#include "xbc/result.hpp"
+
+#include "device.hpp"
+#include "settings.hpp"
+#include "stats.hpp"
+
+namespace xbc::blkback {
+
+class Backend;
+
+// What the control path read from the frontend for one ring.
+struct RingSetup {
+	unsigned index;			// queue number
+	blkif::Abi abi;
+	unsigned nr_pages;		// 1 << ring-page-order
+	GrantRef refs[16];		// ring-ref / ring-refN
+	EvtchnPort port;		// event-channel
+	bool persistent;		// our snapshot && frontend's feature-persistent
+};
+
+class BackendRing;
+
+// One request between the ring and its response. Pool-allocated per ring
+// (as many as the ring has slots), never allocated on the I/O path.
+struct PendingRequest {
+	BackendRing *ring;
+	PendingRequest *next;		// free list or done list
+	blkif::RequestId id;
+	blkif::Op op;			// echoed in the response
+	int16_t status;			// atomic: bio completions may set an error
+	bool flush_unsupported;		// atomic: a flush/barrier bio said EOPNOTSUPP
+	int32_t pending;		// atomic: bios in flight + 1 while building
+	RequestMapping grants;		// the mapped segments (released by the thread)
+};
+
+// Per-ring scratch space for the one request being dispatched: too big
+// for the kernel stack, and only the ring thread uses it.
+struct RingScratch {
+	blkif::Segment segs[kMaxIndirectSegments];
+	SegmentGrant grants[kMaxIndirectSegments];
+	RequestMapping indirect;	// a request's indirect pages, briefly
+};
+
+class BackendRing : Pinned {
+public:
+	[[nodiscard]] static Result<Box<BackendRing>> create(Backend &owner, const Settings &settings,
+							     const RingSetup &setup) noexcept;
+	// Stops the thread, drains, unbinds, unmaps every grant and the ring.
+	~BackendRing();
+
+	// Starts the ring thread (named `name`) serving `device`, which must
+	// outlive the ring. Rings can be mapped before the hotplug script has
+	// named the device; they only run once it is open.
+	[[nodiscard]] Status start(const char *name, Device &device) noexcept;
+	// Stops the ring thread; idempotent.
+	void stop() noexcept;
+	// With the thread stopped: waits for every in-flight bio and answers
+	// its request. Idempotent.
+	void drain() noexcept;
+	// stop(), drain(), unbind the irq, unmap every grant and empty the
+	// page pool; the counters stay readable. Idempotent.
+	void shutdown() noexcept;
+
+	// One pass of the thread's loop. Host tests call it directly.
+	void run_once() noexcept;
+
+	[[nodiscard]] IoStats io_stats() const noexcept;
+	[[nodiscard]] GrantStats grant_stats() const noexcept;
+	[[nodiscard]] bool broken() const noexcept { return broken_; }
+	// Requests taken from the ring and not yet answered.
+	[[nodiscard]] uint32_t in_flight() const noexcept { return nr_pending_ - nr_free_; }
+	[[nodiscard]] uint32_t size() const noexcept { return ring_.size(); }
+
+	BackendRing(Backend &owner, const Settings &settings, const RingSetup &setup) noexcept;
+
+private:
+	enum class Consume { kDrained, kNoSlot, kYield };
+
+	[[nodiscard]] Status init(const RingSetup &setup) noexcept;
+	static void on_irq(void *ctx) noexcept;
+	static int thread_main(void *ctx) noexcept;
+	static bool has_work(void *ctx) noexcept;
+	static bool has_done(void *ctx) noexcept;
+	static void on_bio_done(void *ctx, int err) noexcept;
+
+	void complete_one(PendingRequest *p) noexcept;
+	void retire_completed() noexcept;
+	[[nodiscard]] Consume consume_requests() noexcept;
+	void dispatch(const blkif::Decoded &d) noexcept;
+	void dispatch_discard(const blkif::Request &req) noexcept;
+	void dispatch_rw(const blkif::Request &req) noexcept;
+	[[nodiscard]] bool read_indirect_segments(const blkif::Request &req, Sector *total) noexcept;
+	void submit_bios(PendingRequest *p, const blkif::Request &req, Sector total) noexcept;
+	void wait_for_in_flight() noexcept;
+	void respond(blkif::RequestId id, blkif::Op op, blkif::RspStatus status) noexcept;
+	void publish_responses() noexcept;
+	void fail_request(blkif::RequestId id, blkif::Op op) noexcept;
+	void halt(const char *why) noexcept;
+	void housekeeping() noexcept;
+	void publish_grant_stats() noexcept;
+	void print_stats() noexcept;
+
+	PendingRequest *take_free() noexcept;
+	void put_free(PendingRequest *p) noexcept;
+
+	Backend &owner_;
+	Device *device_ = nullptr;	// set by start(), before the thread runs
+	const Settings settings_;
+	const unsigned index_;
+	const bool persistent_;
+	const EvtchnPort port_;
+
+	// Set up by init(), torn down by the destructor in reverse.
+	void *ring_area_ = nullptr;		// kapi_xenbus_map_ring
+	blkif::BlkifBackRing ring_;
+	kapi_waitq *wq_ = nullptr;
+	kapi_spinlock *done_lock_ = nullptr;
+	Box<GrantMapper> mapper_;
+	PendingRequest **pool_ = nullptr;	// nr_pending_ owned entries
+	uint32_t nr_pending_ = 0;
+	Box<RingScratch> scratch_;
+	kapi_irq *irq_ = nullptr;
+	kapi_thread *thread_ = nullptr;
+
+	// Ring thread only.
+	PendingRequest *free_ = nullptr;
+	uint32_t nr_free_ = 0;
+	bool broken_ = false;
+	bool shut_down_ = false;
+	bool eoi_owed_ = false;		// an event was taken and not yet acknowledged
+	bool saw_request_ = false;	// since the last lateeoi: not spurious
+	bool responses_pushed_ = false;	// pushed, not yet published
+	bool flush_withdrawn_ = false;
+	unsigned long squeeze_seen_ = 0;	// Backend's squeeze generation
+	unsigned long next_stats_ = 0;
+	IoStats io_ = {};		// written by the thread, read relaxed
+	GrantStats grants_ = {};	// the mapper's counters, published by the thread
+
+	// Shared with irq and completion contexts (atomics, done_lock_).
+	bool events_pending_ = false;
+	PendingRequest *done_ = nullptr;	// under done_lock_
+};
+
+} // namespace xbc::blkback

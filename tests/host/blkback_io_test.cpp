@@ -1,0 +1,545 @@
+// SPDX-License-Identifier: GPL-2.0-only
+// The blkback data path against the fake Xen: data really moves between the
+// frontend's granted pages and the fake disk; persistent grants on, off and
+// over the cap; hostile requests get error responses and leak nothing; a
+// broken ring halts; disconnect drains and unmaps everything.
+#include "blkback_harness.hpp"
+
+namespace xbc::test {
+namespace {
+
+void fill(unsigned char *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = static_cast<unsigned char>(seed * 131 + i * 7 + (i >> 8));
+}
+
+TEST(BlkbackIo, WriteThenReadRoundTrip)
+{
+	Bench b;
+	b.connect();
+	FrontPage &src = b.grant_page();
+	fill(src.bytes(), KAPI_PAGE_SIZE, 1);
+	auto rsp = b.roundtrip(b.rw(Op::kWrite, 7, 16, {Bench::seg(src)}));
+	EXPECT_EQ(rsp.id, blkif::RequestId(7));
+	EXPECT_EQ(rsp.operation, Op::kWrite);
+	EXPECT_EQ(rsp.status, RspStatus::kOkay);
+	EXPECT_EQ(memcmp(b.disk().data() + 16 * 512, src.bytes(), KAPI_PAGE_SIZE), 0);
+
+	FrontPage &dst = b.grant_page();
+	rsp = b.roundtrip(b.rw(Op::kRead, 8, 16, {Bench::seg(dst)}));
+	EXPECT_EQ(rsp.status, RspStatus::kOkay);
+	EXPECT_EQ(memcmp(dst.bytes(), src.bytes(), KAPI_PAGE_SIZE), 0);
+
+	const auto io = b.be->io_stats();
+	EXPECT_EQ(io.wr_req, 1u);
+	EXPECT_EQ(io.rd_req, 1u);
+	EXPECT_EQ(io.wr_sect, 8u);
+	EXPECT_EQ(io.rd_sect, 8u);
+	// The write's event was acknowledged, and not as spurious.
+	const auto irq = b.xen.irq(*b.xen.port_by_name("blkif-backend"));
+	EXPECT_GE(irq.eois, 1u);
+	EXPECT_EQ(irq.spurious_eois, 0u);
+}
+
+TEST(BlkbackIo, ReadOnlyGrantsServeWritesWithoutPersistentGrants)
+{
+	// Without persistent grants a disk write maps the frontend's page
+	// read-only, so a read-only grant is enough (and a read into it is
+	// refused by the grant table, failing only that request).
+	Bench b;
+	FrontendOptions o;
+	o.persistent = false;
+	b.connect(o);
+	FrontPage &src = b.grant_page(/*readonly=*/true);
+	fill(src.bytes(), KAPI_PAGE_SIZE, 11);
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kWrite, 1, 0, {Bench::seg(src)})).status, RspStatus::kOkay);
+	EXPECT_EQ(memcmp(b.disk().data(), src.bytes(), KAPI_PAGE_SIZE), 0);
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 2, 0, {Bench::seg(src)})).status, RspStatus::kError);
+	EXPECT_EQ(b.be->grant_stats().mapped, 0u);
+}
+
+TEST(BlkbackIo, PersistentMappingsAreWritableSoReadOnlyGrantsFail)
+{
+	// As in-tree: a persistent mapping may serve a later read, so it is
+	// always mapped read-write; a frontend that negotiated persistent
+	// grants must grant read-write. A read-only grant fails its request.
+	Bench b;
+	b.connect();
+	FrontPage &src = b.grant_page(/*readonly=*/true);
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kWrite, 1, 0, {Bench::seg(src)})).status, RspStatus::kError);
+	EXPECT_EQ(b.disk().stats().writes, 0u);
+	EXPECT_EQ(b.be->grant_stats().mapped, 0u);
+}
+
+TEST(BlkbackIo, PartialSegmentsLandAtTheirOffsets)
+{
+	Bench b;
+	b.connect();
+	FrontPage &a = b.grant_page();
+	FrontPage &c = b.grant_page();
+	fill(a.bytes(), KAPI_PAGE_SIZE, 2);
+	fill(c.bytes(), KAPI_PAGE_SIZE, 3);
+	// Sectors 2..5 of page a, then 0..0 of page c: 5 sectors from 100.
+	auto rsp = b.roundtrip(b.rw(Op::kWrite, 1, 100, {Bench::seg(a, 2, 5), Bench::seg(c, 0, 0)}));
+	ASSERT_EQ(rsp.status, RspStatus::kOkay);
+	EXPECT_EQ(memcmp(b.disk().data() + 100 * 512, a.bytes() + 2 * 512, 4 * 512), 0);
+	EXPECT_EQ(memcmp(b.disk().data() + 104 * 512, c.bytes(), 512), 0);
+	EXPECT_EQ(b.be->io_stats().wr_sect, 5u);
+}
+
+TEST(BlkbackIo, ElevenSegmentsAcrossTheDisk)
+{
+	Bench b;
+	b.connect();
+	std::vector<blkif::Segment> segs;
+	std::vector<FrontPage *> pages;
+	for (int i = 0; i < 11; i++) {
+		FrontPage &p = b.grant_page();
+		fill(p.bytes(), KAPI_PAGE_SIZE, 10 + i);
+		segs.push_back(Bench::seg(p));
+		pages.push_back(&p);
+	}
+	ASSERT_EQ(b.roundtrip(b.rw(Op::kWrite, 1, 2048 - 88, segs)).status, RspStatus::kOkay);
+	for (int i = 0; i < 11; i++)
+		EXPECT_EQ(memcmp(b.disk().data() + (2048 - 88 + 8 * i) * 512, pages[i]->bytes(), 4096), 0) << i;
+}
+
+TEST(BlkbackIo, FlushAndBarrier)
+{
+	Bench b;
+	b.connect();
+	auto flush = blkif::make_flush(Op::kFlushDiskCache, blkif::RequestId(3), blkif::Vdev(51712));
+	auto rsp = b.roundtrip(flush);
+	EXPECT_EQ(rsp.operation, Op::kFlushDiskCache);
+	EXPECT_EQ(rsp.status, RspStatus::kOkay);
+	EXPECT_EQ(b.disk().stats().preflush, 1u);
+
+	auto barrier = blkif::make_flush(Op::kWriteBarrier, blkif::RequestId(4), blkif::Vdev(51712));
+	rsp = b.roundtrip(barrier);
+	EXPECT_EQ(rsp.operation, Op::kWriteBarrier);
+	EXPECT_EQ(rsp.status, RspStatus::kOkay);
+	EXPECT_EQ(b.disk().stats().preflush, 2u);
+	EXPECT_EQ(b.be->io_stats().f_req, 2u);
+}
+
+TEST(BlkbackIo, BarrierWaitsForEarlierWrites)
+{
+	Bench b;
+	b.connect();
+	FrontPage &p = b.grant_page();
+	fill(p.bytes(), KAPI_PAGE_SIZE, 4);
+	// A write still in flight when the barrier arrives: the barrier's
+	// drain must complete it (and answer it) before the flush goes out.
+	b.push(b.rw(Op::kWrite, 1, 0, {Bench::seg(p)}));
+	b.xen.run_pending_irqs();
+	b.ring().run_once();
+	ASSERT_EQ(b.ring().in_flight(), 1u);
+	host::set_wait_hook([](void *x) { static_cast<host::FakeXen *>(x)->complete_bios(); }, &b.xen);
+	b.push(blkif::make_flush(Op::kWriteBarrier, blkif::RequestId(2), blkif::Vdev(51712)));
+	b.pump();
+	auto rs = b.responses();
+	ASSERT_EQ(rs.size(), 2u);
+	EXPECT_EQ(rs[0].id, blkif::RequestId(1));	// answered first
+	EXPECT_EQ(rs[1].id, blkif::RequestId(2));
+	EXPECT_EQ(b.disk().stats().fua, 1u);
+}
+
+TEST(BlkbackIo, FlushNotSupportedWithdrawsTheFeature)
+{
+	Bench b;
+	b.connect();
+	ASSERT_EQ(b.back_key("feature-flush-cache"), "1");
+	b.disk().fail_next_io(1, -95 /* -EOPNOTSUPP */);
+	auto rsp = b.roundtrip(blkif::make_flush(Op::kFlushDiskCache, blkif::RequestId(3), blkif::Vdev(51712)));
+	EXPECT_EQ(rsp.status, RspStatus::kEopnotsupp);
+	EXPECT_EQ(b.back_key("feature-flush-cache"), "0");
+	EXPECT_EQ(b.back_key("feature-barrier"), "0");
+}
+
+TEST(BlkbackIo, IoErrorFailsTheRequest)
+{
+	Bench b;
+	b.connect();
+	FrontPage &p = b.grant_page();
+	b.disk().fail_next_io(1);
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 1, 0, {Bench::seg(p)})).status, RspStatus::kError);
+	// The next one works again.
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 2, 0, {Bench::seg(p)})).status, RspStatus::kOkay);
+}
+
+TEST(BlkbackIo, DiscardAndSecureDiscard)
+{
+	host::DiskSpec spec;
+	spec.discard = true;
+	spec.secure_erase = true;
+	Bench b(spec);
+	b.connect();
+	memset(b.disk().data(), 0xab, b.disk().size_bytes());
+	auto rsp = b.roundtrip(blkif::make_discard(blkif::RequestId(9), Sector(16), Sector(16), false));
+	EXPECT_EQ(rsp.operation, Op::kDiscard);
+	EXPECT_EQ(rsp.status, RspStatus::kOkay);
+	EXPECT_EQ(b.disk().data()[16 * 512], 0);
+	EXPECT_EQ(b.disk().data()[32 * 512 - 1], 0);
+	EXPECT_EQ(b.disk().data()[32 * 512], 0xab);
+	EXPECT_EQ(b.disk().data()[16 * 512 - 1], 0xab);
+	rsp = b.roundtrip(blkif::make_discard(blkif::RequestId(10), Sector(64), Sector(8), true));
+	EXPECT_EQ(rsp.status, RspStatus::kOkay);
+	EXPECT_EQ(b.disk().stats().secure_erases, 1u);
+	EXPECT_EQ(b.be->io_stats().ds_req, 2u);
+	// Past the end: refused before the device sees it.
+	rsp = b.roundtrip(blkif::make_discard(blkif::RequestId(11), Sector(2040), Sector(9), false));
+	EXPECT_EQ(rsp.status, RspStatus::kError);
+	EXPECT_EQ(b.disk().stats().discards + b.disk().stats().secure_erases, 2u);
+}
+
+TEST(BlkbackIo, ReadOnlyDeviceRefusesWritesAndDiscards)
+{
+	Bench b;
+	b.probe();
+	b.hotplug("r");
+	b.frontend_init();
+	ASSERT_EQ(b.be->state(), KAPI_XENBUS_CONNECTED);
+	FrontPage &p = b.grant_page();
+	fill(p.bytes(), KAPI_PAGE_SIZE, 5);
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kWrite, 1, 0, {Bench::seg(p)})).status, RspStatus::kError);
+	EXPECT_EQ(b.roundtrip(blkif::make_discard(blkif::RequestId(2), Sector(0), Sector(8), false)).status,
+		  RspStatus::kError);
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 3, 0, {Bench::seg(p)})).status, RspStatus::kOkay);
+	EXPECT_EQ(b.disk().stats().bytes_written, 0u);
+	EXPECT_EQ(b.disk().stats().writes, 0u);
+}
+
+TEST(BlkbackIo, MisalignedRequestOn4kDevice)
+{
+	host::DiskSpec spec;
+	spec.logical_block_size = 4096;
+	spec.physical_block_size = 4096;
+	Bench b(spec);
+	b.connect();
+	EXPECT_EQ(b.back_key("sector-size"), "4096");
+	FrontPage &p = b.grant_page();
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 1, 8, {Bench::seg(p)})).status, RspStatus::kOkay);
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 2, 4, {Bench::seg(p)})).status, RspStatus::kError);
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 3, 8, {Bench::seg(p, 0, 3)})).status, RspStatus::kError);
+}
+
+// --- persistent grants ----------------------------------------------------
+
+TEST(BlkbackGrants, PersistentMapsStayBoundedByTheWorkingSet)
+{
+	Bench b;
+	b.connect();
+	std::vector<FrontPage *> pages;
+	for (int i = 0; i < 8; i++)
+		pages.push_back(&b.grant_page());
+	const size_t map_ops_before = b.xen.gnttab().map_ops;
+	for (int r = 0; r < 200; r++) {
+		FrontPage &p = *pages[r % 8];
+		ASSERT_EQ(b.roundtrip(b.rw(r % 2 ? Op::kRead : Op::kWrite, r, 8 * (r % 8), {Bench::seg(p)})).status,
+			  RspStatus::kOkay);
+	}
+	const auto g = b.be->grant_stats();
+	EXPECT_EQ(g.maps, 8u);
+	EXPECT_EQ(g.misses, 8u);
+	EXPECT_EQ(g.hits, 192u);
+	EXPECT_EQ(g.mapped, 8u);
+	EXPECT_EQ(g.transient_maps, 0u);
+	EXPECT_EQ(g.unmaps, 0u);
+	EXPECT_EQ(b.xen.gnttab().map_ops - map_ops_before, 8u);
+	// Disconnect unmaps them all.
+	b.frontend_state(KAPI_XENBUS_CLOSING);
+	b.frontend_state(KAPI_XENBUS_CLOSED);
+	const auto after = b.be->grant_stats();
+	EXPECT_EQ(after.mapped, 0u);
+	EXPECT_EQ(after.unmaps, 8u);
+	EXPECT_EQ(b.xen.gnttab().live_mappings, 0u);
+}
+
+TEST(BlkbackGrants, WithoutPersistentGrantsMapsEqualSegments)
+{
+	Bench b;
+	FrontendOptions o;
+	o.persistent = false;
+	b.connect(o);
+	std::vector<FrontPage *> pages;
+	for (int i = 0; i < 4; i++)
+		pages.push_back(&b.grant_page());
+	for (int r = 0; r < 50; r++) {
+		std::vector<blkif::Segment> segs;
+		for (int i = 0; i < 3; i++)
+			segs.push_back(Bench::seg(*pages[(r + i) % 4]));
+		ASSERT_EQ(b.roundtrip(b.rw(Op::kRead, r, 0, segs)).status, RspStatus::kOkay);
+	}
+	const auto g = b.be->grant_stats();
+	EXPECT_EQ(g.maps, 150u);
+	EXPECT_EQ(g.unmaps, 150u);
+	EXPECT_EQ(g.transient_maps, 150u);
+	EXPECT_EQ(g.hits, 0u);
+	EXPECT_EQ(g.mapped, 0u);
+	EXPECT_EQ(b.xen.gnttab().live_mappings, 0u + 1u);	// just the ring
+}
+
+TEST(BlkbackGrants, OverTheCapOneRequestMixesPersistentAndTransient)
+{
+	Bench b;
+	host::blkback_params().max_persistent_grants = 4;
+	b.connect();
+	std::vector<blkif::Segment> segs;
+	std::vector<FrontPage *> pages;
+	for (int i = 0; i < 8; i++) {
+		FrontPage &p = b.grant_page();
+		fill(p.bytes(), KAPI_PAGE_SIZE, 20 + i);
+		segs.push_back(Bench::seg(p));
+		pages.push_back(&p);
+	}
+	ASSERT_EQ(b.roundtrip(b.rw(Op::kWrite, 1, 0, segs)).status, RspStatus::kOkay);
+	for (int i = 0; i < 8; i++)
+		EXPECT_EQ(memcmp(b.disk().data() + 8 * i * 512, pages[i]->bytes(), 4096), 0) << i;
+	auto g = b.be->grant_stats();
+	EXPECT_EQ(g.maps, 8u);
+	EXPECT_EQ(g.transient_maps, 4u);
+	EXPECT_EQ(g.unmaps, 4u);
+	EXPECT_EQ(g.mapped, 4u);	// the persistent half stays
+}
+
+TEST(BlkbackGrants, IdlePersistentGrantsExpire)
+{
+	Bench b;
+	host::blkback_params().persistent_grant_unused_seconds = 2;
+	b.connect();
+	FrontPage &p = b.grant_page();
+	ASSERT_EQ(b.roundtrip(b.rw(Op::kRead, 1, 0, {Bench::seg(p)})).status, RspStatus::kOkay);
+	EXPECT_EQ(b.be->grant_stats().mapped, 1u);
+	host::advance_jiffies(3 * host::kHz);
+	b.ring().run_once();
+	const auto g = b.be->grant_stats();
+	EXPECT_EQ(g.evictions, 1u);
+	EXPECT_EQ(g.mapped, 0u);
+}
+
+// --- hostile frontends ----------------------------------------------------
+
+// A native request slot written by hand, for shapes the encoder refuses.
+blkif::wire::NativeLayout::RequestSlot raw_rw(uint8_t op, uint8_t nr, uint64_t id, uint64_t sector,
+					      uint32_t gref, uint8_t first, uint8_t last)
+{
+	blkif::wire::NativeLayout::RequestSlot s;
+	memset(&s, 0, sizeof(s));
+	auto *b = reinterpret_cast<unsigned char *>(&s);
+	b[KAPI_BLKIF_NATIVE_REQ_OPERATION_OFFSET] = op;
+	b[KAPI_BLKIF_NATIVE_RW_NR_SEGMENTS_OFFSET] = nr;
+	memcpy(b + KAPI_BLKIF_NATIVE_RW_ID_OFFSET, &id, 8);
+	memcpy(b + KAPI_BLKIF_NATIVE_RW_SECTOR_NUMBER_OFFSET, &sector, 8);
+	for (unsigned i = 0; i < 11; i++) {
+		unsigned char *seg = b + KAPI_BLKIF_NATIVE_RW_SEG_OFFSET + i * KAPI_BLKIF_SEGMENT_SIZE;
+		memcpy(seg + KAPI_BLKIF_SEGMENT_GREF_OFFSET, &gref, 4);
+		seg[KAPI_BLKIF_SEGMENT_FIRST_SECT_OFFSET] = first;
+		seg[KAPI_BLKIF_SEGMENT_LAST_SECT_OFFSET] = last;
+	}
+	return s;
+}
+
+TEST(BlkbackHostile, BadRequestsGetErrorResponsesAndLeakNothing)
+{
+	Bench b;
+	b.connect();
+	FrontPage &p = b.grant_page();
+	struct Case {
+		const char *what;
+		blkif::wire::NativeLayout::RequestSlot slot;
+		RspStatus want;
+	} const cases[] = {
+		{"unknown op", raw_rw(9, 1, 1, 0, p.ref, 0, 7), RspStatus::kEopnotsupp},
+		{"op 4 (never assigned)", raw_rw(4, 1, 2, 0, p.ref, 0, 7), RspStatus::kEopnotsupp},
+		{"read with 0 segments", raw_rw(0, 0, 3, 0, p.ref, 0, 7), RspStatus::kError},
+		{"12 segments", raw_rw(0, 12, 4, 0, p.ref, 0, 7), RspStatus::kError},
+		{"255 segments", raw_rw(1, 255, 5, 0, p.ref, 0, 7), RspStatus::kError},
+		{"first > last", raw_rw(0, 1, 6, 0, p.ref, 5, 4), RspStatus::kError},
+		{"last_sect 8", raw_rw(0, 1, 7, 0, p.ref, 0, 8), RspStatus::kError},
+		{"past the end", raw_rw(0, 1, 8, 2044, p.ref, 0, 7), RspStatus::kError},
+		{"sector wraps 2^64", raw_rw(1, 1, 9, ~0ull - 3, p.ref, 0, 7), RspStatus::kError},
+		{"gref never granted", raw_rw(0, 1, 10, 0, 4000, 0, 7), RspStatus::kError},
+		{"duplicate gref", raw_rw(0, 2, 11, 0, p.ref, 0, 7), RspStatus::kError},
+	};
+	for (const auto &c : cases) {
+		b.push_raw(&c.slot);
+		b.pump();
+		auto rs = b.responses();
+		ASSERT_EQ(rs.size(), 1u) << c.what;
+		EXPECT_EQ(rs[0].status, c.want) << c.what;
+		// Nothing stays mapped but the ring (and, with persistent
+		// grants, the page's own persistent mapping).
+		EXPECT_LE(b.be->grant_stats().mapped, 1u) << c.what;
+		EXPECT_EQ(b.ring().in_flight(), 0u) << c.what;
+	}
+	// The disk was never written, the ring still works.
+	EXPECT_EQ(b.disk().stats().writes, 0u);
+	EXPECT_FALSE(b.ring().broken());
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 99, 0, {Bench::seg(p)})).status, RspStatus::kOkay);
+	EXPECT_TRUE(b.xen.violations().empty());
+}
+
+TEST(BlkbackHostile, FailedMapInTheMiddleFailsOnlyThatRequest)
+{
+	Bench b;
+	b.connect();
+	FrontPage &a = b.grant_page();
+	FrontPage &bad = b.grant_page();
+	FrontPage &c = b.grant_page();
+	b.xen.fail_map(bad.ref, host::gntst::kGeneralError, 1);
+	auto rsp = b.roundtrip(b.rw(Op::kRead, 1, 0, {Bench::seg(a), Bench::seg(bad), Bench::seg(c)}));
+	EXPECT_EQ(rsp.status, RspStatus::kError);
+	EXPECT_EQ(b.disk().stats().reads, 0u);
+	// The failed request left nothing borrowed: the same grants work now.
+	rsp = b.roundtrip(b.rw(Op::kRead, 2, 0, {Bench::seg(a), Bench::seg(bad), Bench::seg(c)}));
+	EXPECT_EQ(rsp.status, RspStatus::kOkay);
+}
+
+TEST(BlkbackHostile, IndirectRequests)
+{
+	Bench b;
+	b.connect();
+	// 40 data pages described by one indirect page.
+	FrontPage &ind = b.grant_page();
+	std::vector<FrontPage *> pages;
+	for (unsigned i = 0; i < 40; i++) {
+		FrontPage &p = b.grant_page();
+		fill(p.bytes(), KAPI_PAGE_SIZE, 40 + i);
+		pages.push_back(&p);
+		ASSERT_TRUE(blkif::encode_indirect_segment(ind.bytes(), i, Bench::seg(p)).is_ok());
+	}
+	GrantRef ind_ref(ind.ref);
+	auto req = blkif::make_indirect(Op::kWrite, blkif::RequestId(5), blkif::Vdev(51712), Sector(512), 40, &ind_ref);
+	auto rsp = b.roundtrip(req);
+	EXPECT_EQ(rsp.operation, Op::kWrite);
+	ASSERT_EQ(rsp.status, RspStatus::kOkay);
+	for (unsigned i = 0; i < 40; i++)
+		EXPECT_EQ(memcmp(b.disk().data() + (512 + 8 * i) * 512, pages[i]->bytes(), 4096), 0) << i;
+	EXPECT_EQ(b.be->io_stats().wr_sect, 320u);
+
+	// A segment in the indirect page with last_sect 9: the whole request fails.
+	blkif::Segment bad = Bench::seg(*pages[3]);
+	bad.last_sect = 7;
+	ASSERT_TRUE(blkif::encode_indirect_segment(ind.bytes(), 3, bad).is_ok());
+	ind.bytes()[3 * 8 + 5] = 9;
+	req = blkif::make_indirect(Op::kRead, blkif::RequestId(6), blkif::Vdev(51712), Sector(0), 40, &ind_ref);
+	EXPECT_EQ(b.roundtrip(req).status, RspStatus::kError);
+
+	// More segments than we advertised (256).
+	req = blkif::make_indirect(Op::kRead, blkif::RequestId(7), blkif::Vdev(51712), Sector(0), 300, &ind_ref);
+	blkif::wire::NativeLayout::RequestSlot s;
+	if (blkif::encode_request(blkif::Abi::kNative, req, &s).is_ok()) {
+		b.push_raw(&s);
+		b.pump();
+		auto rs = b.responses();
+		ASSERT_EQ(rs.size(), 1u);
+		EXPECT_EQ(rs[0].status, RspStatus::kError);
+	}
+
+	// An indirect page nobody granted.
+	GrantRef nowhere(5000);
+	req = blkif::make_indirect(Op::kRead, blkif::RequestId(8), blkif::Vdev(51712), Sector(0), 4, &nowhere);
+	EXPECT_EQ(b.roundtrip(req).status, RspStatus::kError);
+	EXPECT_EQ(b.ring().in_flight(), 0u);
+	EXPECT_TRUE(b.xen.violations().empty());
+}
+
+TEST(BlkbackHostile, ProducerOverflowHaltsTheRingWithARatelimitedLog)
+{
+	Bench b;
+	b.connect();
+	auto &q = b.queue();
+	auto *hdr = static_cast<SringHeader *>(q.area);
+	const size_t logs = host::log_count();
+	// Claim a ring and a half of requests.
+	hdr->req_prod = hdr->req_prod + b.ring().size() + b.ring().size() / 2;
+	kapi_evtchn_notify(q.irq);
+	b.xen.run_pending_irqs();
+	b.ring().run_once();
+	EXPECT_TRUE(b.ring().broken());
+	EXPECT_GT(host::log_count(), logs);
+	EXPECT_NE(std::string(host::last_log()).find("halting"), std::string::npos);
+	// The halted ring is never acknowledged: its events stay masked.
+	const auto irq = b.xen.irq(*b.xen.port_by_name("blkif-backend"));
+	EXPECT_EQ(irq.eois, 0u);
+	b.ring().run_once();
+	EXPECT_EQ(b.xen.irq(*b.xen.port_by_name("blkif-backend")).eois, 0u);
+	EXPECT_EQ(b.disk().stats().bios_submitted, 0u);
+	// Disconnect still cleans up.
+	b.frontend_state(KAPI_XENBUS_CLOSED);
+	EXPECT_EQ(b.xen.live_ring_maps(), 0u);
+}
+
+TEST(BlkbackHostile, EmptyKickIsAcknowledgedAsSpurious)
+{
+	Bench b;
+	b.connect();
+	const uint32_t port = *b.xen.port_by_name("blkif-backend");
+	b.xen.raise(port);
+	b.xen.run_pending_irqs();
+	b.ring().run_once();
+	const auto irq = b.xen.irq(port);
+	EXPECT_EQ(irq.eois, 1u);
+	EXPECT_EQ(irq.spurious_eois, 1u);
+}
+
+TEST(BlkbackIo, DisconnectWithIoInFlightDrainsAndUnmaps)
+{
+	Bench b;
+	b.connect();
+	std::vector<FrontPage *> pages;
+	for (int i = 0; i < 5; i++) {
+		FrontPage &p = b.grant_page();
+		pages.push_back(&p);
+		b.push(b.rw(Op::kRead, i, 8 * i, {Bench::seg(p)}));
+	}
+	b.xen.run_pending_irqs();
+	b.ring().run_once();
+	ASSERT_EQ(b.ring().in_flight(), 5u);
+	ASSERT_EQ(b.xen.bios_in_flight(), 5u);
+	// The drain completes them while "sleeping".
+	host::set_wait_hook([](void *x) { static_cast<host::FakeXen *>(x)->complete_bios(); }, &b.xen);
+	b.frontend_state(KAPI_XENBUS_CLOSING);
+	b.frontend_state(KAPI_XENBUS_CLOSED);
+	EXPECT_EQ(b.xen.bios_in_flight(), 0u);
+	EXPECT_EQ(b.xen.gnttab().live_mappings, 0u);
+	EXPECT_EQ(b.be->grant_stats().mapped, 0u);
+	// Every request was answered before the ring went.
+	EXPECT_EQ(b.responses().size(), 5u);
+}
+
+TEST(BlkbackIo, MultiQueueRingsWorkIndependently)
+{
+	Bench b;
+	FrontendOptions o;
+	o.queues = 2;
+	b.connect(o);
+	FrontPage &p0 = b.grant_page();
+	FrontPage &p1 = b.grant_page();
+	fill(p0.bytes(), 4096, 60);
+	fill(p1.bytes(), 4096, 61);
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kWrite, 1, 0, {Bench::seg(p0)}), 0).status, RspStatus::kOkay);
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kWrite, 2, 8, {Bench::seg(p1)}), 1).status, RspStatus::kOkay);
+	EXPECT_EQ(memcmp(b.disk().data(), p0.bytes(), 4096), 0);
+	EXPECT_EQ(memcmp(b.disk().data() + 4096, p1.bytes(), 4096), 0);
+	EXPECT_EQ(b.ring(0).io_stats().wr_req, 1u);
+	EXPECT_EQ(b.ring(1).io_stats().wr_req, 1u);
+	EXPECT_EQ(b.be->io_stats().wr_req, 2u);
+}
+
+TEST(BlkbackIo, StatisticsSurviveReconnect)
+{
+	Bench b;
+	b.connect();
+	FrontPage &p = b.grant_page();
+	ASSERT_EQ(b.roundtrip(b.rw(Op::kRead, 1, 0, {Bench::seg(p)})).status, RspStatus::kOkay);
+	b.frontend_state(KAPI_XENBUS_CLOSING);
+	b.frontend_state(KAPI_XENBUS_CLOSED);
+	EXPECT_EQ(b.be->io_stats().rd_req, 1u);
+	EXPECT_EQ(b.be->grant_stats().maps, 1u);
+	EXPECT_EQ(b.be->grant_stats().unmaps, 1u);
+}
+
+} // namespace
+} // namespace xbc::test
