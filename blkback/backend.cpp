@@ -195,7 +195,9 @@ void Backend::physical_device_changed() noexcept
 		return;
 
 	const bool readonly = !text_contains(mode, 'w');
-	auto dev = Device::open(major, minor, readonly, cdrom, this);
+	// No holder: in-tree opens shared, so one device may back several
+	// vbds (a read-only image attached to many guests).
+	auto dev = Device::open(major, minor, readonly, cdrom, nullptr);
 	if (dev.is_error()) {
 		fatal(dev.status().code(), "creating vbd structure");
 		return;
