@@ -8,6 +8,7 @@
 #                         symbol (scripts/build-modules)
 #   make deb              build/xen-blkcxx-dkms_<version>_all.deb
 #   make dist-src DEST=d  copy the module sources (what DKMS builds) to d
+#   make check           every test layer (scripts/check), ending 'N passed, N failed'
 #   make clean
 #
 # kbuild itself reads ./Kbuild (and scripts/kbuild-cxx.mk for the C++ rule);
@@ -17,7 +18,7 @@
 KDIRS ?= $(patsubst %/Makefile,%,$(shell ls -d /usr/src/linux-headers-*-amd64/Makefile 2>/dev/null | sort -V))
 KDIR ?= $(lastword $(KDIRS))
 
-.PHONY: all modules modules-check clean dist-src deb
+.PHONY: all modules modules-check check clean dist-src deb
 
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
 
@@ -30,6 +31,9 @@ modules:
 # Every kernel is checked even if an earlier one fails; the target fails if any did.
 modules-check:
 	@status=0; for k in $(KDIRS); do scripts/build-modules $$k || status=1; done; exit $$status
+
+check:
+	scripts/check
 
 # The sources a DKMS build needs, and nothing else (no tests, no .wip).
 dist-src:
