@@ -528,6 +528,69 @@ TEST(BlkbackIo, MultiQueueRingsWorkIndependently)
 	EXPECT_EQ(b.be->io_stats().wr_req, 2u);
 }
 
+TEST(BlkbackIo, X86_32AbiRoundTrip)
+{
+	// A 32-bit frontend: 108-byte slots, 4-aligned 64-bit fields, 12-byte
+	// responses. The backend converts once at the ring edge.
+	Bench b;
+	FrontendOptions o;
+	o.protocol = "x86_32-abi";
+	b.probe();
+	b.hotplug();
+	b.frontend_prepare(o);
+	using L = blkif::wire::X86_32Layout;
+	auto fr = blkif::LayoutFrontRing<L>::init(b.queue().area, KAPI_PAGE_SIZE);
+	ASSERT_TRUE(fr.is_ok());
+	auto front = fr.take();
+	b.frontend_state(KAPI_XENBUS_INITIALISED);
+	ASSERT_EQ(b.be->state(), KAPI_XENBUS_CONNECTED);
+	// 4096 - 64 header bytes hold 37 slots of 108: 32 entries.
+	EXPECT_EQ(b.ring().size(), 32u);
+
+	FrontPage &src = b.grant_page();
+	FrontPage &dst = b.grant_page();
+	fill(src.bytes(), KAPI_PAGE_SIZE, 32);
+	auto send = [&](const blkif::Request &req) {
+		L::RequestSlot slot;
+		ASSERT_TRUE(blkif::encode_request(blkif::Abi::kX86_32, req, &slot).is_ok());
+		ASSERT_TRUE(front.push_request(slot).is_ok());
+		if (front.publish_requests())
+			kapi_evtchn_notify(b.queue().irq);
+		b.pump();
+	};
+	auto answer = [&]() {
+		EXPECT_TRUE(front.pending_responses().is_ok());
+		L::Response raw;
+		EXPECT_TRUE(front.pop_response(&raw));
+		return blkif::decode_response(blkif::Abi::kX86_32, &raw);
+	};
+	send(b.rw(Op::kWrite, 0x1122334455667788ull, 24, {Bench::seg(src)}));
+	auto rsp = answer();
+	EXPECT_EQ(rsp.id, blkif::RequestId(0x1122334455667788ull));
+	EXPECT_EQ(rsp.status, RspStatus::kOkay);
+	send(b.rw(Op::kRead, 2, 24, {Bench::seg(dst)}));
+	EXPECT_EQ(answer().status, RspStatus::kOkay);
+	EXPECT_EQ(memcmp(dst.bytes(), src.bytes(), KAPI_PAGE_SIZE), 0);
+	EXPECT_EQ(memcmp(b.disk().data() + 24 * 512, src.bytes(), KAPI_PAGE_SIZE), 0);
+}
+
+TEST(BlkbackIo, AllocationFailureOnTheIoPathFailsOnlyThatRequest)
+{
+	Bench b;
+	b.connect();
+	FrontPage &p = b.grant_page();
+	// The first map needs a page for the pool: make every allocation fail.
+	host::fail_allocs_after(0);
+	b.push(b.rw(Op::kRead, 1, 0, {Bench::seg(p)}));
+	b.pump();
+	host::clear_alloc_failure();
+	auto rs = b.responses();
+	ASSERT_EQ(rs.size(), 1u);
+	EXPECT_EQ(rs[0].status, RspStatus::kError);
+	EXPECT_EQ(b.be->grant_stats().mapped, 0u);
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 2, 0, {Bench::seg(p)})).status, RspStatus::kOkay);
+}
+
 TEST(BlkbackIo, StatisticsSurviveReconnect)
 {
 	Bench b;
