@@ -2,23 +2,31 @@
 /*
  * xen-blkfront, C side: the module's registration boilerplate, which the
  * kernel's macros make C-only. Module load and unload forward straight to
- * the C++ engine (blkfront/module.cpp). The parameters keep the in-tree
- * driver's names, types, permissions, defaults and descriptions, so
- * existing configuration (xen_blkfront.max_queues=... on the command line,
+ * the C++ engine (blkfront/module.cpp); the xenbus driver "vbd" forwards
+ * every callback to the engine (blkfront/engine.h, blkfront/frontend.cpp);
+ * blk-mq and the gendisk live behind kapi/blkmq.h (common/shim/blkmq.c).
+ * The parameters keep the in-tree driver's names, types, permissions,
+ * defaults and descriptions, so existing configuration
+ * (xen_blkfront.max_queues=... on the command line,
  * /sys/module/xen_blkfront/parameters/) carries over; the engine reads them
- * through the getters of blkfront/params.h.
- *
- * No xenbus driver and no MODULE_ALIAS yet: a module that autoloads for
- * vbd devices and then does nothing would break a system.
+ * through the getters of blkfront/params.h. The aliases are in-tree's, so
+ * the module autoloads for vbd devices as xen-blkfront does.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/blkdev.h>
 #include <linux/cache.h>
 #include <linux/compiler.h>
+#include <linux/device.h>
+#include <linux/major.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <xen/platform_pci.h>
+#include <xen/xen.h>
+#include <xen/xenbus.h>
 
 #include "../common/shim/shim.h"
+#include "engine.h"
 #include "entry.h"
 #include "params.h"
 
@@ -69,17 +77,115 @@ bool xbc_blkfront_param_feature_persistent(void)
 	return READ_ONCE(feature_persistent);
 }
 
+/* struct kapi_xenbus_device is struct xenbus_device, renamed. */
+static struct kapi_xenbus_device *to_kdev(struct xenbus_device *dev)
+{
+	return (struct kapi_xenbus_device *)dev;
+}
+
+static int xbc_blkfront_xb_probe(struct xenbus_device *dev, const struct xenbus_device_id *id)
+{
+	struct xbc_blkfront *fe;
+	int err = xbc_blkfront_probe(to_kdev(dev), &fe);
+
+	if (err)
+		return err;
+	dev_set_drvdata(&dev->dev, fe);
+	return 0;
+}
+
+static void xbc_blkfront_xb_changed(struct xenbus_device *dev, enum xenbus_state state)
+{
+	xbc_blkfront_otherend_changed(dev_get_drvdata(&dev->dev), (enum kapi_xenbus_state)state);
+}
+
+static int xbc_blkfront_xb_resume(struct xenbus_device *dev)
+{
+	return xbc_blkfront_resume(dev_get_drvdata(&dev->dev));
+}
+
+static void xbc_blkfront_xb_remove(struct xenbus_device *dev)
+{
+	xbc_blkfront_remove(dev_get_drvdata(&dev->dev));
+	dev_set_drvdata(&dev->dev, NULL);
+}
+
+static int xbc_blkfront_xb_is_ready(struct xenbus_device *dev)
+{
+	return xbc_blkfront_is_ready(dev_get_drvdata(&dev->dev));
+}
+
+/* Our persistent-grant pool, per device (no in-tree counterpart). */
+static ssize_t persistent_grants_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	struct xbc_blkfront *fe = dev_get_drvdata(dev);
+
+	if (!fe)
+		return -ENODEV;
+	return xbc_blkfront_format_stats(fe, buf, PAGE_SIZE);
+}
+static DEVICE_ATTR_RO(persistent_grants);
+
+static struct attribute *xbc_blkfront_attrs[] = {
+	&dev_attr_persistent_grants.attr,
+	NULL,
+};
+ATTRIBUTE_GROUPS(xbc_blkfront);
+
+static const struct xenbus_device_id xbc_blkfront_ids[] = {
+	{ "vbd" },
+	{ "" }
+};
+
+static struct xenbus_driver xbc_blkfront_driver = {
+	.ids = xbc_blkfront_ids,
+	.probe = xbc_blkfront_xb_probe,
+	.remove = xbc_blkfront_xb_remove,
+	.resume = xbc_blkfront_xb_resume,
+	.otherend_changed = xbc_blkfront_xb_changed,
+	.is_ready = xbc_blkfront_xb_is_ready,
+	.driver = {
+		.dev_groups = xbc_blkfront_groups,
+	},
+};
+
 static int __init xbc_blkfront_module_init(void)
 {
-	return xbc_blkfront_init();
+	int err;
+
+	/* As in-tree: only in a Xen guest whose PV disks are not unplugged. */
+	if (!xen_domain() || !xen_has_pv_disk_devices())
+		return -ENODEV;
+	if (register_blkdev(XENVBD_MAJOR, "xvd")) {
+		pr_warn("can't get major %d with name xvd\n", XENVBD_MAJOR);
+		return -ENODEV;
+	}
+	err = xbc_blkfront_init();
+	if (err)
+		goto out_blkdev;
+	err = xenbus_register_frontend(&xbc_blkfront_driver);
+	if (err)
+		goto out_engine;
+	return 0;
+
+out_engine:
+	xbc_blkfront_exit();
+out_blkdev:
+	unregister_blkdev(XENVBD_MAJOR, "xvd");
+	return err;
 }
 module_init(xbc_blkfront_module_init);
 
 static void __exit xbc_blkfront_module_exit(void)
 {
+	xenbus_unregister_driver(&xbc_blkfront_driver);
 	xbc_blkfront_exit();
+	unregister_blkdev(XENVBD_MAJOR, "xvd");
 }
 module_exit(xbc_blkfront_module_exit);
 
 MODULE_DESCRIPTION("Xen virtual block device frontend (xen-blkcxx, C++ engine)");
 MODULE_LICENSE("GPL");
+MODULE_ALIAS_BLOCKDEV_MAJOR(XENVBD_MAJOR);
+MODULE_ALIAS("xen:vbd");
+MODULE_ALIAS("xenblk");

@@ -9,4 +9,11 @@
 // Add new .cpp files of common/ and blkfront/ below.
 #include "../common/cxxrt.cpp"
 
+#include "../common/blkif.cpp"
+#include "../common/grant_pool.cpp"
+
+#include "vdev.cpp"
+#include "settings.cpp"
+#include "io_ring.cpp"
+#include "frontend.cpp"
 #include "module.cpp"

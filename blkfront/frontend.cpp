@@ -514,10 +514,14 @@ int Frontend::queue_rq(unsigned int hwq, kapi_blk_request *rq) noexcept
 	const uint32_t n = read_once(nr_rings_);
 	IoRing *ring = n ? rings_[hwq % n].get() : nullptr;
 	if (!ring) {
-		// Between rings (resume): blk-mq waits until we restart it.
-		return read_once(conn_) == Conn::kSuspended ? -err::kBusy : -err::kIo;
+		// Between rings (a resume that failed to reconnect): wait for
+		// the restart at the next connect.
+		if (read_once(conn_) != Conn::kSuspended)
+			return -err::kIo;
+		kapi_blkmq_stop_hw_queue(disk_, hwq);
+		return -err::kBusy;
 	}
-	return ring->queue(rq);
+	return ring->queue(rq, hwq);
 }
 
 void Frontend::disable_flush() noexcept
@@ -562,9 +566,11 @@ Status Frontend::resume() noexcept
 	if (conn_ == Conn::kConnected)
 		conn_ = Conn::kSuspended;
 	destroy_rings();
+	// New rings exist (not yet live) before blk-mq may dispatch again, so
+	// a dispatch stops its queue under the ring lock and connect restarts it.
+	const Status st = talk_to_backend();
 	if (disk_)
 		kapi_blkmq_unquiesce(disk_);
-	const Status st = talk_to_backend();
 	kapi_mutex_unlock(mutex_);
 	return st;
 }

@@ -165,22 +165,30 @@ blkif::Segment wire_segment(uint32_t gref, const SegSlot &s) noexcept
 
 } // namespace
 
-int IoRing::queue(kapi_blk_request *rq) noexcept
+int IoRing::queue(kapi_blk_request *rq, unsigned int hwq) noexcept
 {
 	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
-	const int rc = queue_locked(rq);
+	const int rc = queue_locked(rq, hwq);
 	kapi_spin_unlock_irqrestore(lock_, flags);
 	return rc;
 }
 
-int IoRing::queue_locked(kapi_blk_request *rq) noexcept
+// Stops the hardware queue under the ring lock, so the completion that
+// frees space (which takes the lock) always sees stopped_queue_.
+int IoRing::busy(unsigned int hwq) noexcept
+{
+	stopped_queue_ = true;
+	kapi_blkmq_stop_hw_queue(owner_->disk(), hwq);
+	return -err::kBusy;
+}
+
+int IoRing::queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept
 {
 	if (broken_ || owner_->is_broken())
 		return -err::kIo;
 	if (!live_) {
 		// Not connected yet, or suspended: the queue restarts at connect.
-		stopped_queue_ = true;
-		return -err::kBusy;
+		return busy(hwq);
 	}
 
 	kapi_blk_rq_info info;
@@ -230,10 +238,8 @@ int IoRing::queue_locked(kapi_blk_request *rq) noexcept
 		return -err::kIo;
 	}
 
-	if (ring_.full()) {
-		stopped_queue_ = true;
-		return -err::kBusy;
-	}
+	if (ring_.full())
+		return busy(hwq);
 	const uint32_t id = free_head_;
 	if (!XBC_CHECK(id < ring_.size()))
 		return -err::kIo;

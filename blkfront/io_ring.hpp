@@ -85,8 +85,9 @@ public:
 	// start taking requests.
 	[[nodiscard]] Status configure(const Features &f) noexcept;
 
-	// blk-mq queue_rq: 0, -EBUSY (ring full), -EAGAIN (shortage), -EIO.
-	[[nodiscard]] int queue(kapi_blk_request *rq) noexcept;
+	// blk-mq queue_rq on hardware queue `hwq`: 0, -EBUSY (ring full; the
+	// queue is stopped until space frees), -EAGAIN (shortage), -EIO.
+	[[nodiscard]] int queue(kapi_blk_request *rq, unsigned int hwq) noexcept;
 	// The event channel handler.
 	void handle_irq() noexcept;
 
@@ -113,7 +114,8 @@ public:
 private:
 	static void irq_trampoline(void *ctx) noexcept;
 
-	int queue_locked(kapi_blk_request *rq) noexcept;
+	int queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept;
+	int busy(unsigned int hwq) noexcept;
 	Status grant_segments(Shadow &s, SegSlot *segs, bool bounce, bool persistent) noexcept;
 	void release_grants(Shadow &s, SegSlot *segs, bool ok_read, bool *backend_kept_grant) noexcept;
 	void force_release_grants(Shadow &s, SegSlot *segs) noexcept;

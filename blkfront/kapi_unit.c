@@ -11,4 +11,6 @@
 #include "../common/shim/xenbus.c"
 #include "../common/shim/gnttab.c"
 #include "../common/shim/evtchn.c"
+#include "../common/shim/thread.c"
+#include "../common/shim/blkmq.c"
 #include "../common/shim/layout_checks.c"

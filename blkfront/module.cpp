@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // C++ entry of xen-blkfront: module load and unload, called from the C shim
-// blkfront/blkfront.c. For now it only proves that C++ runs at load; the
-// frontend engine (xenbus driver, blk-mq disk) hooks in here when it exists.
+// blkfront/blkfront.c. Load creates the driver state (minor registry, the
+// persistent-grant purge thread); the xenbus driver is registered by the
+// shim after this returns 0, and unregistered before exit runs.
 #include "entry.h"
-#include "kapi/log.h"
+#include "blkfront/frontend.hpp"
 
 int xbc_blkfront_init(void) noexcept
 {
-	kapi_log(KAPI_LOG_INFO, "C++ engine loaded (no xenbus driver registered yet)\n");
-	return 0;
+	return xbc::blkfront::driver_init();
 }
 
 void xbc_blkfront_exit(void) noexcept
 {
-	kapi_log(KAPI_LOG_INFO, "C++ engine unloaded\n");
+	xbc::blkfront::driver_exit();
 }

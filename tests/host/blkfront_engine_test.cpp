@@ -33,7 +33,7 @@ protected:
 	void SetUp() override
 	{
 		FakeBlkmq::reset();
-		ASSERT_EQ(blkfront::driver_init(), 0);
+		ASSERT_EQ(xbc_blkfront_init(), 0);
 		pair = xen.add_vbd_pair();
 	}
 
@@ -43,7 +43,7 @@ protected:
 			xbc_blkfront_remove(h);
 		h = nullptr;
 		be.reset();
-		blkfront::driver_exit();
+		xbc_blkfront_exit();
 		EXPECT_EQ(FakeBlkmq::double_completions(), 0u);
 		EXPECT_EQ(FakeBlkmq::disks_alive(), 0u);
 	}
@@ -386,6 +386,7 @@ TEST_F(BlkfrontTest, FullRingAnswersBusyAndRestartsWhenSpaceFrees)
 	}
 	TestRequest extra = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
 	EXPECT_EQ(FakeBlkmq::dispatch(extra.get()), -err::kBusy);
+	EXPECT_EQ(FakeBlkmq::disk()->hw_stops, 1u);
 	const size_t restarts = FakeBlkmq::disk()->restarts;
 	be->release();
 	run();

@@ -70,9 +70,10 @@ void kapi_blk_page_put(struct kapi_page *page) KAPI_NOEXCEPT;
  * queue_rq, called by blk-mq on hardware queue @hwq after the request was
  * started. Returns:
  *   0            queued (or already completed by the engine);
- *   -EBUSY       no room: the shim stops that hardware queue and answers
- *                BLK_STS_DEV_RESOURCE; the engine restarts it with
- *                kapi_blkmq_start_stopped_queues when room frees;
+ *   -EBUSY       no room: BLK_STS_DEV_RESOURCE. The engine has stopped that
+ *                hardware queue (kapi_blkmq_stop_hw_queue, under the same
+ *                lock its completion path takes, so no restart is lost)
+ *                and restarts it with kapi_blkmq_start_stopped_queues;
  *   -EAGAIN      a transient shortage (grant refs, atomic memory) that no
  *                completion may end: BLK_STS_RESOURCE, blk-mq retries later;
  *   other -errno blk-mq fails the request with that error.
@@ -136,6 +137,8 @@ void kapi_blkmq_disable_flush(struct kapi_blkmq_disk *disk) KAPI_NOEXCEPT;
 void kapi_blkmq_disable_discard(struct kapi_blkmq_disk *disk) KAPI_NOEXCEPT;
 
 void kapi_blkmq_stop_queues(struct kapi_blkmq_disk *disk) KAPI_NOEXCEPT;
+/* Stops hardware queue @hwq (blk_mq_stop_hw_queue); any context. */
+void kapi_blkmq_stop_hw_queue(struct kapi_blkmq_disk *disk, unsigned int hwq) KAPI_NOEXCEPT;
 /*
  * Waits until no queue_rq runs and none starts until unquiesce
  * (blk_mq_quiesce_queue): the engine may then swap its rings. Process context.

@@ -284,6 +284,12 @@ void kapi_blkmq_stop_queues(struct kapi_blkmq_disk *disk) noexcept
 	disk->state.stops++;
 }
 
+void kapi_blkmq_stop_hw_queue(struct kapi_blkmq_disk *disk, unsigned int) noexcept
+{
+	if (disk)
+		disk->state.hw_stops++;
+}
+
 void kapi_blkmq_quiesce(struct kapi_blkmq_disk *disk) noexcept
 {
 	disk->state.quiesced = true;

@@ -75,6 +75,7 @@ struct FakeDiskState {
 	uint64_t capacity = 0;
 	size_t capacity_changes = 0;
 	size_t stops = 0;
+	size_t hw_stops = 0;	// kapi_blkmq_stop_hw_queue
 	size_t restarts = 0;
 	size_t requeue_kicks = 0;
 };
