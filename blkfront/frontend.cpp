@@ -593,6 +593,9 @@ void Frontend::remove() noexcept
 	destroy_rings();
 	if (disk_) {
 		kapi_blkmq_unquiesce(disk_);
+		// Queues stopped at Closing still hold requests: dispatch them
+		// so they fail (dead_), or del_gendisk waits for them forever.
+		kapi_blkmq_start_stopped_queues(disk_);
 		kapi_blkmq_disk_free(disk_);
 		disk_ = nullptr;
 	}
