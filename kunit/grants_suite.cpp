@@ -121,9 +121,9 @@ XBC_KUNIT_CASE(persistent_grants_cap_and_lru)
 			     -err::kBusy);
 		XK_EXPECT(pg.overflowed());
 		XK_EXPECT(maps.unmap(maps.page(kCap), maps.handle(kCap)));
-		// A duplicate gref hands back the holder.
+		// At the cap even a duplicate is refused as -EBUSY (checked first).
 		XK_EXPECT_EQ(pg.add(maps.ref(3), maps.page(3), maps.handle(3), Gfp::kKernel, &g).code(),
-			     -err::kExist);
+			     -err::kBusy);
 
 		// Release in index order except 0..4, which stay in use.
 		for (unsigned i = 5; i < kCap; i++)
@@ -154,6 +154,10 @@ XBC_KUNIT_CASE(persistent_grants_cap_and_lru)
 		XK_EXPECT(pg.find(maps.ref(9)) != nullptr);
 		XK_EXPECT_EQ(retire(maps, victims), 10);
 		XK_EXPECT(pg.check());
+		// Below the cap, a duplicate gref is refused and the holder handed back.
+		XK_EXPECT_EQ(pg.add(maps.ref(3), maps.page(3), maps.handle(3), Gfp::kKernel, &g).code(),
+			     -err::kExist);
+		XK_EXPECT(g == pg.find(maps.ref(3)));
 
 		// Below the cap, nothing is idle long enough: no eviction.
 		XK_EXPECT_EQ(pg.select_victims(victims, kapi_jiffies()), 0);

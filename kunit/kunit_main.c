@@ -18,7 +18,8 @@
 #define XBC_DECLARE_CASE(name) void xbc_kt_##name(struct kunit *test);
 XBC_KUNIT_ALL_CASES(XBC_DECLARE_CASE)
 
-#define XBC_CASE(name) KUNIT_CASE(xbc_kt_##name),
+/* KUNIT_CASE, but reported under the short name, without the C prefix. */
+#define XBC_CASE(id) { .run_case = xbc_kt_##id, .name = #id },
 
 static struct kunit_case xbc_types_cases[] = {
 	XBC_KUNIT_TYPES_CASES(XBC_CASE)
