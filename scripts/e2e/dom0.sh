@@ -49,7 +49,7 @@ exec > >(tee -a "$out/dom0.log") 2>&1
 say() { echo "xbc-dom0[$(cut -d' ' -f1 /proc/uptime)]: $*"; }
 
 # shellcheck source=/dev/null
-. "$plan_dir/env"	# E2E_DIR BACK_KO SLOW
+. "$plan_dir/env"	# E2E_DIR DOMU_INITRD BACK_KO SLOW
 slow=${SLOW:-1}
 
 say "bringing up the toolstack"
@@ -147,7 +147,6 @@ run_scenario() {
 			done
 		fi ;;
 	qdisk)
-		# (target= must stay last in a disk spec: it takes the rest.)
 		bt=qdisk spec_extra=",backendtype=qdisk" ;;
 	esac
 
@@ -155,14 +154,14 @@ run_scenario() {
 name = "$dom"
 type = "pv"
 kernel = "$E2E_DIR/vmlinux-domu.gz"
-ramdisk = "$E2E_DIR/domu.cpio.gz"
+ramdisk = "$DOMU_INITRD"
 extra = "console=hvc0 loglevel=4 xbc_front=$front xbc_fp=$fp_front xbc_mq=$mq xbc_rpo=$rpo xbc_ind=$ind"
 memory = 256
 vcpus = $vcpus
 on_poweroff = "destroy"
 on_crash = "destroy"
-disk = [ 'format=raw,vdev=xvda,access=rw$spec_extra,target=/dev/ram0',
-         'format=raw,vdev=xvdb,access=ro$spec_extra,target=/dev/ram1' ]
+disk = [ 'format=raw,vdev=xvda,access=rw,target=/dev/ram0$spec_extra',
+         'format=raw,vdev=xvdb,access=ro,target=/dev/ram1$spec_extra' ]
 EOF
 	cp "/run/$dom.cfg" "$sdir/domu.cfg"
 
@@ -170,7 +169,7 @@ EOF
 	if [ ${#fails[@]} -eq 0 ] && timeout $((300 * slow)) xl -v create "/run/$dom.cfg" > "$sdir/xl-create.log" 2>&1; then
 		say "scenario $idx: domain created in $((SECONDS - t0)) s"
 	else
-		[ ${#fails[@]} -eq 0 ] && fail "xl create failed: $(grep -iE 'error|fail' "$sdir/xl-create.log" | head -2 | tr '\n' ' ')"
+		[ ${#fails[@]} -eq 0 ] && fail "xl create failed: $(grep -iE 'error|fail' "$sdir/xl-create.log" | tail -2 | tr '\n' ' ')"
 	fi
 
 	local domid
@@ -183,6 +182,8 @@ EOF
 			fail "domU never reported both disks (see guest log)"
 		fi
 		wait_marker XBC-DETACH-ME 900 || fail "domU never finished its checks"
+		# Our backend's telemetry while the disks are still attached.
+		[ "$back" = ours ] && grant_telemetry "$domid" > "$sdir/telemetry-before-detach.txt"
 		local v
 		for v in xvda xvdb; do
 			timeout $((120 * slow)) xl block-detach "$dom" "$v" >> "$sdir/xl-detach.log" 2>&1 ||
@@ -209,6 +210,15 @@ EOF
 			fail "backend xenstore node /local/domain/0/backend/$bt/$domid/51712 left behind"
 	fi
 
+	# Our backend logs its grant totals at each disconnect: after a detach
+	# nothing may stay mapped.
+	if [ "$back" = ours ] && [ -n "$domid" ]; then
+		dmesg | grep -a 'disconnected: grants' > "$sdir/telemetry-at-disconnect.txt"
+		[ -s "$sdir/telemetry-at-disconnect.txt" ] || fail "our blkback logged no grant telemetry at disconnect"
+		if grep -av ' mapped 0$' "$sdir/telemetry-at-disconnect.txt" | grep -q .; then
+			fail "grants still mapped at disconnect: $(grep -av ' mapped 0$' "$sdir/telemetry-at-disconnect.txt" | head -1)"
+		fi
+	fi
 	if [ -n "$be_mod" ]; then
 		sleep 1
 		rmmod "$be_mod" || fail "rmmod $be_mod failed in dom0"
@@ -227,6 +237,17 @@ EOF
 	fi
 	say "scenario $idx: done in $((SECONDS - t0)) s"
 	sync
+}
+
+# Our blkback's sysfs counters for both disks (docs/blkback.md).
+grant_telemetry() {	# domid
+	local d f
+	for d in /sys/bus/xen-backend/devices/vbd-"$1"-*; do
+		[ -d "$d/persistent_grants" ] || continue
+		for f in "$d"/persistent_grants/* "$d"/statistics/*; do
+			echo "${d##*/} ${f#$d/} $(cat "$f")"
+		done
+	done
 }
 
 # Compares the keys both ends wrote with what they were configured to do.
