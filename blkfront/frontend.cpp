@@ -295,12 +295,38 @@ Status Frontend::talk_to_backend() noexcept
 	return Status::ok();
 }
 
+void Frontend::remove_layout_keys(kapi_xbt t, const char *node) noexcept
+{
+	char name[48];
+	char num[kNumberLen];
+	// Removing an absent node fails with -ENOENT, which is the goal.
+	(void)kapi_xenbus_rm(t, node, "ring-page-order");
+	(void)kapi_xenbus_rm(t, node, "multi-queue-num-queues");
+	(void)kapi_xenbus_rm(t, node, "ring-ref");
+	(void)kapi_xenbus_rm(t, node, "event-channel");
+	for (uint32_t i = 0; i < kMaxRingPages; i++) {
+		join(name, sizeof(name), "ring-ref", format_u64(i, num));
+		if (kapi_xenbus_rm(t, node, name) < 0)
+			break;
+	}
+	for (uint32_t q = 0; q < kMaxRings; q++) {
+		join(name, sizeof(name), "queue-", format_u64(q, num));
+		if (kapi_xenbus_rm(t, node, name) < 0)
+			break;
+	}
+}
+
 Status Frontend::write_connection_keys(kapi_xbt t, const RingPlan &plan, const char **what) noexcept
 {
 	const char *node = kapi_xenbus_nodename(dev_);
 	const uint32_t pages = 1u << plan.ring_page_order;
 	char name[48];
 	char num[kNumberLen];
+
+	// Keys of an earlier connection (rebind, another ring layout) would
+	// mislead the backend: remove every layout key before writing ours.
+	*what = "removing stale keys";
+	remove_layout_keys(t, node);
 
 	if (pages > 1) {
 		*what = "writing ring-page-order";

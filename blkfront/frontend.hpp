@@ -84,6 +84,7 @@ private:
 
 	Status talk_to_backend() noexcept;
 	Status write_connection_keys(kapi_xbt t, const RingPlan &plan, const char **what) noexcept;
+	void remove_layout_keys(kapi_xbt t, const char *node) noexcept;
 	void connect() noexcept;
 	void resize() noexcept;
 	Status read_backend_features(BackendFeatures *b) noexcept;

@@ -346,6 +346,46 @@ TEST_F(BlkfrontTest, UntrustedBackendOnlySeesZeroedBouncePages)
 	EXPECT_NE(strstr(last_log(), "bounce buffer: enabled"), nullptr);
 }
 
+TEST_F(BlkfrontTest, TrustedKeyZeroForcesBounce)
+{
+	blkfront_params().feature_persistent = false;
+	xen.xs_write(pair.front_path + "/trusted", "0");
+	bring_up();
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 4096);
+	w.fill(pattern(4096, 12));
+	be->hold = true;
+	ASSERT_EQ(submit(w), 0);
+	const void *granted = xen.granted_page(be->log().back().segments[0].gref.raw());
+	EXPECT_NE(granted, kapi_page_address(w->pieces[0].page));
+	be->release();
+	run();
+	EXPECT_EQ(w->err, 0);
+	EXPECT_EQ(memcmp(be->disk().data(), pattern(4096, 12).data(), 4096), 0);
+}
+
+TEST_F(BlkfrontTest, ResumeOntoFewerQueuesSharesRings)
+{
+	blkfront_params().max_queues = 2;
+	FakeBlkmq::set_online_cpus(2);
+	bring_up();
+	ASSERT_EQ(FakeBlkmq::disk()->cfg.nr_hw_queues, 2u);
+	be->disconnect();
+	BackendOptions o;
+	o.max_queues = 1;	// the new host offers one queue
+	be = std::make_unique<ScriptedBackend>(xen, pair, o);
+	be->offer();
+	ASSERT_EQ(xbc_blkfront_resume(h), 0);
+	be->connect();
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	EXPECT_EQ(be->nr_rings(), 1u);
+	// Hardware queue 1 still works, over the one ring.
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 4096);
+	w.fill(pattern(4096, 13));
+	ASSERT_EQ(submit(w, 1), 0);
+	EXPECT_EQ(w->err, 0);
+	EXPECT_EQ(memcmp(be->disk().data(), pattern(4096, 13).data(), 4096), 0);
+}
+
 TEST_F(BlkfrontTest, IndirectDescriptorsCarryLargeRequests)
 {
 	bring_up();
