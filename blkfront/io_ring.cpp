@@ -267,7 +267,7 @@ int IoRing::queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept
 	s.wire_op = op_byte(indirect ? blkif::Op::kIndirect : wire_op);
 	s.data_op = op_byte(wire_op);
 
-	const Status granted = grant_segments(s, segs, bounce_, persistent_);
+	const Status granted = grant_segments(s, segs, bounce_);
 	if (granted.is_error()) {
 		s.rq = nullptr;
 		return granted.code();
@@ -306,9 +306,8 @@ int IoRing::queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept
 	return 0;
 }
 
-Status IoRing::grant_segments(Shadow &s, SegSlot *segs, bool bounce, bool persistent) noexcept
+Status IoRing::grant_segments(Shadow &s, SegSlot *segs, bool bounce) noexcept
 {
-	(void)persistent;
 	const uint16_t domid = cfg_.backend.raw();
 	uint32_t done = 0;
 	Status st = Status::ok();

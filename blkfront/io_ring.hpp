@@ -116,7 +116,7 @@ private:
 
 	int queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept;
 	int busy(unsigned int hwq) noexcept;
-	Status grant_segments(Shadow &s, SegSlot *segs, bool bounce, bool persistent) noexcept;
+	Status grant_segments(Shadow &s, SegSlot *segs, bool bounce) noexcept;
 	void release_grants(Shadow &s, SegSlot *segs, bool ok_read, bool *backend_kept_grant) noexcept;
 	void force_release_grants(Shadow &s, SegSlot *segs) noexcept;
 	void free_id(uint32_t id) noexcept;
