@@ -147,6 +147,7 @@ run_scenario() {
 			done
 		fi ;;
 	qdisk)
+		# (target= must stay last in a disk spec: it takes the rest.)
 		bt=qdisk spec_extra=",backendtype=qdisk" ;;
 	esac
 
@@ -160,8 +161,8 @@ memory = 256
 vcpus = $vcpus
 on_poweroff = "destroy"
 on_crash = "destroy"
-disk = [ 'format=raw,vdev=xvda,access=rw,target=/dev/ram0$spec_extra',
-         'format=raw,vdev=xvdb,access=ro,target=/dev/ram1$spec_extra' ]
+disk = [ 'format=raw,vdev=xvda,access=rw$spec_extra,target=/dev/ram0',
+         'format=raw,vdev=xvdb,access=ro$spec_extra,target=/dev/ram1' ]
 EOF
 	cp "/run/$dom.cfg" "$sdir/domu.cfg"
 
@@ -169,7 +170,7 @@ EOF
 	if [ ${#fails[@]} -eq 0 ] && timeout $((300 * slow)) xl -v create "/run/$dom.cfg" > "$sdir/xl-create.log" 2>&1; then
 		say "scenario $idx: domain created in $((SECONDS - t0)) s"
 	else
-		[ ${#fails[@]} -eq 0 ] && fail "xl create failed: $(grep -iE 'error|fail' "$sdir/xl-create.log" | tail -2 | tr '\n' ' ')"
+		[ ${#fails[@]} -eq 0 ] && fail "xl create failed: $(grep -iE 'error|fail' "$sdir/xl-create.log" | head -2 | tr '\n' ' ')"
 	fi
 
 	local domid
