@@ -591,6 +591,41 @@ TEST(BlkbackIo, AllocationFailureOnTheIoPathFailsOnlyThatRequest)
 	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 2, 0, {Bench::seg(p)})).status, RspStatus::kOkay);
 }
 
+TEST(BlkbackIo, LogStatsPrintsEveryTenSeconds)
+{
+	Bench b;
+	host::blkback_params().log_stats = 1;
+	b.connect();
+	FrontPage &p = b.grant_page();
+	ASSERT_EQ(b.roundtrip(b.rw(Op::kRead, 1, 0, {Bench::seg(p)})).status, RspStatus::kOkay);
+	const size_t logs = host::log_count();
+	b.ring().run_once();
+	EXPECT_EQ(host::log_count(), logs);	// not due yet
+	host::advance_jiffies(11 * host::kHz);
+	b.ring().run_once();
+	ASSERT_GT(host::log_count(), logs);
+	EXPECT_NE(std::string(host::last_log()).find("rd    1"), std::string::npos) << host::last_log();
+}
+
+TEST(BlkbackIo, MemoryPressureEmptiesThePagePool)
+{
+	Bench b;
+	FrontendOptions o;
+	o.persistent = false;	// every page goes back to the pool after use
+	b.connect(o);
+	std::vector<blkif::Segment> segs;
+	for (int i = 0; i < 8; i++)
+		segs.push_back(Bench::seg(b.grant_page()));
+	ASSERT_EQ(b.roundtrip(b.rw(Op::kRead, 1, 0, segs)).status, RspStatus::kOkay);
+	const size_t cached = host::alloc_stats().live;
+	b.be->reclaim_memory();
+	b.ring().run_once();
+	// The 8 pooled pages were freed.
+	EXPECT_LE(host::alloc_stats().live + 8, cached);
+	// And the ring still works, allocating afresh.
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 2, 0, segs)).status, RspStatus::kOkay);
+}
+
 TEST(BlkbackIo, StatisticsSurviveReconnect)
 {
 	Bench b;
