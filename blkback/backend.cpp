@@ -267,9 +267,11 @@ Status Backend::connect_rings() noexcept
 	const int prc = kapi_xenbus_read(KAPI_XBT_NIL, other, "protocol", protocol, sizeof(protocol));
 	// We are an x86-64 kernel: "x86_64-abi" is our native layout, as
 	// in-tree matches XEN_IO_PROTO_ABI_NATIVE first. No key: native.
-	if (prc < 0 || protocol[0] == '\0' || text_equal(protocol, "x86_64-abi"))
+	// An overlong value (-E2BIG) is not a protocol we know: fatal below.
+	if (prc == -err::kNoEnt || (prc >= 0 && protocol[0] == '\0') ||
+	    (prc >= 0 && text_equal(protocol, "x86_64-abi")))
 		abi_ = blkif::Abi::kNative;
-	else if (text_equal(protocol, "x86_32-abi"))
+	else if (prc >= 0 && text_equal(protocol, "x86_32-abi"))
 		abi_ = blkif::Abi::kX86_32;
 	else {
 		fatal(-err::kInval, "unknown fe protocol");

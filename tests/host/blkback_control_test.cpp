@@ -215,6 +215,8 @@ TEST(BlkbackControl, HostileFrontendKeys)
 		const char *value;
 	} const cases[] = {
 		{"protocol", "sparc-abi"},
+		{"protocol", "x86_64-abix"},
+		{"protocol", "x86_64-abi-but-much-longer-than-sixty-four-bytes-so-it-does-not-fit"},
 		{"event-channel", "-1"},
 		{"event-channel", "12x"},
 		{"event-channel", ""},
