@@ -602,17 +602,16 @@ void BackendRing::dispatch_rw(const blkif::Request &req) noexcept
 		fail_request(req.id, op);
 		return;
 	}
-	submit_bios(p, req, total);
+	submit_bios(p, req, nr_segs);
 	if (op == Op::kRead)
 		stat_add(io_.rd_sect, total.raw());
 	else
 		stat_add(io_.wr_sect, total.raw());
 }
 
-void BackendRing::submit_bios(PendingRequest *p, const blkif::Request &req, Sector total) noexcept
+void BackendRing::submit_bios(PendingRequest *p, const blkif::Request &req, uint32_t nr_segs) noexcept
 {
 	const Op op = p->op;
-	const uint32_t nr_segs = req.is_indirect() ? req.indirect.nr_segments : req.nr_segments;
 	unsigned flags = 0;
 	enum kapi_bio_op bio_op = KAPI_BIO_WRITE;
 	switch (op) {
@@ -629,7 +628,6 @@ void BackendRing::submit_bios(PendingRequest *p, const blkif::Request &req, Sect
 		flags = KAPI_BIO_FLAG_PREFLUSH | KAPI_BIO_FLAG_FUA;
 		break;
 	}
-	(void)total;
 
 	// One reference while building, so an early completion cannot answer
 	// the request before its last bio is out.

@@ -128,7 +128,9 @@ private:
 	void dispatch_discard(const blkif::Request &req) noexcept;
 	void dispatch_rw(const blkif::Request &req) noexcept;
 	[[nodiscard]] bool read_indirect_segments(const blkif::Request &req, Sector *total) noexcept;
-	void submit_bios(PendingRequest *p, const blkif::Request &req, Sector total) noexcept;
+	// Builds and submits the bios of a mapped request (segments in the
+	// scratch area); a bio allocation failure fails the request.
+	void submit_bios(PendingRequest *p, const blkif::Request &req, uint32_t nr_segs) noexcept;
 	void wait_for_in_flight() noexcept;
 	void respond(blkif::RequestId id, blkif::Op op, blkif::RspStatus status) noexcept;
 	void publish_responses() noexcept;

@@ -591,6 +591,28 @@ TEST(BlkbackIo, AllocationFailureOnTheIoPathFailsOnlyThatRequest)
 	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 2, 0, {Bench::seg(p)})).status, RspStatus::kOkay);
 }
 
+TEST(BlkbackIo, BioAllocationFailureFailsTheRequestAndReleasesItsGrants)
+{
+	Bench b;
+	b.connect();
+	FrontPage &p = b.grant_page();
+	// First use maps the grant persistently; the second is a hit, so the
+	// only allocation left on its path is the bio.
+	ASSERT_EQ(b.roundtrip(b.rw(Op::kRead, 1, 0, {Bench::seg(p)})).status, RspStatus::kOkay);
+	host::fail_allocs_after(0);
+	b.push(b.rw(Op::kRead, 2, 0, {Bench::seg(p)}));
+	b.pump();
+	host::clear_alloc_failure();
+	auto rs = b.responses();
+	ASSERT_EQ(rs.size(), 1u);
+	EXPECT_EQ(rs[0].status, RspStatus::kError);
+	EXPECT_EQ(b.disk().stats().bios_submitted, 1u);
+	EXPECT_EQ(b.ring().in_flight(), 0u);
+	// The grant went back to the tree, idle: the next request hits it.
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 3, 0, {Bench::seg(p)})).status, RspStatus::kOkay);
+	EXPECT_EQ(b.be->grant_stats().maps, 1u);
+}
+
 TEST(BlkbackIo, LogStatsPrintsEveryTenSeconds)
 {
 	Bench b;
