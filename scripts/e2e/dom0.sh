@@ -130,7 +130,7 @@ run_scenario() {
 
 	# Backend. qdisk is QEMU in dom0 (libxl starts it per domain); both disks
 	# then go through it, so no blkback is needed.
-	local be_mod='' bt=vbd spec_extra=''
+	local be_mod='' bt=vbd spec_extra='' tools_access=ro
 	case "$back" in
 	intree)
 		modprobe xen-blkback feature_persistent="$fp_back" max_queues=4 || fail "modprobe xen-blkback failed"
@@ -148,7 +148,10 @@ run_scenario() {
 		fi ;;
 	qdisk)
 		# (target= must stay last in a disk spec: it takes the rest.)
-		bt=qdisk spec_extra=",backendtype=qdisk" ;;
+		# QEMU 7.2's xen-block refuses a read-only disk ("Block node is
+		# read-only"), so qdisk serves the tools disk rw; the domU still
+		# mounts it ro.
+		bt=qdisk spec_extra=",backendtype=qdisk" tools_access=rw ;;
 	esac
 
 	cat > "/run/$dom.cfg" <<EOF
@@ -162,7 +165,7 @@ vcpus = $vcpus
 on_poweroff = "destroy"
 on_crash = "destroy"
 disk = [ 'format=raw,vdev=xvda,access=rw$spec_extra,target=/dev/ram0',
-         'format=raw,vdev=xvdb,access=ro$spec_extra,target=/dev/ram1' ]
+         'format=raw,vdev=xvdb,access=$tools_access$spec_extra,target=/dev/ram1' ]
 EOF
 	cp "/run/$dom.cfg" "$sdir/domu.cfg"
 
