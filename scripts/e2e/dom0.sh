@@ -37,8 +37,9 @@ ln -sf /proc/self/fd/2 /dev/stderr
 mkdir -p /dev/pts
 mount -t devpts -o ptmxmode=0666 devpts /dev/pts
 [ -e /dev/ptmx ] || ln -sf pts/ptmx /dev/ptmx
+# A fresh /run (the host's is visible through the overlay). /tmp stays the
+# overlay's: a clone may live under /tmp and must stay visible.
 mount -t tmpfs tmpfs /run
-mount -t tmpfs tmpfs /tmp
 mkdir -p /xbc-out
 if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /xbc-out; then
 	echo "xbc-dom0: FATAL: cannot mount the results share"
@@ -131,6 +132,9 @@ run_scenario() {
 	# Backend. qdisk is QEMU in dom0 (libxl starts it per domain); both disks
 	# then go through it, so no blkback is needed.
 	local be_mod='' bt=vbd spec_extra='' tools_access=ro
+	# Cells with our backend also detach and reattach xvda (issue 4).
+	local reattach=0
+	[ "$back" = ours ] && reattach=1
 	case "$back" in
 	intree)
 		modprobe xen-blkback feature_persistent="$fp_back" max_queues=4 || fail "modprobe xen-blkback failed"
@@ -159,7 +163,7 @@ name = "$dom"
 type = "pv"
 kernel = "$E2E_DIR/vmlinux-domu.gz"
 ramdisk = "$DOMU_INITRD"
-extra = "console=hvc0 loglevel=4 xbc_front=$front xbc_fp=$fp_front xbc_mq=$mq xbc_rpo=$rpo xbc_ind=$ind"
+extra = "console=hvc0 loglevel=4 xbc_front=$front xbc_fp=$fp_front xbc_mq=$mq xbc_rpo=$rpo xbc_ind=$ind xbc_reattach=$reattach"
 memory = 256
 vcpus = $vcpus
 on_poweroff = "destroy"
@@ -193,6 +197,18 @@ EOF
 			timeout $((120 * slow)) xl block-detach "$dom" "$v" >> "$sdir/xl-detach.log" 2>&1 ||
 				fail "xl block-detach $v failed: $(tail -1 "$sdir/xl-detach.log")"
 		done
+		# Our backend: xvda comes back on a fresh connection, then goes again.
+		if [ "$reattach" = 1 ]; then
+			if wait_marker XBC-REATTACH-ME 300; then
+				timeout $((120 * slow)) xl block-attach "$dom" 'format=raw,vdev=xvda,access=rw,target=/dev/ram0' \
+					>> "$sdir/xl-detach.log" 2>&1 || fail "xl block-attach xvda failed: $(tail -1 "$sdir/xl-detach.log")"
+				wait_marker XBC-REDETACH-ME 300 || fail "domU never finished the reattach check"
+				timeout $((120 * slow)) xl block-detach "$dom" xvda >> "$sdir/xl-detach.log" 2>&1 ||
+					fail "second xl block-detach xvda failed: $(tail -1 "$sdir/xl-detach.log")"
+			else
+				fail "domU never asked for the reattach"
+			fi
+		fi
 		wait_marker XBC-END 300 || fail "domU never reached XBC-END after detach"
 		local deadline=$(( SECONDS + 60 * slow ))
 		while xl domid "$dom" >/dev/null 2>&1 && [ $SECONDS -lt $deadline ]; do sleep 2; done
