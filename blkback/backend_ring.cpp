@@ -330,8 +330,11 @@ void BackendRing::complete_one(PendingRequest *p) noexcept
 	const unsigned long flags = kapi_spin_lock_irqsave(done_lock_);
 	p->next = done_;
 	atomic_store(done_, p);
-	kapi_spin_unlock_irqrestore(done_lock_, flags);
+	// Wake under the lock: once the thread can take `p` off the list, a
+	// drain may finish and the ring (and wq_) be freed, so nothing here
+	// may touch the ring after the unlock.
 	kapi_waitq_wake(wq_);
+	kapi_spin_unlock_irqrestore(done_lock_, flags);
 }
 
 // Ring thread: every request whose bios are all done releases its grants
