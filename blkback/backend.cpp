@@ -5,6 +5,7 @@
 
 #include "kapi/blkif_abi.h"
 #include "kapi/log.h"
+#include "xbc/xs_value.hpp"
 
 #include "backend_ring.hpp"
 #include "platform.h"
@@ -36,10 +37,10 @@ private:
 uint64_t read_uint_or(const char *dir, const char *node, uint64_t max, uint64_t fallback) noexcept
 {
 	char buf[kValueLen];
-	uint64_t v;
 	if (kapi_xenbus_read(KAPI_XBT_NIL, dir, node, buf, sizeof(buf)) < 0)
 		return fallback;
-	return parse_uint(buf, max, &v) ? v : fallback;
+	auto v = xs::parse_u64(buf, sizeof(buf), max);
+	return v.is_ok() ? v.value() : fallback;
 }
 
 // A required unsigned key: false if absent or malformed.
@@ -48,7 +49,11 @@ bool read_uint(const char *dir, const char *node, uint64_t max, uint64_t *out) n
 	char buf[kValueLen];
 	if (kapi_xenbus_read(KAPI_XBT_NIL, dir, node, buf, sizeof(buf)) < 0)
 		return false;
-	return parse_uint(buf, max, out);
+	auto v = xs::parse_u64(buf, sizeof(buf), max);
+	if (v.is_error())
+		return false;
+	*out = v.value();
+	return true;
 }
 
 Status write_uint(kapi_xbt t, const char *dir, const char *node, uint64_t v) noexcept
@@ -159,11 +164,14 @@ void Backend::physical_device_changed() noexcept
 	// The watch fires once when registered, before the script ran.
 	if (rc == -err::kNoEnt)
 		return;
-	uint32_t major, minor;
-	if (rc < 0 || !parse_major_minor(buf, &major, &minor)) {
-		fatal(rc < 0 ? rc : -err::kInval, "reading physical-device");
+	auto dev_number = rc < 0 ? Result<xs::DevNumber>(Status::from_kapi(rc))
+				 : xs::parse_dev_number(buf, sizeof(buf));
+	if (dev_number.is_error()) {
+		fatal(dev_number.status().code(), "reading physical-device");
 		return;
 	}
+	const uint32_t major = dev_number.value().major;
+	const uint32_t minor = dev_number.value().minor;
 	if (have_physical_) {
 		if (major != major_ || minor != minor_)
 			kapi_log(KAPI_LOG_WARNING,
@@ -187,11 +195,15 @@ void Backend::physical_device_changed() noexcept
 	// gives up quietly when it does not.
 	const char *other = kapi_xenbus_otherend(dev_);
 	const char *last = other;
-	for (const char *p = other; *p; p++)
-		if (*p == '/')
+	size_t last_len = 0;
+	for (const char *p = other; *p; p++) {
+		last_len++;
+		if (*p == '/') {
 			last = p + 1;
-	uint64_t handle;
-	if (!parse_uint(last, 0xffffffffu, &handle))
+			last_len = 0;
+		}
+	}
+	if (xs::parse_u32(last, last_len + 1).is_error())
 		return;
 
 	const bool readonly = !text_contains(mode, 'w');
@@ -265,17 +277,19 @@ Status Backend::connect_rings() noexcept
 
 	char protocol[kValueLen];
 	const int prc = kapi_xenbus_read(KAPI_XBT_NIL, other, "protocol", protocol, sizeof(protocol));
-	// We are an x86-64 kernel: "x86_64-abi" is our native layout, as
-	// in-tree matches XEN_IO_PROTO_ABI_NATIVE first. No key: native.
-	// An overlong value (-E2BIG) is not a protocol we know: fatal below.
-	if (prc == -err::kNoEnt || (prc >= 0 && protocol[0] == '\0') ||
-	    (prc >= 0 && text_equal(protocol, "x86_64-abi")))
+	// No key (or an empty one): native. "x86_64-abi" is our native
+	// layout, as in-tree matches XEN_IO_PROTO_ABI_NATIVE first. An
+	// overlong value (-E2BIG) is not a protocol we know.
+	if (prc == -err::kNoEnt || (prc >= 0 && protocol[0] == '\0')) {
 		abi_ = blkif::Abi::kNative;
-	else if (prc >= 0 && text_equal(protocol, "x86_32-abi"))
-		abi_ = blkif::Abi::kX86_32;
-	else {
-		fatal(-err::kInval, "unknown fe protocol");
-		return Status::error(err::kInval);
+	} else {
+		auto abi = prc < 0 ? Result<blkif::Abi>(Status::from_kapi(prc))
+				   : xs::parse_protocol(protocol, sizeof(protocol));
+		if (abi.is_error()) {
+			fatal(-err::kInval, "unknown fe protocol");
+			return Status::error(err::kInval);
+		}
+		abi_ = abi.value();
 	}
 
 	persistent_ = settings_.feature_persistent &&

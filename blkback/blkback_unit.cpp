@@ -16,6 +16,7 @@
 #include "../common/page_pool.cpp"
 #include "../common/persistent_grants.cpp"
 #include "../common/grant_mapper.cpp"
+#include "../common/xs_value.cpp"
 
 // The backend engine: control path, data path, entry points.
 #include "settings.cpp"
