@@ -4,8 +4,8 @@
 // Host tests check the decoders against the kapi/blkif_abi.h offsets; here
 // the reference is <xen/interface/io/blkif.h> as compiled into the kernel
 // that the real modules run on.
-#include "kunit/kernel_blkif.h"
-#include "kunit/xbc_kunit.hpp"
+#include "kernel_blkif.h"
+#include "xbc_kunit.hpp"
 #include "xbc/blkif.hpp"
 #include "xbc/memory.hpp"
 

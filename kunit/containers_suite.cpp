@@ -4,7 +4,7 @@
 // intrusive rb tree (xbc/rbtree.hpp) on the kernel's exported rb core: 1000
 // inserts, finds and erases, with two independent invariant checkers.
 #include "kapi/rbtree.h"
-#include "kunit/xbc_kunit.hpp"
+#include "xbc_kunit.hpp"
 #include "xbc/list.hpp"
 #include "xbc/memory.hpp"
 #include "xbc/rbtree.hpp"

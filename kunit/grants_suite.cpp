@@ -7,8 +7,8 @@
 // for the LRU ages. Every case ends with the fake's books balanced: no live
 // mapping and no page left behind.
 #include "kapi/gnttab.h"
-#include "kunit/fake_gnttab.h"
-#include "kunit/xbc_kunit.hpp"
+#include "fake_gnttab.h"
+#include "xbc_kunit.hpp"
 #include "xbc/memory.hpp"
 #include "xbc/grant_pool.hpp"
 #include "xbc/persistent_grants.hpp"

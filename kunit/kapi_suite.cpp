@@ -5,7 +5,7 @@
 // DEBUG_ATOMIC_SLEEP in the test kernel watch every call.
 #include "kapi/memory.h"
 #include "kapi/sync.h"
-#include "kunit/xbc_kunit.hpp"
+#include "xbc_kunit.hpp"
 #include "xbc/memory.hpp"
 
 using namespace xbc;

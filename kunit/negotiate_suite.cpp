@@ -4,7 +4,7 @@
 // reading keys through a fake xenstore with kapi_xenbus_read's contract
 // (length, -ENOENT, -E2BIG). Pure functions: the point here is that they
 // behave the same in kernel code generation, under KASAN, with hostile text.
-#include "kunit/xbc_kunit.hpp"
+#include "xbc_kunit.hpp"
 #include "xbc/negotiate.hpp"
 #include "xbc/xs_value.hpp"
 

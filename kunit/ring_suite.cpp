@@ -4,8 +4,8 @@
 // (kunit/kernel_blkif.c) on a real page: requests go kernel -> C++ BackRing
 // -> decode_request, responses C++ -> kernel RING_COPY_RESPONSE, across the
 // 2^32 index wrap, and a lying req_prod is refused.
-#include "kunit/kernel_blkif.h"
-#include "kunit/xbc_kunit.hpp"
+#include "kernel_blkif.h"
+#include "xbc_kunit.hpp"
 #include "xbc/blkif_ring.hpp"
 
 namespace xbc::kunit {

@@ -3,7 +3,7 @@
 // common/include/xbc/ on the real kernel allocator. The host tests cover the
 // same API with a malloc-backed kapi; here the point is kmalloc itself:
 // alignment of over-aligned objects, zeroing, and KASAN watching every byte.
-#include "kunit/xbc_kunit.hpp"
+#include "xbc_kunit.hpp"
 #include "xbc/memory.hpp"
 #include "xbc/result.hpp"
 #include "xbc/types.hpp"

@@ -5,8 +5,8 @@
 // leave the thread without running destructors), so RAII cleans up.
 #pragma once
 
-#include "kunit/cases.h"
-#include "kunit/kunit_report.h"
+#include "cases.h"
+#include "kunit_report.h"
 
 // Every listed case, declared once: a body with a wrong name does not
 // match a declaration and the module link reports the listed one missing.
