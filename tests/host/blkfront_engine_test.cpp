@@ -13,6 +13,7 @@
 #include "blkfront_backend.hpp"
 #include "support/fake_blkmq.hpp"
 #include "support/fake_xen.hpp"
+#include "support/fake_thread.hpp"
 #include "support/kapi_host.hpp"
 
 using namespace xbc;
@@ -241,6 +242,66 @@ TEST_F(BlkfrontTest, BadSectorSizeIsFatalNotACrash)
 	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
 	EXPECT_EQ(FakeBlkmq::disk(), nullptr);
 	EXPECT_FALSE(xen.fatal_errors(pair.front).empty());
+}
+
+TEST_F(BlkfrontTest, GarbageBackendKeysAreFatalOrDefaulted)
+{
+	handshake();
+	be->connect();
+	xen.xs_write(pair.back_path + "/sectors", "12x");
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	EXPECT_EQ(FakeBlkmq::disk(), nullptr);
+	ASSERT_FALSE(xen.fatal_errors(pair.front).empty());
+}
+
+TEST_F(BlkfrontTest, GarbageFeatureKeysFallBackToDefaults)
+{
+	handshake();
+	be->connect();
+	xen.xs_write(pair.back_path + "/feature-max-indirect-segments", "-1");
+	xen.xs_write(pair.back_path + "/feature-persistent", "yes");
+	xen.xs_write(pair.back_path + "/physical-sector-size", "99999999999999999999999");
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	ASSERT_NE(FakeBlkmq::disk(), nullptr);
+	EXPECT_EQ(FakeBlkmq::disk()->cfg.max_segments, 11u);		// no indirect
+	EXPECT_EQ(FakeBlkmq::disk()->cfg.physical_block_size, 512u);	// = sector-size
+	EXPECT_NE(strstr(last_log(), "persistent grants: disabled;"), nullptr) << last_log();
+}
+
+TEST_F(BlkfrontTest, ConnectSurvivesEveryAllocationFailure)
+{
+	be = std::make_unique<ScriptedBackend>(xen, pair);
+	bool connected = false;
+	for (size_t i = 0; i < 200 && !connected; i++) {
+		be->offer();
+		ASSERT_EQ(xbc_blkfront_probe(pair.front, &h), 0);
+		xbc_blkfront_otherend_changed(h, KAPI_XENBUS_INITWAIT);
+		ASSERT_EQ(xen.device_state(pair.front), KAPI_XENBUS_INITIALISED);
+		be->connect();
+		const size_t live = alloc_stats().live;
+		fail_allocs_after(i);
+		xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+		clear_alloc_failure();
+		connected = xen.device_state(pair.front) == KAPI_XENBUS_CONNECTED;
+		if (!connected) {
+			EXPECT_EQ(FakeBlkmq::disk(), nullptr) << "failed connect left a disk, i=" << i;
+			// Rings configured before the failure keep their shadow
+			// arrays and pools (freed at remove; the leak check sees it).
+			EXPECT_LE(alloc_stats().live, live + 2 * 4) << i;
+		}
+		xbc_blkfront_remove(h);
+		h = nullptr;
+		be->disconnect();
+		xen.xs_write(pair.front_path + "/state", "1");
+		kapi_xenbus_switch_state(pair.front, KAPI_XENBUS_INITIALISING);
+		kapi_xenbus_switch_state(pair.back, KAPI_XENBUS_INITIALISING);
+	}
+	EXPECT_TRUE(connected);
+}
+
+TEST_F(BlkfrontTest, PurgeThreadStopsOnRequest)
+{
+	EXPECT_TRUE(run_thread_body_until_stop("xbc_blkfront"));
 }
 
 TEST_F(BlkfrontTest, LaterConnectedIsAResize)
