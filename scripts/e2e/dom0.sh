@@ -73,7 +73,15 @@ tools_kib=$(( ($(stat -c %s "$E2E_DIR/tools.img") + 1023) / 1024 ))
 rd_kib=$(( tools_kib > 131072 ? tools_kib : 131072 ))
 modprobe brd rd_nr=2 rd_size=$rd_kib
 dd if="$E2E_DIR/tools.img" of=/dev/ram1 bs=1M conv=fsync 2>/dev/null
-say "toolstack up; data disk /dev/ram0, tools disk /dev/ram1 (${rd_kib} KiB each)"
+# brd has no write cache and no discard; a loop device over a tmpfs file has
+# both, so with DATA_DISK=loop flush, barrier and discard get exercised.
+data_disk=/dev/ram0
+if [ "${DATA_DISK:-ram}" = loop ]; then
+	modprobe loop
+	truncate -s $((rd_kib * 1024)) /run/xbc-data.img
+	data_disk=$(losetup -f --show /run/xbc-data.img) || data_disk=/dev/ram0
+fi
+say "toolstack up; data disk $data_disk, tools disk /dev/ram1 (${rd_kib} KiB each)"
 dmesg > "$out/dom0-boot-dmesg.txt"
 
 warn_re='WARNING:|BUG:|Oops|Call Trace|kernel BUG|general protection|KASAN'
@@ -168,7 +176,7 @@ memory = 256
 vcpus = $vcpus
 on_poweroff = "destroy"
 on_crash = "destroy"
-disk = [ 'format=raw,vdev=xvda,access=rw$spec_extra,target=/dev/ram0',
+disk = [ 'format=raw,vdev=xvda,access=rw$spec_extra,target=$data_disk',
          'format=raw,vdev=xvdb,access=$tools_access$spec_extra,target=/dev/ram1' ]
 EOF
 	cp "/run/$dom.cfg" "$sdir/domu.cfg"
@@ -200,7 +208,7 @@ EOF
 		# Our backend: xvda comes back on a fresh connection, then goes again.
 		if [ "$reattach" = 1 ]; then
 			if wait_marker XBC-REATTACH-ME 300; then
-				timeout $((120 * slow)) xl block-attach "$dom" 'format=raw,vdev=xvda,access=rw,target=/dev/ram0' \
+				timeout $((120 * slow)) xl block-attach "$dom" "format=raw,vdev=xvda,access=rw,target=$data_disk" \
 					>> "$sdir/xl-detach.log" 2>&1 || fail "xl block-attach xvda failed: $(tail -1 "$sdir/xl-detach.log")"
 				wait_marker XBC-REDETACH-ME 300 || fail "domU never finished the reattach check"
 				timeout $((120 * slow)) xl block-detach "$dom" xvda >> "$sdir/xl-detach.log" 2>&1 ||
