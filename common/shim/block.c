@@ -125,9 +125,17 @@ void kapi_block_exit(void)
 static void kapi_bio_end_io(struct bio *bio)
 {
 	struct kapi_bio *kb = container_of(bio, struct kapi_bio, bio);
+	kapi_bio_done_fn done = kb->done;
+	void *ctx = kb->ctx;
+	int err = blk_status_to_errno(bio->bi_status);
 
-	kb->done(kb->ctx, blk_status_to_errno(bio->bi_status));
+	/*
+	 * Return the bio to our bio_set before telling the engine: the callback
+	 * may let disconnect and module exit proceed, and bioset_exit() must
+	 * not find this bio still outstanding.
+	 */
 	bio_put(bio);
+	done(ctx, err);
 }
 
 struct kapi_bio *kapi_bio_alloc(struct kapi_bdev *b, enum kapi_bio_op op, unsigned int flags,
