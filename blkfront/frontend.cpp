@@ -455,6 +455,7 @@ void Frontend::connect() noexcept
 	kapi_blkmq_start_stopped_queues(disk_);
 	if (recovering) {
 		kapi_blkmq_kick_requeue(disk_);
+		kapi_blkmq_resubmit_bios(disk_);
 		return;
 	}
 	if (!disk_added_) {

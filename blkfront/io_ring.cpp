@@ -581,8 +581,16 @@ void IoRing::requeue_all() noexcept
 			continue;
 		force_release_grants(s, segs_of(id));
 		kapi_blk_request *rq = s.rq;
+		// Plain reads and writes go back as bios, which the block layer
+		// splits for whatever the next backend takes; flush, barrier
+		// (FUA) and discard carry no bios to split and are requeued whole.
+		const bool plain = s.data_op == op_byte(blkif::Op::kRead) ||
+				   s.data_op == op_byte(blkif::Op::kWrite);
 		free_id(id);
-		kapi_blk_rq_requeue(rq);
+		if (plain)
+			kapi_blk_rq_detach_bios(owner_->disk(), rq);
+		else
+			kapi_blk_rq_requeue(rq);
 	}
 	kapi_spin_unlock_irqrestore(lock_, flags);
 }

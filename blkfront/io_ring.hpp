@@ -94,9 +94,10 @@ public:
 	// Stops taking requests; fails every request in flight with `err`,
 	// ending grants safely. Used at disconnect and when the ring breaks.
 	void fail_all(int err) noexcept;
-	// Suspend: hands every request in flight back to blk-mq, to be issued
-	// again after the reconnect; grants are ended (the new backend will
-	// not know them).
+	// Suspend: hands every request in flight back to the block layer, to
+	// be issued again after the reconnect (reads and writes as bios, so
+	// they are split for the new backend's limits; the rest requeued
+	// whole); grants are ended (the new backend will not know them).
 	void requeue_all() noexcept;
 	// The periodic purge of grants the backend stopped mapping.
 	void purge() noexcept;

@@ -13,6 +13,7 @@
 #include "shim.h"
 #include "kapi/blkmq.h"
 
+#include <linux/bio.h>
 #include <linux/blk-mq.h>
 #include <linux/blkdev.h>
 #include <linux/cdrom.h>
@@ -30,6 +31,8 @@
 struct kapi_blkmq_disk {
 	struct blk_mq_tag_set tag_set;
 	struct gendisk *gd;
+	struct bio_list pending_bios;	/* detached at suspend, under pending_lock */
+	spinlock_t pending_lock;
 	struct kapi_blkmq_ops ops;
 	void *ctx;
 	bool added;
@@ -104,6 +107,34 @@ void kapi_blk_rq_complete(struct kapi_blk_request *krq, int err)
 void kapi_blk_rq_requeue(struct kapi_blk_request *krq)
 {
 	blk_mq_requeue_request(to_rq(krq), false);
+}
+
+void kapi_blk_rq_detach_bios(struct kapi_blkmq_disk *d, struct kapi_blk_request *krq)
+{
+	struct request *rq = to_rq(krq);
+	struct bio_list bios = { .head = rq->bio, .tail = rq->biotail };
+	unsigned long flags;
+
+	spin_lock_irqsave(&d->pending_lock, flags);
+	bio_list_merge(&d->pending_bios, &bios);
+	spin_unlock_irqrestore(&d->pending_lock, flags);
+	rq->bio = NULL;
+	rq->biotail = NULL;
+	blk_mq_end_request(rq, BLK_STS_OK);
+}
+
+void kapi_blkmq_resubmit_bios(struct kapi_blkmq_disk *d)
+{
+	struct bio_list bios;
+	struct bio *bio;
+	unsigned long flags;
+
+	spin_lock_irqsave(&d->pending_lock, flags);
+	bios = d->pending_bios;
+	bio_list_init(&d->pending_bios);
+	spin_unlock_irqrestore(&d->pending_lock, flags);
+	while ((bio = bio_list_pop(&bios)))
+		submit_bio(bio);
 }
 
 void kapi_blk_page_get(struct kapi_page *page)
@@ -269,6 +300,8 @@ int kapi_blkmq_disk_alloc(const struct kapi_blkmq_config *cfg, const struct kapi
 	d->ops = *ops;
 	d->ctx = ctx;
 	d->cdrom = cfg->cdrom;
+	bio_list_init(&d->pending_bios);
+	spin_lock_init(&d->pending_lock);
 
 	d->tag_set.ops = &kapi_blkmq_mq_ops;
 	d->tag_set.nr_hw_queues = cfg->nr_hw_queues;
@@ -319,8 +352,13 @@ int kapi_blkmq_disk_add(struct kapi_blkmq_disk *d, struct kapi_xenbus_device *pa
 
 void kapi_blkmq_disk_free(struct kapi_blkmq_disk *d)
 {
+	struct bio *bio;
+
 	if (!d)
 		return;
+	/* Bios detached at a suspend that never reconnected: fail them. */
+	while ((bio = bio_list_pop(&d->pending_bios)))
+		bio_io_error(bio);
 	if (d->added)
 		del_gendisk(d->gd);
 	put_disk(d->gd);

@@ -696,13 +696,23 @@ TEST_F(BlkfrontTest, ResumeReissuesWhatWasInFlight)
 	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 32, 4096);
 	w.fill(pattern(4096, 6));
 	ASSERT_EQ(submit(w), 0);
+	TestRequest fua = TestRequest::rw(KAPI_BLK_OP_WRITE, 64, 4096, 0, KAPI_BLK_RQ_FUA);
+	fua.fill(pattern(4096, 7));
+	ASSERT_EQ(submit(fua), 0);
 	ASSERT_EQ(w->completions, 0);
+	ASSERT_EQ(fua->completions, 0);
 
 	// Save/restore: the old backend is gone with its mappings.
 	be->disconnect();
 	ASSERT_EQ(xbc_blkfront_resume(h), 0);
-	EXPECT_EQ(w->requeues, 1);
-	EXPECT_EQ(w->completions, 0);
+	// The plain write's bios wait to be resubmitted (and re-split); its
+	// request ended empty. The FUA write carries its flush: requeued whole.
+	EXPECT_TRUE(w->bios_detached);
+	EXPECT_EQ(w->completions, 1);
+	EXPECT_EQ(w->err, 0);
+	EXPECT_EQ(fua->requeues, 1);
+	EXPECT_EQ(fua->completions, 0);
+	EXPECT_EQ(FakeBlkmq::disk()->bios_resubmitted, 0u);
 	EXPECT_EQ(xen.device_state(pair.front), KAPI_XENBUS_INITIALISED);
 
 	BackendOptions o;
@@ -713,11 +723,13 @@ TEST_F(BlkfrontTest, ResumeReissuesWhatWasInFlight)
 	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
 	EXPECT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CONNECTED);
 	EXPECT_GT(FakeBlkmq::disk()->requeue_kicks, 0u);
+	EXPECT_EQ(FakeBlkmq::disk()->bios_resubmitted, 1u);
 	EXPECT_EQ(FakeBlkmq::disks_created(), 1u);
-	ASSERT_EQ(submit(w), 0);	// blk-mq dispatches the requeued request
-	EXPECT_EQ(w->completions, 1);
-	EXPECT_EQ(w->err, 0);
-	EXPECT_EQ(memcmp(be->disk().data() + 32 * 512, pattern(4096, 6).data(), 4096), 0);
+	ASSERT_EQ(submit(fua), 0);	// blk-mq dispatches the requeued request
+	EXPECT_EQ(fua->completions, 1);
+	EXPECT_EQ(fua->err, 0);
+	EXPECT_EQ(be->log().back().op, blkif::Op::kFlushDiskCache);
+	EXPECT_EQ(memcmp(be->disk().data() + 64 * 512, pattern(4096, 7).data(), 4096), 0);
 	EXPECT_NE(strstr(last_log(), "persistent grants: disabled;"), nullptr) << last_log();
 }
 

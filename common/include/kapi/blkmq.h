@@ -57,6 +57,14 @@ int kapi_blk_rq_for_each_segment(struct kapi_blk_request *rq, kapi_blk_segment_f
 void kapi_blk_rq_complete(struct kapi_blk_request *rq, int err) KAPI_NOEXCEPT;
 /* Hands the request back to blk-mq to be dispatched again (blk_mq_requeue_request). */
 void kapi_blk_rq_requeue(struct kapi_blk_request *rq) KAPI_NOEXCEPT;
+/*
+ * Suspend: takes the request's bios onto @disk's pending list and ends the
+ * now empty request; kapi_blkmq_resubmit_bios sends them again, so the block
+ * layer splits them for the new backend's limits (what in-tree does).
+ */
+void kapi_blk_rq_detach_bios(struct kapi_blkmq_disk *disk, struct kapi_blk_request *rq) KAPI_NOEXCEPT;
+/* Submits every bio taken by kapi_blk_rq_detach_bios. Process context. */
+void kapi_blkmq_resubmit_bios(struct kapi_blkmq_disk *disk) KAPI_NOEXCEPT;
 
 /*
  * A reference on a page the engine does not own (a request's data page),

@@ -203,6 +203,19 @@ void kapi_blk_rq_requeue(struct kapi_blk_request *rq) noexcept
 	rq->started = false;
 }
 
+void kapi_blk_rq_detach_bios(struct kapi_blkmq_disk *disk, struct kapi_blk_request *rq) noexcept
+{
+	rq->bios_detached = true;
+	disk->state.bios_pending++;
+	kapi_blk_rq_complete(rq, 0);	// ended empty, as blk_mq_end_request
+}
+
+void kapi_blkmq_resubmit_bios(struct kapi_blkmq_disk *disk) noexcept
+{
+	disk->state.bios_resubmitted += disk->state.bios_pending;
+	disk->state.bios_pending = 0;
+}
+
 void kapi_blk_page_get(struct kapi_page *page) noexcept
 {
 	g().holds[page]++;

@@ -26,6 +26,7 @@ struct kapi_blk_request {
 	int completions = 0;	// more than 1 is a bug the test must see
 	int err = 0;
 	int requeues = 0;
+	bool bios_detached = false;	// ended empty; its bios wait for resubmit
 };
 
 namespace xbc::host {
@@ -78,6 +79,8 @@ struct FakeDiskState {
 	size_t hw_stops = 0;	// kapi_blkmq_stop_hw_queue
 	size_t restarts = 0;
 	size_t requeue_kicks = 0;
+	size_t bios_pending = 0;	// requests whose bios were detached
+	size_t bios_resubmitted = 0;
 };
 
 class FakeBlkmq {
