@@ -197,6 +197,21 @@ EOF
 		else
 			fail "domU never reported both disks (see guest log)"
 		fi
+		# Issue 5's lifecycle checks, in the one cell where both drivers are
+		# ours with 2 queues (they cost about two minutes, so not in every
+		# cell): xl save + restore while fio verifies in the domU. The domU
+		# side (domu-init) also unbinds and rebinds the frontend first.
+		if [ "$front" = ours ] && [ "$back" = ours ] && [ "$mq" = 2 ] &&
+		   wait_marker XBC-SAVE-ME 900; then
+			local ts=$SECONDS
+			if timeout $((600 * slow)) xl save "$dom" "/run/$dom.save" > "$sdir/xl-save.log" 2>&1 &&
+			   timeout $((600 * slow)) xl restore "/run/$dom.save" > "$sdir/xl-restore.log" 2>&1; then
+				say "scenario $idx: xl save + restore done in $((SECONDS - ts)) s"
+			else
+				fail "xl save/restore failed: $(tail -2 "$sdir/xl-save.log" "$sdir/xl-restore.log" | tr '\n' ' ')"
+			fi
+			rm -f "/run/$dom.save"
+		fi
 		wait_marker XBC-DETACH-ME 900 || fail "domU never finished its checks"
 		# Our backend's telemetry while the disks are still attached.
 		[ "$back" = ours ] && grant_telemetry "$domid" > "$sdir/telemetry-before-detach.txt"
