@@ -131,7 +131,7 @@ void operator delete[](void *ptr, size_t, std::align_val_t) noexcept
 
 // A call through a vtable slot of an abstract class: a broken object. There
 // is no way to continue the caller's operation, so log and trap (a kernel
-// oops in this thread, not a BUG() policy decision: nothing else is possible).
+// oops in this thread, not a BUG policy decision: nothing else is possible).
 extern "C" void __cxa_pure_virtual() noexcept;
 extern "C" void __cxa_pure_virtual() noexcept
 {

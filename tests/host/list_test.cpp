@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The intrusive list (xbc/list.hpp): order, O(1) size, safe erase, and the
-// invariant reports that replace BUG() for a destroyed linked node or a
+// invariant reports that replace BUG for a destroyed linked node or a
 // destroyed non-empty list.
 #include <string.h>
 

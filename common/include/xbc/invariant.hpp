@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Reporting a broken internal invariant without stopping the machine. The
-// kernel must never BUG() for our mistakes: we log once per occurrence and
+// kernel must never BUG for our mistakes: we log once per occurrence and
 // carry on with the safest recovery the caller can make (unlink, skip, leak
 // a page rather than reuse it). Host tests detect a report through the
 // captured kapi log (xbc::host::log_count/last_log), which every line here
