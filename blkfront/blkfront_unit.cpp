@@ -11,6 +11,7 @@
 
 #include "../common/blkif.cpp"
 #include "../common/grant_pool.cpp"
+#include "../common/xs_value.cpp"
 
 #include "vdev.cpp"
 #include "settings.cpp"

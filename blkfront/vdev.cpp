@@ -2,6 +2,7 @@
 // The in-tree vdev → (minor, name) translation and the minor registry; see
 // vdev.hpp. Linux major numbers below are ABI (include/uapi/linux/major.h).
 #include "blkfront/vdev.hpp"
+#include "xbc/xs_value.hpp"
 
 namespace xbc::blkfront {
 
@@ -75,21 +76,6 @@ size_t encode_disk_letters(uint32_t n, char *out, size_t room) noexcept
 	return len;
 }
 
-size_t format_decimal(uint32_t v, char *out, size_t room) noexcept
-{
-	char rev[10];
-	size_t len = 0;
-	do {
-		rev[len++] = static_cast<char>('0' + v % 10);
-		v /= 10;
-	} while (v);
-	if (len > room)
-		return 0;
-	for (size_t i = 0; i < len; i++)
-		out[i] = rev[len - 1 - i];
-	return len;
-}
-
 } // namespace
 
 Result<VdevLayout> layout_for_vdev(uint32_t vdevice) noexcept
@@ -129,7 +115,8 @@ Result<VdevLayout> layout_for_vdev(uint32_t vdevice) noexcept
 	p += n;
 	room -= n;
 	if (layout.minors == 1) {
-		n = format_decimal(t.minor & (parts - 1), p, room);
+		// room excludes the NUL; format_u64 counts it.
+		n = xs::format_u64(t.minor & (parts - 1), p, room + 1);
 		if (n == 0)
 			return Status::error(err::kNoDev);
 		p += n;
