@@ -53,9 +53,12 @@ XBC_KUNIT_CASE(kapi_spinlock_disables_irqs)
 	kapi_spinlock *outer = kapi_spinlock_create("xbc_kunit_outer", KAPI_GFP_KERNEL);
 	XK_ASSERT(outer != nullptr);
 	unsigned long outer_flags = kapi_spin_lock_irqsave(outer);
-	kapi_spin_unlock_irqrestore(outer, outer_flags);
 	flags = kapi_spin_lock_irqsave(lock);
+	XK_EXPECT(xbc_kunit_irqs_disabled());
 	kapi_spin_unlock_irqrestore(lock, flags);
+	const bool still_disabled = xbc_kunit_irqs_disabled();
+	kapi_spin_unlock_irqrestore(outer, outer_flags);
+	XK_EXPECT(still_disabled);
 	kapi_spinlock_destroy(outer);
 	kapi_spinlock_destroy(lock);
 	XK_EXPECT(!xbc_kunit_irqs_disabled());
