@@ -189,6 +189,44 @@ TEST_F(Mapper, FailedMapInMiddleOfBatchReleasesTheRest)
 	}
 }
 
+// XSA-365: gnttab_map_refs may return an error after the hypercall mapped
+// some of the batch (a p2m update failing for one op). Each op's own status
+// says what is mapped: the good ones must be tracked and unmapped, their
+// pages never handed out again while they still show guest memory.
+TEST_F(Mapper, BatchErrorWithSomeOpsMappedTracksEachOpsStatus)
+{
+	for (bool persistent : {false, true}) {
+		SCOPED_TRACE(persistent);
+		make(persistent);
+		auto segs = grant_segs(5);
+		xen_.fail_map(segs[3].ref.raw(), host::gntst::kGeneralError, /*times=*/1);
+		xen_.fail_next_map_call(-12 /* -ENOMEM */);
+		RequestMapping req;
+		EXPECT_EQ(mapper_->map(segs.data(), 5, req).code(), -err::kIo);
+		EXPECT_FALSE(req.is_mapped());
+		GrantMapperStats s = mapper_->stats();
+		EXPECT_EQ(s.maps, 4u);
+		EXPECT_EQ(s.map_failures, 1u);
+		// Persistent: the four good maps stay as idle entries;
+		// transient: all four were unmapped. The fake agrees.
+		EXPECT_EQ(s.mapped, persistent ? 4u : 0u);
+		EXPECT_EQ(xen_.gnttab().live_mappings, s.mapped);
+		EXPECT_EQ(mapper_->pool().stats().outstanding, s.mapped);
+
+		// The pool's pages are all unmapped: fresh grants map onto
+		// them without finding a mapping already there.
+		auto more = grant_segs(5);
+		RequestMapping again;
+		ASSERT_TRUE(mapper_->map(more.data(), 5, again).is_ok());
+		again.release();
+		EXPECT_TRUE(xen_.violations().empty()) << xen_.violations().front();
+		EXPECT_EQ(mapper_->teardown().still_mapped, 0u);
+		TearDown();
+		pages_.clear();
+		refs_.clear();
+	}
+}
+
 TEST_F(Mapper, UnknownRefsZeroAndAllOnesFailCleanly)
 {
 	make(true);
