@@ -205,6 +205,10 @@ int BackendRing::thread_main(void *ctx) noexcept
 	auto *r = static_cast<BackendRing *>(ctx);
 	const unsigned long interval = jiffies_from_ms(kLruIntervalMs);
 	while (!kapi_thread_should_stop()) {
+		// A busy frontend keeps the wait below from ever sleeping, so
+		// the thread must offer to freeze here or block suspend.
+		if (kapi_try_to_freeze())
+			continue;
 		// A timeout still runs the housekeeping (purge, pool shrink).
 		(void)kapi_waitq_wait_timeout(r->wq_, &BackendRing::has_work, r, interval);
 		if (kapi_thread_should_stop())
@@ -445,6 +449,11 @@ BackendRing::Consume BackendRing::consume_requests() noexcept
 			continue;
 		}
 		for (; n > 0; n--) {
+			// A stop (disconnect) must not wait behind a ring full
+			// of whole-disk discards or barriers: what is left on
+			// the ring stays unread.
+			if (kapi_thread_should_stop())
+				return Consume::kYield;
 			if (nr_free_ == 0) {
 				stat_add(io_.oo_req, 1);
 				return Consume::kNoSlot;

@@ -69,6 +69,11 @@ bool kapi_thread_should_stop(void)
 	return kthread_should_stop();
 }
 
+bool kapi_try_to_freeze(void)
+{
+	return try_to_freeze();
+}
+
 void kapi_msleep(unsigned int ms)
 {
 	msleep(ms);

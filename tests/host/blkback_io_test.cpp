@@ -193,6 +193,55 @@ TEST(BlkbackIo, DiscardAndSecureDiscard)
 	EXPECT_EQ(b.disk().stats().discards + b.disk().stats().secure_erases, 2u);
 }
 
+TEST(BlkbackIo, StopIsCheckedBeforeEachRequest)
+{
+	// A stop must not wait behind a ring full of (synchronous, whole
+	// disk) discards: the consume loop checks it per request.
+	host::DiskSpec spec;
+	spec.discard = true;
+	Bench b(spec);
+	b.connect();
+	for (uint64_t i = 0; i < 3; i++)
+		b.push(blkif::make_discard(blkif::RequestId(i), Sector(0), Sector(2048), false));
+	b.xen.run_pending_irqs();
+	host::set_thread_should_stop(true);
+	b.ring().run_once();
+	host::set_thread_should_stop(false);
+	EXPECT_EQ(b.disk().stats().discards, 0u);
+	EXPECT_EQ(b.ring().in_flight(), 0u);
+}
+
+TEST(BlkbackIo, BusyRingThreadOffersToFreeze)
+{
+	// A frontend that always has work never lets the thread sleep in its
+	// (freezable) wait: the loop itself must call try_to_freeze.
+	Bench b;
+	b.connect();
+	struct Counts {
+		size_t freezes = 0;
+		size_t waits = 0;
+	} c;
+	host::set_freeze_hook([](void *x) {
+		if (++static_cast<Counts *>(x)->freezes == 3)
+			host::set_thread_should_stop(true);
+	}, &c);
+	// Every wait finds an event pending, like a busy frontend; a
+	// thread that never offers to freeze is stopped after 50 passes.
+	std::pair<Counts *, Bench *> ctx(&c, &b);
+	host::set_wait_hook([](void *x) {
+		auto *p = static_cast<std::pair<Counts *, Bench *> *>(x);
+		p->second->xen.raise(*p->second->xen.port_by_name("blkif-backend"));
+		p->second->xen.run_pending_irqs();
+		if (++p->first->waits == 50)
+			host::set_thread_should_stop(true);
+	}, &ctx);
+	EXPECT_TRUE(host::run_thread_body("1.xvda-0"));
+	host::set_thread_should_stop(false);
+	host::set_freeze_hook(nullptr, nullptr);
+	EXPECT_EQ(c.freezes, 3u);
+	EXPECT_LT(c.waits, 50u);
+}
+
 TEST(BlkbackIo, ReadOnlyDeviceRefusesWritesAndDiscards)
 {
 	Bench b;

@@ -34,6 +34,13 @@ int kapi_thread_run(kapi_thread_fn fn, void *ctx, const char *name,
 int kapi_thread_stop(struct kapi_thread *thread) KAPI_NOEXCEPT;
 /* In a kapi thread: true once kapi_thread_stop() was called on it. */
 bool kapi_thread_should_stop(void) KAPI_NOEXCEPT;
+/*
+ * In a kapi thread: enters the refrigerator if the system is freezing
+ * (try_to_freeze). A thread that may stay busy without ever sleeping in
+ * kapi_waitq_wait_timeout calls it once per loop, or it blocks suspend.
+ * True if the thread was frozen.
+ */
+bool kapi_try_to_freeze(void) KAPI_NOEXCEPT;
 /* Sleeps for @ms milliseconds (msleep); process context only. */
 void kapi_msleep(unsigned int ms) KAPI_NOEXCEPT;
 /* A scheduling point inside a long loop (cond_resched). */

@@ -28,6 +28,16 @@ int g_fail_next;
 bool g_should_stop;
 void (*g_wait_hook)(void *);
 void *g_wait_ctx;
+void (*g_freeze_hook)(void *);
+void *g_freeze_ctx;
+
+kapi_thread *find_live(const char *prefix) noexcept
+{
+	for (kapi_thread *t = g_threads; t; t = t->next)
+		if (strncmp(t->name, prefix, strlen(prefix)) == 0)
+			return t;
+	return nullptr;
+}
 
 void unlink(kapi_thread *t) noexcept
 {
@@ -52,19 +62,33 @@ void set_wait_hook(void (*fn)(void *), void *ctx) noexcept
 	g_wait_ctx = ctx;
 }
 
+void set_freeze_hook(void (*fn)(void *), void *ctx) noexcept
+{
+	g_freeze_hook = fn;
+	g_freeze_ctx = ctx;
+}
+
 bool run_thread_body_until_stop(const char *prefix) noexcept
 {
-	for (kapi_thread *t = g_threads; t; t = t->next) {
-		if (strncmp(t->name, prefix, strlen(prefix)) != 0)
-			continue;
-		const bool saved = g_should_stop;
-		g_should_stop = true;
-		t->fn(t->ctx);
-		g_should_stop = saved;
-		t->ran = true;
-		return true;
-	}
-	return false;
+	kapi_thread *t = find_live(prefix);
+	if (!t)
+		return false;
+	const bool saved = g_should_stop;
+	g_should_stop = true;
+	t->fn(t->ctx);
+	g_should_stop = saved;
+	t->ran = true;
+	return true;
+}
+
+bool run_thread_body(const char *prefix) noexcept
+{
+	kapi_thread *t = find_live(prefix);
+	if (!t)
+		return false;
+	t->fn(t->ctx);
+	t->ran = true;
+	return true;
 }
 
 } // namespace xbc::host
@@ -106,6 +130,13 @@ int kapi_thread_stop(struct kapi_thread *t) noexcept
 
 bool kapi_thread_should_stop(void) noexcept { return g_should_stop; }
 void kapi_msleep(unsigned int) noexcept { g_stats.sleeps++; }
+bool kapi_try_to_freeze(void) noexcept
+{
+	g_stats.freeze_checks++;
+	if (g_freeze_hook)
+		g_freeze_hook(g_freeze_ctx);
+	return false;
+}
 void kapi_cond_resched(void) noexcept {}
 
 struct kapi_waitq *kapi_waitq_create(enum kapi_gfp gfp) noexcept

@@ -17,6 +17,7 @@ struct ThreadStats {
 	size_t wakes;		// kapi_waitq_wake calls
 	size_t waits;		// kapi_waitq_wait_timeout calls
 	size_t sleeps;		// kapi_msleep calls
+	size_t freeze_checks;	// kapi_try_to_freeze calls
 };
 [[nodiscard]] ThreadStats thread_stats() noexcept;
 
@@ -27,6 +28,15 @@ void fail_next_thread_run(int errno_value) noexcept;
 // (prefix match) with kapi_thread_should_stop() true, as kthread_stop
 // would: the body must return promptly. Returns false if none is live.
 bool run_thread_body_until_stop(const char *name_prefix) noexcept;
+
+// Runs the body of the most recently started live thread named `name`
+// (prefix match) as is: it loops until something (a hook below) makes
+// kapi_thread_should_stop() true. Returns false if none is live.
+bool run_thread_body(const char *name_prefix) noexcept;
+
+// Called by every kapi_try_to_freeze (the system "freezing"); nullptr
+// removes it.
+void set_freeze_hook(void (*fn)(void *ctx), void *ctx) noexcept;
 
 // What kapi_thread_should_stop() returns outside run_thread_body_until_stop.
 void set_thread_should_stop(bool stop) noexcept;
