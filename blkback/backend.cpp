@@ -67,6 +67,9 @@ Status write_uint(kapi_xbt t, const char *dir, const char *node, uint64_t v) noe
 
 Backend::Backend(kapi_xenbus_device *dev, kapi_mutex *lock) noexcept : dev_(dev), lock_(lock)
 {
+	// Held for the vbd's whole life, as in-tree: rmmod fails while a
+	// guest has a disk here instead of cutting it off.
+	xbc_blkback_module_get();
 }
 
 Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
@@ -128,6 +131,7 @@ Backend::~Backend()
 		device_.reset();
 	}
 	kapi_mutex_destroy(lock_);
+	xbc_blkback_module_put();
 }
 
 void Backend::switch_state(kapi_xenbus_state s) noexcept

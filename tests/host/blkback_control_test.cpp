@@ -293,6 +293,30 @@ TEST(BlkbackControl, CloseDisconnectsAndFreesEverything)
 	EXPECT_EQ(b.xen.bound_irqs(), 1u);	// only the frontend's end
 }
 
+TEST(BlkbackControl, EachVbdPinsTheModuleUntilRemoved)
+{
+	// As in-tree: rmmod must fail while a vbd exists rather than
+	// disconnect a guest's disk under it.
+	ASSERT_EQ(host::module_pins(), 0);
+	{
+		Bench b;
+		b.connect();
+		EXPECT_EQ(host::module_pins(), 1);
+		b.frontend_state(KAPI_XENBUS_CLOSED);
+		// Closed is not removal: the vbd (and the pin) stays.
+		EXPECT_EQ(host::module_pins(), 1);
+		b.be.reset();
+		EXPECT_EQ(host::module_pins(), 0);
+	}
+	// A probe failing at any allocation leaves no pin behind.
+	Bench b;
+	host::for_each_alloc_failure([&b](bool) {
+		auto r = Backend::probe(b.pair.back);
+		EXPECT_EQ(host::module_pins(), r.is_ok() ? 1 : 0);
+	});
+	EXPECT_EQ(host::module_pins(), 0);
+}
+
 TEST(BlkbackControl, ClosedWhileOfflineAsksForUnregister)
 {
 	Bench b;
