@@ -73,7 +73,7 @@ public:
 	{
 		return __atomic_load_n(&squeeze_gen_, __ATOMIC_RELAXED);
 	}
-	// Ring 0's thread calls this when the device size changed: rewrite
+	// A ring's thread calls this when the device size changed: rewrite
 	// `sectors` and `state` so a connected frontend re-reads the size.
 	void announce_resize(Sector capacity) noexcept;
 	// A flush or barrier came back EOPNOTSUPP: stop advertising it.

@@ -222,11 +222,10 @@ void BackendRing::run_once() noexcept
 {
 	if (!XBC_CHECK(device_ != nullptr))
 		return;
-	if (index_ == 0) {
-		Sector now;
-		if (device_->refresh_capacity(&now))
-			owner_.announce_resize(now);
-	}
+	// Every ring looks: ring 0 may be idle while another serves I/O.
+	Sector now;
+	if (device_->take_resize(&now))
+		owner_.announce_resize(now);
 	if (__atomic_exchange_n(&events_pending_, false, __ATOMIC_ACQ_REL))
 		eoi_owed_ = true;
 

@@ -577,6 +577,27 @@ TEST(BlkbackIo, MultiQueueRingsWorkIndependently)
 	EXPECT_EQ(b.be->io_stats().wr_req, 2u);
 }
 
+TEST(BlkbackIo, EveryRingChecksTheLiveDeviceSize)
+{
+	// Only ring 1 runs: it must see the device grow and shrink itself,
+	// not wait for ring 0 to notice.
+	Bench b;
+	FrontendOptions o;
+	o.queues = 2;
+	b.connect(o);
+	FrontPage &p = b.grant_page();
+	b.disk().resize(4096);
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 1, 3000, {Bench::seg(p)}), 1).status, RspStatus::kOkay);
+	// The growth is announced once, by whichever ring saw it.
+	EXPECT_EQ(b.back_key("sectors"), "4096");
+	b.disk().resize(1024);
+	const size_t bios = b.disk().stats().bios_submitted;
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 2, 1020, {Bench::seg(p)}), 1).status, RspStatus::kError);
+	// Refused before the device saw it.
+	EXPECT_EQ(b.disk().stats().bios_submitted, bios);
+	EXPECT_EQ(b.back_key("sectors"), "1024");
+}
+
 TEST(BlkbackIo, X86_32AbiRoundTrip)
 {
 	// A 32-bit frontend: 108-byte slots, 4-aligned 64-bit fields, 12-byte
