@@ -412,9 +412,11 @@ void Backend::try_connect() noexcept
 		fatal(sync, "block flush");
 		return;
 	}
+	// As in-tree, a "/dev/" in the name is dropped with what precedes it.
+	const char *shortname = text_after(devname, "/dev/");
 	for (unsigned i = 0; i < nr_rings_; i++) {
 		Text<32> name;
-		name.add_uint(kapi_xenbus_otherend_id(dev_)).add(".").add(devname).add("-").add_uint(i);
+		name.add_uint(kapi_xenbus_otherend_id(dev_)).add(".").add(shortname).add("-").add_uint(i);
 		const Status st = rings_[i]->start(name.c_str(), *device_);
 		if (st.is_error()) {
 			fatal(st.code(), "start xenblkd");
@@ -545,12 +547,12 @@ void Backend::announce_resize(Sector capacity) noexcept
 	}
 }
 
-void Backend::withdraw_flush_features() noexcept
+void Backend::withdraw_flush_feature(bool barrier) noexcept
 {
 	const char *node = kapi_xenbus_nodename(dev_);
-	if (write_uint(KAPI_XBT_NIL, node, "feature-flush-cache", 0).is_error() ||
-	    write_uint(KAPI_XBT_NIL, node, "feature-barrier", 0).is_error())
-		kapi_log(KAPI_LOG_WARNING, "%s: withdrawing flush features failed\n", node);
+	const char *key = barrier ? "feature-barrier" : "feature-flush-cache";
+	if (write_uint(KAPI_XBT_NIL, node, key, 0).is_error())
+		kapi_log(KAPI_LOG_WARNING, "%s: withdrawing %s failed\n", node, key);
 }
 
 // Stops every ring and frees everything the connection held. Idempotent.

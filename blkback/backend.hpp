@@ -76,8 +76,9 @@ public:
 	// A ring's thread calls this when the device size changed: rewrite
 	// `sectors` and `state` so a connected frontend re-reads the size.
 	void announce_resize(Sector capacity) noexcept;
-	// A flush or barrier came back EOPNOTSUPP: stop advertising it.
-	void withdraw_flush_features() noexcept;
+	// A flush (or with `barrier`, a barrier) came back EOPNOTSUPP: stop
+	// advertising that one feature.
+	void withdraw_flush_feature(bool barrier) noexcept;
 
 	// Tests: the connection's rings (null when disconnected).
 	unsigned nr_rings() const noexcept { return nr_rings_; }

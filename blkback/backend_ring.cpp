@@ -354,9 +354,14 @@ void BackendRing::retire_completed() noexcept
 		PendingRequest *p = list;
 		list = p->next;
 		p->grants.release();
-		if (atomic_load(p->flush_unsupported) && !flush_withdrawn_) {
-			flush_withdrawn_ = true;
-			owner_.withdraw_flush_features();
+		if (atomic_load(p->flush_unsupported)) {
+			// As in-tree: withdraw only the feature that failed.
+			const bool barrier = p->op == Op::kWriteBarrier;
+			bool &withdrawn = barrier ? barrier_withdrawn_ : flush_withdrawn_;
+			if (!withdrawn) {
+				withdrawn = true;
+				owner_.withdraw_flush_feature(barrier);
+			}
 		}
 		respond(p->id, p->op, RspStatus(atomic_load(p->status)));
 		put_free(p);
@@ -519,8 +524,10 @@ void BackendRing::dispatch_discard(const blkif::Request &req) noexcept
 		rc == -kEOpNotSupp ? RspStatus::kEopnotsupp : rc ? RspStatus::kError : RspStatus::kOkay);
 }
 
-// The segments of an indirect request: its indirect pages are mapped
-// read-only just long enough to copy each segment out once.
+// The segments of an indirect request: its indirect pages go through the
+// grant mapper like data pages (with persistent grants mapped read-write
+// and kept; without, mapped read-only and unmapped right after), and each
+// segment is copied out once.
 bool BackendRing::read_indirect_segments(const blkif::Request &req, Sector *total) noexcept
 {
 	const unsigned nr_pages = req.indirect.nr_pages;

@@ -73,6 +73,10 @@ struct PendingRequest {
 
 // Per-ring scratch space for the one request being dispatched: too big
 // for the kernel stack, and only the ring thread uses it.
+// A request's segments must all fit one RequestMapping.
+static_assert(kMaxIndirectSegments <= RequestMapping::kMaxSegments,
+	      "the advertised feature-max-indirect-segments exceeds RequestMapping");
+
 struct RingScratch {
 	blkif::Segment segs[kMaxIndirectSegments];
 	SegmentGrant grants[kMaxIndirectSegments];
@@ -170,7 +174,8 @@ private:
 	bool eoi_owed_ = false;		// an event was taken and not yet acknowledged
 	bool saw_request_ = false;	// since the last lateeoi: not spurious
 	bool responses_pushed_ = false;	// pushed, not yet published
-	bool flush_withdrawn_ = false;
+	bool flush_withdrawn_ = false;	// feature-flush-cache
+	bool barrier_withdrawn_ = false;	// feature-barrier
 	unsigned long squeeze_seen_ = 0;	// Backend's squeeze generation
 	unsigned long next_stats_ = 0;
 	IoStats io_ = {};		// written by the thread, read relaxed

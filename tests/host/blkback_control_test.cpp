@@ -70,6 +70,15 @@ TEST(BlkbackControl, HandshakeWritesInTreeKeysAndConnects)
 	EXPECT_GE(b.xen.commits(), 1u);
 }
 
+TEST(BlkbackControl, ThreadNamesDropDevPrefix)
+{
+	// As in-tree: a "dev" key of /dev/xvdb names the thread 1.xvdb-0.
+	Bench b;
+	b.xen.xs_write(b.pair.back_path + "/dev", "/dev/xvdb");
+	b.connect();
+	EXPECT_TRUE(host::run_thread_body_until_stop("1.xvdb-0"));
+}
+
 TEST(BlkbackControl, FrontendFirstThenHotplugAlsoConnects)
 {
 	Bench b;

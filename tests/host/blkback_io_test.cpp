@@ -154,7 +154,24 @@ TEST(BlkbackIo, FlushNotSupportedWithdrawsTheFeature)
 	auto rsp = b.roundtrip(blkif::make_flush(Op::kFlushDiskCache, blkif::RequestId(3), blkif::Vdev(51712)));
 	EXPECT_EQ(rsp.status, RspStatus::kEopnotsupp);
 	EXPECT_EQ(b.back_key("feature-flush-cache"), "0");
+	// As in-tree: a failed flush withdraws flush only, a failed barrier
+	// barrier only.
+	EXPECT_EQ(b.back_key("feature-barrier"), "1");
+	b.disk().fail_next_io(1, -95 /* -EOPNOTSUPP */);
+	rsp = b.roundtrip(blkif::make_flush(Op::kWriteBarrier, blkif::RequestId(4), blkif::Vdev(51712)));
+	EXPECT_EQ(rsp.status, RspStatus::kEopnotsupp);
 	EXPECT_EQ(b.back_key("feature-barrier"), "0");
+}
+
+TEST(BlkbackIo, BarrierNotSupportedWithdrawsOnlyBarrier)
+{
+	Bench b;
+	b.connect();
+	b.disk().fail_next_io(1, -95 /* -EOPNOTSUPP */);
+	auto rsp = b.roundtrip(blkif::make_flush(Op::kWriteBarrier, blkif::RequestId(3), blkif::Vdev(51712)));
+	EXPECT_EQ(rsp.status, RspStatus::kEopnotsupp);
+	EXPECT_EQ(b.back_key("feature-barrier"), "0");
+	EXPECT_EQ(b.back_key("feature-flush-cache"), "1");
 }
 
 TEST(BlkbackIo, IoErrorFailsTheRequest)
