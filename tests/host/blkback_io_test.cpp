@@ -550,10 +550,9 @@ TEST(BlkbackHostile, EmptyKickIsAcknowledgedAsSpurious)
 	EXPECT_EQ(irq.spurious_eois, 1u);
 }
 
-TEST(BlkbackIo, DisconnectWithIoInFlightDrainsAndUnmaps)
+// Five reads the device holds on to, on a connected ring.
+std::vector<FrontPage *> reads_in_flight(Bench &b)
 {
-	Bench b;
-	b.connect();
 	std::vector<FrontPage *> pages;
 	for (int i = 0; i < 5; i++) {
 		FrontPage &p = b.grant_page();
@@ -562,17 +561,98 @@ TEST(BlkbackIo, DisconnectWithIoInFlightDrainsAndUnmaps)
 	}
 	b.xen.run_pending_irqs();
 	b.ring().run_once();
-	ASSERT_EQ(b.ring().in_flight(), 5u);
-	ASSERT_EQ(b.xen.bios_in_flight(), 5u);
-	// The drain completes them while "sleeping".
-	host::set_wait_hook([](void *x) { static_cast<host::FakeXen *>(x)->complete_bios(); }, &b.xen);
+	EXPECT_EQ(b.ring().in_flight(), 5u);
+	EXPECT_EQ(b.xen.bios_in_flight(), 5u);
+	return pages;
+}
+
+// A wait hook that counts waits and, so that a waiting engine cannot hang
+// the test, completes the bios it would wait for.
+void count_waits_then_complete(void *x)
+{
+	auto *p = static_cast<std::pair<Bench *, size_t> *>(x);
+	p->second++;
+	p->first->xen.complete_bios();
+}
+
+TEST(BlkbackIo, ClosedWithIoInFlightReturnsAtOnceAndRetiresOnLastCompletion)
+{
+	// xenwatch serves every guest: a frontend that goes Closed with slow
+	// I/O in flight must not make it wait. The ring retires when its
+	// last bio completes: grants unmapped, ring unmapped, then Closed.
+	Bench b;
+	b.connect();
+	reads_in_flight(b);
+	std::pair<Bench *, size_t> waits(&b, 0);
+	host::set_wait_hook(&count_waits_then_complete, &waits);
 	b.frontend_state(KAPI_XENBUS_CLOSING);
 	b.frontend_state(KAPI_XENBUS_CLOSED);
+	EXPECT_EQ(waits.second, 0u);
+	host::set_wait_hook(nullptr, nullptr);
+	EXPECT_EQ(b.xen.bios_in_flight(), 5u);
+	EXPECT_EQ(b.be->nr_retiring(), 1u);
+	EXPECT_EQ(b.be->nr_rings(), 0u);
+	// Not Closed while the device may still write into the grants.
+	EXPECT_EQ(b.xen.device_state(b.pair.back), KAPI_XENBUS_CLOSING);
+	EXPECT_GT(b.xen.gnttab().live_mappings, 0u);
+
+	EXPECT_EQ(b.xen.complete_bios(3), 3u);
+	host::run_works();
+	EXPECT_EQ(b.be->nr_retiring(), 1u);
+	EXPECT_EQ(b.xen.device_state(b.pair.back), KAPI_XENBUS_CLOSING);
+	EXPECT_EQ(b.responses().size(), 3u);
+
+	EXPECT_EQ(b.xen.complete_bios(), 2u);
+	host::run_works();
+	EXPECT_EQ(b.be->nr_retiring(), 0u);
+	EXPECT_EQ(b.xen.device_state(b.pair.back), KAPI_XENBUS_CLOSED);
+	EXPECT_EQ(b.xen.gnttab().live_mappings, 0u);
+	EXPECT_EQ(b.xen.live_ring_maps(), 0u);
+	EXPECT_EQ(b.xen.bound_irqs(), 1u);	// the frontend's own
+	EXPECT_EQ(b.be->grant_stats().mapped, 0u);
+	EXPECT_EQ(b.be->io_stats().rd_req, 5u);
+	EXPECT_EQ(host::works_pending(), 0u);
+}
+
+TEST(BlkbackIo, ReconnectWaitsForRetiringRings)
+{
+	Bench b;
+	b.connect();
+	reads_in_flight(b);
+	b.frontend_state(KAPI_XENBUS_CLOSED);
+	// As in-tree: new rings while old ones have I/O are refused.
+	b.frontend_state(KAPI_XENBUS_CONNECTED);
+	ASSERT_FALSE(b.xen.fatal_errors(b.pair.back).empty());
+	EXPECT_EQ(b.xen.fatal_errors(b.pair.back).back().msg, "pending I/O");
+	EXPECT_EQ(b.be->nr_rings(), 0u);
+	// A frontend back at Initialising gets InitWait once the old ring
+	// is gone.
+	b.frontend_state(KAPI_XENBUS_INITIALISING);
+	b.xen.complete_bios();
+	host::run_works();
+	const auto h = b.xen.state_history(b.pair.back);
+	ASSERT_GE(h.size(), 2u);
+	EXPECT_EQ(h[h.size() - 2], KAPI_XENBUS_CLOSED);
+	EXPECT_EQ(h.back(), KAPI_XENBUS_INITWAIT);
+	EXPECT_EQ(b.xen.gnttab().live_mappings, 0u);
+}
+
+TEST(BlkbackIo, RemovalWithIoInFlightWaitsAndFreesEverything)
+{
+	// Removal may not leave bios pointing into a closed device: it
+	// waits (outside the lock the retiring ring needs).
+	Bench b;
+	b.connect();
+	reads_in_flight(b);
+	std::pair<Bench *, size_t> waits(&b, 0);
+	host::set_wait_hook(&count_waits_then_complete, &waits);
+	b.be.reset();
+	host::set_wait_hook(nullptr, nullptr);
+	EXPECT_GE(waits.second, 1u);
 	EXPECT_EQ(b.xen.bios_in_flight(), 0u);
 	EXPECT_EQ(b.xen.gnttab().live_mappings, 0u);
-	EXPECT_EQ(b.be->grant_stats().mapped, 0u);
-	// Every request was answered before the ring went.
-	EXPECT_EQ(b.responses().size(), 5u);
+	EXPECT_EQ(b.xen.live_ring_maps(), 0u);
+	EXPECT_EQ(host::module_pins(), 0);
 }
 
 TEST(BlkbackIo, MultiQueueRingsWorkIndependently)

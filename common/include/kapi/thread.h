@@ -64,6 +64,21 @@ typedef bool (*kapi_wait_cond_fn)(void *ctx) KAPI_NOEXCEPT;
 bool kapi_waitq_wait_timeout(struct kapi_waitq *wq, kapi_wait_cond_fn cond, void *ctx,
 			     unsigned long timeout) KAPI_NOEXCEPT;
 
+/*
+ * A work item on the system workqueue: runs @fn(ctx) later in process
+ * context (may sleep), once per queueing that found it idle.
+ */
+struct kapi_work;
+typedef void (*kapi_work_fn)(void *ctx) KAPI_NOEXCEPT;
+/* INIT_WORK on a new item. NULL on allocation failure. */
+struct kapi_work *kapi_work_create(kapi_work_fn fn, void *ctx, enum kapi_gfp gfp) KAPI_NOEXCEPT;
+/* queue_work on the system workqueue; any context, including hard irq. */
+void kapi_work_queue(struct kapi_work *work) KAPI_NOEXCEPT;
+/*
+ * Cancels the item if queued, waits for a running @fn to return
+ * (cancel_work_sync), and frees it. Never from the item's own @fn. NULL: no-op.
+ */
+void kapi_work_destroy(struct kapi_work *work) KAPI_NOEXCEPT;
 /* Milliseconds to jiffies, rounded up (msecs_to_jiffies). */
 unsigned long kapi_msecs_to_jiffies(unsigned int ms) KAPI_NOEXCEPT;
 
