@@ -566,14 +566,25 @@ std::vector<FrontPage *> reads_in_flight(Bench &b)
 	return pages;
 }
 
-// A wait hook that counts waits and, so that a waiting engine cannot hang
-// the test, completes the bios it would wait for.
-void count_waits_then_complete(void *x)
-{
-	auto *p = static_cast<std::pair<Bench *, size_t> *>(x);
-	p->second++;
-	p->first->xen.complete_bios();
-}
+// While alive, counts the engine's waits and sleeps; each also completes
+// the bios the engine would wait for, so a waiting engine cannot hang the
+// test.
+class WaitCounter {
+public:
+	explicit WaitCounter(Bench &b) : b_(b) { host::set_wait_hook(&WaitCounter::hook, this); }
+	~WaitCounter() { host::set_wait_hook(nullptr, nullptr); }
+	size_t count() const { return n_; }
+
+private:
+	static void hook(void *x)
+	{
+		auto *w = static_cast<WaitCounter *>(x);
+		w->n_++;
+		w->b_.xen.complete_bios();
+	}
+	Bench &b_;
+	size_t n_ = 0;
+};
 
 TEST(BlkbackIo, ClosedWithIoInFlightReturnsAtOnceAndRetiresOnLastCompletion)
 {
@@ -583,12 +594,12 @@ TEST(BlkbackIo, ClosedWithIoInFlightReturnsAtOnceAndRetiresOnLastCompletion)
 	Bench b;
 	b.connect();
 	reads_in_flight(b);
-	std::pair<Bench *, size_t> waits(&b, 0);
-	host::set_wait_hook(&count_waits_then_complete, &waits);
-	b.frontend_state(KAPI_XENBUS_CLOSING);
-	b.frontend_state(KAPI_XENBUS_CLOSED);
-	EXPECT_EQ(waits.second, 0u);
-	host::set_wait_hook(nullptr, nullptr);
+	{
+		WaitCounter waits(b);
+		b.frontend_state(KAPI_XENBUS_CLOSING);
+		b.frontend_state(KAPI_XENBUS_CLOSED);
+		EXPECT_EQ(waits.count(), 0u);
+	}
 	EXPECT_EQ(b.xen.bios_in_flight(), 5u);
 	EXPECT_EQ(b.be->nr_retiring(), 1u);
 	EXPECT_EQ(b.be->nr_rings(), 0u);
@@ -644,23 +655,28 @@ TEST(BlkbackIo, RemovalWithIoInFlightWaitsAndFreesEverything)
 	Bench b;
 	b.connect();
 	reads_in_flight(b);
-	std::pair<Bench *, size_t> waits(&b, 0);
-	host::set_wait_hook(&count_waits_then_complete, &waits);
-	b.be.reset();
-	host::set_wait_hook(nullptr, nullptr);
-	EXPECT_GE(waits.second, 1u);
+	{
+		WaitCounter waits(b);
+		b.be.reset();
+		EXPECT_GE(waits.count(), 1u);
+	}
 	EXPECT_EQ(b.xen.bios_in_flight(), 0u);
 	EXPECT_EQ(b.xen.gnttab().live_mappings, 0u);
 	EXPECT_EQ(b.xen.live_ring_maps(), 0u);
 	EXPECT_EQ(host::module_pins(), 0);
 }
 
+FrontendOptions with_queues(unsigned n)
+{
+	FrontendOptions o;
+	o.queues = n;
+	return o;
+}
+
 TEST(BlkbackIo, MultiQueueRingsWorkIndependently)
 {
 	Bench b;
-	FrontendOptions o;
-	o.queues = 2;
-	b.connect(o);
+	b.connect(with_queues(2));
 	FrontPage &p0 = b.grant_page();
 	FrontPage &p1 = b.grant_page();
 	fill(p0.bytes(), 4096, 60);
@@ -679,9 +695,7 @@ TEST(BlkbackIo, EveryRingChecksTheLiveDeviceSize)
 	// Only ring 1 runs: it must see the device grow and shrink itself,
 	// not wait for ring 0 to notice.
 	Bench b;
-	FrontendOptions o;
-	o.queues = 2;
-	b.connect(o);
+	b.connect(with_queues(2));
 	FrontPage &p = b.grant_page();
 	b.disk().resize(4096);
 	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 1, 3000, {Bench::seg(p)}), 1).status, RspStatus::kOkay);
