@@ -61,10 +61,8 @@ Status GrantMapper::map(const SegmentGrant *segs, uint32_t n, RequestMapping &ou
 				s.persistent = g;
 				continue;
 			}
-			if (found == PersistentGrants::Lookup::kInUse) {
-				st = Status::error(err::kInval);
-				break;
-			}
+			// kInUse: another segment holds the entry; as in-tree,
+			// this one gets a transient mapping of its own below.
 		}
 		misses_++;
 		struct kapi_grant_map &op = map_ops_[nmap_];
@@ -131,13 +129,10 @@ Status GrantMapper::flush_maps(RequestMapping &req) noexcept
 		const Status added = grants_.add(GrantRef(op.ref), op.page, s.handle, Gfp::kNoIo, &g);
 		if (added.is_ok()) {
 			s.persistent = g;
-		} else if (added.code() == -err::kExist) {
-			// Mapped earlier in this same request: a repeated gref.
-			// This slot stays transient so release() unmaps it.
-			if (st.is_ok())
-				st = Status::error(err::kInval);
 		} else {
-			// No memory for the entry: serve it transiently.
+			// The gref is in the tree already (repeated, or in use
+			// by another request), or no memory for the entry:
+			// serve it transiently; release() unmaps it.
 			overflow_maps_++;
 		}
 	}

@@ -240,39 +240,53 @@ TEST_F(Mapper, UnknownRefsZeroAndAllOnesFailCleanly)
 	EXPECT_EQ(xen_.gnttab().live_mappings, mapper_->stats().mapped);
 }
 
-TEST_F(Mapper, RepeatedGrefInOneRequestIsRefused)
+TEST_F(Mapper, RepeatedGrefInOneRequestIsServedTransiently)
 {
+	// As in-tree: a gref the tree cannot lend again gets a transient
+	// mapping of its own, unmapped when the request is released.
 	make(true);
 	const uint32_t a = grant();
 	const uint32_t b = grant();
-	// Both copies miss: the second is mapped, then refused by the tree.
+	// Both copies miss: the second is mapped, then kept out of the tree.
 	SegmentGrant twice[3] = {{GrantRef(a), false}, {GrantRef(b), false}, {GrantRef(a), false}};
 	RequestMapping req;
-	EXPECT_EQ(mapper_->map(twice, 3, req).code(), -err::kInval);
-	EXPECT_FALSE(req.is_mapped());
+	ASSERT_TRUE(mapper_->map(twice, 3, req).is_ok());
+	EXPECT_EQ(xen_.map_count(a), 2u);
+	EXPECT_TRUE(req.is_persistent(0));
+	EXPECT_FALSE(req.is_persistent(2));
+	EXPECT_EQ(memcmp(kapi_page_address(req.page(0)), kapi_page_address(req.page(2)), KAPI_PAGE_SIZE), 0);
+	req.release();
 	EXPECT_EQ(xen_.map_count(a), 1u) << "the transient duplicate was unmapped";
 	EXPECT_EQ(mapper_->stats().in_use, 0u);
-	EXPECT_EQ(mapper_->stats().refused_in_use, 1u);
 	// Now a is persistent and idle: the first copy hits, the second finds
-	// it in use.
-	EXPECT_EQ(mapper_->map(twice, 3, req).code(), -err::kInval);
+	// it in use and is mapped transiently.
+	ASSERT_TRUE(mapper_->map(twice, 3, req).is_ok());
+	EXPECT_EQ(xen_.map_count(a), 2u);
+	req.release();
+	EXPECT_EQ(xen_.map_count(a), 1u);
 	EXPECT_EQ(mapper_->stats().in_use, 0u);
-	EXPECT_EQ(mapper_->stats().refused_in_use, 2u);
 	EXPECT_EQ(xen_.gnttab().live_mappings, 2u);
 	EXPECT_TRUE(mapper_->grants().check());
 }
 
-TEST_F(Mapper, GrantInUseByAnotherRequestIsRefused)
+TEST_F(Mapper, GrantInUseByAnotherRequestIsServedTransiently)
 {
 	make(true);
 	auto segs = grant_segs(2);
 	RequestMapping first, second;
 	ASSERT_TRUE(mapper_->map(segs.data(), 2, first).is_ok());
-	EXPECT_EQ(mapper_->map(segs.data() + 1, 1, second).code(), -err::kInval);
-	EXPECT_TRUE(first.is_mapped());
-	EXPECT_EQ(mapper_->stats().in_use, 2u);	// first's grants untouched
-	first.release();
 	ASSERT_TRUE(mapper_->map(segs.data() + 1, 1, second).is_ok());
+	EXPECT_FALSE(second.is_persistent(0));
+	EXPECT_EQ(xen_.map_count(segs[1].ref.raw()), 2u);
+	// Both mappings show the same guest page.
+	static_cast<unsigned char *>(kapi_page_address(first.page(1)))[5] = 0x5a;
+	EXPECT_EQ(static_cast<unsigned char *>(kapi_page_address(second.page(0)))[5], 0x5a);
+	EXPECT_EQ(mapper_->stats().in_use, 2u);	// first's grants untouched
+	second.release();
+	EXPECT_EQ(xen_.map_count(segs[1].ref.raw()), 1u);
+	EXPECT_TRUE(first.is_mapped());
+	first.release();
+	EXPECT_EQ(mapper_->stats().in_use, 0u);
 }
 
 TEST_F(Mapper, TooManySegmentsOrMappedTwiceIsRefused)
