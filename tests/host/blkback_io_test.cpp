@@ -145,6 +145,48 @@ TEST(BlkbackIo, BarrierWaitsForEarlierWrites)
 	EXPECT_EQ(b.disk().stats().fua, 1u);
 }
 
+TEST(BlkbackIo, BarrierWaitGivesUpOnStop)
+{
+	// kthread_stop (disconnect) arriving while a barrier waits for a
+	// stuck earlier write: the thread must not wait behind it.
+	Bench b;
+	b.connect();
+	FrontPage &p = b.grant_page();
+	b.push(b.rw(Op::kWrite, 1, 0, {Bench::seg(p)}));
+	b.xen.run_pending_irqs();
+	b.ring().run_once();
+	ASSERT_EQ(b.ring().in_flight(), 1u);
+	struct Ctx {
+		Bench *b;
+		size_t waits = 0;
+	} ctx{&b};
+	host::set_wait_hook([](void *x) {
+		auto *c = static_cast<Ctx *>(x);
+		host::set_thread_should_stop(true);
+		// A thread that ignores the stop still ends, a few waits on.
+		if (++c->waits > 3)
+			c->b->xen.complete_bios();
+	}, &ctx);
+	b.push(blkif::make_flush(Op::kWriteBarrier, blkif::RequestId(2), blkif::Vdev(51712)));
+	b.xen.run_pending_irqs();
+	b.ring().run_once();
+	host::set_wait_hook(nullptr, nullptr);
+	host::set_thread_should_stop(false);
+	EXPECT_LE(ctx.waits, 3u);	// (the error's 1 ms back-off counts too)
+	EXPECT_EQ(b.disk().stats().fua, 0u);	// no flush went out
+	auto rs = b.responses();
+	ASSERT_EQ(rs.size(), 1u);
+	EXPECT_EQ(rs[0].id, blkif::RequestId(2));
+	EXPECT_EQ(rs[0].status, RspStatus::kError);
+	// The write is still the device's, and answered when it completes.
+	EXPECT_EQ(b.xen.bios_in_flight(), 1u);
+	b.pump();
+	rs = b.responses();
+	ASSERT_EQ(rs.size(), 1u);
+	EXPECT_EQ(rs[0].id, blkif::RequestId(1));
+	EXPECT_EQ(rs[0].status, RspStatus::kOkay);
+}
+
 TEST(BlkbackIo, FlushNotSupportedWithdrawsTheFeature)
 {
 	Bench b;
