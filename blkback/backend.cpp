@@ -5,6 +5,7 @@
 
 #include "kapi/blkif_abi.h"
 #include "kapi/log.h"
+#include "kapi/thread.h"
 #include "xbc/xs_value.hpp"
 
 #include "backend_ring.hpp"
@@ -67,6 +68,9 @@ Status write_uint(kapi_xbt t, const char *dir, const char *node, uint64_t v) noe
 
 Backend::Backend(kapi_xenbus_device *dev, kapi_mutex *lock) noexcept : dev_(dev), lock_(lock)
 {
+	// Held for the vbd's whole life, as in-tree: rmmod fails while a
+	// guest has a disk here instead of cutting it off.
+	xbc_blkback_module_get();
 }
 
 Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
@@ -125,9 +129,24 @@ Backend::~Backend()
 	{
 		Locked l(lock_);
 		disconnect();
+	}
+	// Removal cannot leave bios behind that point into the device, so
+	// here (and only here) we wait for retiring rings; they take lock_.
+	// A plain poll: uninterruptible, and removal with I/O held is rare.
+	constexpr unsigned kPollMs = 100;
+	for (unsigned waited = 0; nr_retiring() > 0; waited += kPollMs) {
+		if (waited > 0 && waited % 10000 == 0)
+			kapi_log(KAPI_LOG_WARNING, "%s: removal waits for %u rings' in-flight I/O\n",
+				 kapi_xenbus_nodename(dev_), nr_retiring());
+		kapi_msleep(kPollMs);
+	}
+	reap();
+	{
+		Locked l(lock_);
 		device_.reset();
 	}
 	kapi_mutex_destroy(lock_);
+	xbc_blkback_module_put();
 }
 
 void Backend::switch_state(kapi_xenbus_state s) noexcept
@@ -224,7 +243,9 @@ void Backend::physical_device_changed() noexcept
 
 bool Backend::frontend_changed(kapi_xenbus_state frontend, bool online) noexcept
 {
+	reap();
 	Locked l(lock_);
+	frontend_ = frontend;
 	switch (frontend) {
 	case KAPI_XENBUS_INITIALISING:
 		if (state_ == KAPI_XENBUS_CLOSED) {
@@ -239,6 +260,11 @@ bool Backend::frontend_changed(kapi_xenbus_state frontend, bool online) noexcept
 		if (state_ == KAPI_XENBUS_CONNECTED)
 			return false;
 		disconnect();
+		// As in-tree: no new rings while old ones still have I/O.
+		if (nr_retiring_ > 0) {
+			fatal(-err::kBusy, "pending I/O");
+			return false;
+		}
 		if (connect_rings().is_error()) {
 			disconnect();
 			return false;
@@ -252,6 +278,14 @@ bool Backend::frontend_changed(kapi_xenbus_state frontend, bool online) noexcept
 
 	case KAPI_XENBUS_CLOSED:
 		disconnect();
+		// Closed tells the frontend its grants are free: not before
+		// the last retiring ring has unmapped them (ring_retired).
+		if (nr_retiring_ > 0) {
+			close_pending_ = true;
+			if (state_ != KAPI_XENBUS_CLOSING)
+				switch_state(KAPI_XENBUS_CLOSING);
+			return !online;
+		}
 		switch_state(KAPI_XENBUS_CLOSED);
 		return !online;
 
@@ -408,9 +442,11 @@ void Backend::try_connect() noexcept
 		fatal(sync, "block flush");
 		return;
 	}
+	// As in-tree, a "/dev/" in the name is dropped with what precedes it.
+	const char *shortname = text_after(devname, "/dev/");
 	for (unsigned i = 0; i < nr_rings_; i++) {
 		Text<32> name;
-		name.add_uint(kapi_xenbus_otherend_id(dev_)).add(".").add(devname).add("-").add_uint(i);
+		name.add_uint(kapi_xenbus_otherend_id(dev_)).add(".").add(shortname).add("-").add_uint(i);
 		const Status st = rings_[i]->start(name.c_str(), *device_);
 		if (st.is_error()) {
 			fatal(st.code(), "start xenblkd");
@@ -541,33 +577,93 @@ void Backend::announce_resize(Sector capacity) noexcept
 	}
 }
 
-void Backend::withdraw_flush_features() noexcept
+void Backend::withdraw_flush_feature(bool barrier) noexcept
 {
 	const char *node = kapi_xenbus_nodename(dev_);
-	if (write_uint(KAPI_XBT_NIL, node, "feature-flush-cache", 0).is_error() ||
-	    write_uint(KAPI_XBT_NIL, node, "feature-barrier", 0).is_error())
-		kapi_log(KAPI_LOG_WARNING, "%s: withdrawing flush features failed\n", node);
+	const char *key = barrier ? "feature-barrier" : "feature-flush-cache";
+	if (write_uint(KAPI_XBT_NIL, node, key, 0).is_error())
+		kapi_log(KAPI_LOG_WARNING, "%s: withdrawing %s failed\n", node, key);
 }
 
-// Stops every ring and frees everything the connection held. Idempotent.
+// Stops every ring and frees everything the connection held, except what
+// in-flight bios still use: those rings retire later. Never waits for I/O.
+// Idempotent.
 void Backend::disconnect() noexcept
 {
 	if (!rings_)
 		return;
-	GrantStats g = {};
+	unsigned retiring = 0;
 	for (unsigned i = 0; i < nr_rings_; i++) {
-		// Stops the thread, drains in-flight I/O, unbinds the irq,
-		// unmaps every grant and frees the pages; then the ring goes.
-		Box<BackendRing> ring = Box<BackendRing>::adopt(rings_[i]);
-		ring->shutdown();
-		retired_io_.add(ring->io_stats());
-		g.add(ring->grant_stats());
+		BackendRing *ring = rings_[i];
+		if (!ring->retire()) {
+			ring->next_retiring = retiring_;
+			retiring_ = ring;
+			retiring++;
+			continue;
+		}
+		// Shut down: the irq unbound, every grant unmapped, the pages
+		// freed; the ring goes.
+		Box<BackendRing> r = Box<BackendRing>::adopt(ring);
+		retired_io_.add(r->io_stats());
+		retired_grants_.add(r->grant_stats());
 	}
-	retired_grants_.add(g);
 	kapi_free(rings_);
 	rings_ = nullptr;
 	nr_rings_ = 0;
 	threads_started_ = false;
+	if (retiring) {
+		__atomic_add_fetch(&nr_retiring_, retiring, __ATOMIC_ACQ_REL);
+		kapi_log(KAPI_LOG_INFO, "%s: %u rings retire once their I/O completes\n",
+			 kapi_xenbus_nodename(dev_), retiring);
+		return;
+	}
+	log_disconnected();
+}
+
+void Backend::ring_retired(BackendRing &ring) noexcept
+{
+	Locked l(lock_);
+	for (BackendRing **p = &retiring_; *p; p = &(*p)->next_retiring) {
+		if (*p == &ring) {
+			*p = ring.next_retiring;
+			break;
+		}
+	}
+	ring.next_retiring = retired_;
+	retired_ = &ring;
+	retired_io_.add(ring.io_stats());
+	retired_grants_.add(ring.grant_stats());
+	if (__atomic_sub_fetch(&nr_retiring_, 1, __ATOMIC_ACQ_REL) > 0)
+		return;
+	log_disconnected();
+	if (close_pending_) {
+		close_pending_ = false;
+		switch_state(KAPI_XENBUS_CLOSED);
+		// A frontend that already came back for a reconnect.
+		if (frontend_ == KAPI_XENBUS_INITIALISING)
+			switch_state(KAPI_XENBUS_INITWAIT);
+	}
+}
+
+// Without lock_: freeing a ring waits for its work item, which may still
+// be on its way out of ring_retired (and lockdep would see lock_ -> work ->
+// lock_).
+void Backend::reap() noexcept
+{
+	BackendRing *list;
+	{
+		Locked l(lock_);
+		list = retired_;
+		retired_ = nullptr;
+	}
+	while (BackendRing *ring = list) {
+		list = ring->next_retiring;
+		Box<BackendRing>::adopt(ring).reset();
+	}
+}
+
+void Backend::log_disconnected() noexcept
+{
 	kapi_log(KAPI_LOG_INFO,
 		 "%s: disconnected: grants hits %llu misses %llu maps %llu unmaps %llu "
 		 "evictions %llu transient %llu mapped %llu\n",

@@ -20,10 +20,14 @@
 // Concurrency: every control-path entry (probe, remove, frontend_changed,
 // the physical-device watch, reclaim_memory, sysfs readers) takes lock_.
 // The rings' threads never take lock_ (disconnect holds it while it stops
-// them). Disconnect is synchronous: it stops each ring's thread, waits for
-// the ring's in-flight bios, answers them, unmaps every grant and frees
-// every page before it returns, so a frontend may reconnect at once and the
-// module can unload.
+// them). Disconnect never waits for I/O (it runs in xenwatch, which every
+// guest's devices share): it stops each ring's thread and shuts down at
+// once the rings with nothing in flight. A ring with bios in flight is
+// retiring: its last completion (through its work item, which takes lock_
+// in ring_retired) unmaps and frees what it held, and only then does a
+// Closed frontend see us Closed. Until then a reconnect is refused (-EBUSY,
+// as in-tree). Removal (the destructor) does wait for retiring rings,
+// without lock_.
 #pragma once
 
 #include "kapi/sync.h"
@@ -64,6 +68,15 @@ public:
 	// Copies the mode ("r", "w", ...) into buf (NUL-terminated, may be "").
 	void mode(char *buf, size_t len) noexcept;
 
+	// A retiring ring's work item: the ring is shut down (grants
+	// unmapped, irq unbound) and may be freed. Takes lock_.
+	void ring_retired(BackendRing &ring) noexcept;
+	// Tests: rings still waiting for their in-flight bios.
+	unsigned nr_retiring() const noexcept
+	{
+		return __atomic_load_n(&nr_retiring_, __ATOMIC_ACQUIRE);
+	}
+
 	// For rings and tests.
 	kapi_xenbus_device *xenbus() const noexcept { return dev_; }
 	kapi_xenbus_state state() const noexcept { return state_; }
@@ -73,11 +86,12 @@ public:
 	{
 		return __atomic_load_n(&squeeze_gen_, __ATOMIC_RELAXED);
 	}
-	// Ring 0's thread calls this when the device size changed: rewrite
+	// A ring's thread calls this when the device size changed: rewrite
 	// `sectors` and `state` so a connected frontend re-reads the size.
 	void announce_resize(Sector capacity) noexcept;
-	// A flush or barrier came back EOPNOTSUPP: stop advertising it.
-	void withdraw_flush_features() noexcept;
+	// A flush (or with `barrier`, a barrier) came back EOPNOTSUPP: stop
+	// advertising that one feature.
+	void withdraw_flush_feature(bool barrier) noexcept;
 
 	// Tests: the connection's rings (null when disconnected).
 	unsigned nr_rings() const noexcept { return nr_rings_; }
@@ -94,6 +108,9 @@ private:
 	void write_connect_keys() noexcept;
 	void write_discard_keys(kapi_xbt t) noexcept;
 	void disconnect() noexcept;
+	// Frees the rings that finished retiring. Takes lock_ itself.
+	void reap() noexcept;
+	void log_disconnected() noexcept;
 	void switch_state(kapi_xenbus_state s) noexcept;
 	void fatal(int err, const char *msg) noexcept;
 
@@ -114,6 +131,13 @@ private:
 	BackendRing **rings_ = nullptr;		// nr_rings_ owned rings
 	unsigned nr_rings_ = 0;
 	bool threads_started_ = false;
+	kapi_xenbus_state frontend_ = KAPI_XENBUS_UNKNOWN;	// last seen
+	// Disconnected rings with bios in flight, then (once ring_retired)
+	// the retired ones until reap() frees them.
+	BackendRing *retiring_ = nullptr;
+	BackendRing *retired_ = nullptr;
+	unsigned nr_retiring_ = 0;		// atomic: the destructor polls it
+	bool close_pending_ = false;		// switch to Closed when none retire
 	// Counters of rings already torn down, so sysfs totals survive a
 	// reconnect.
 	IoStats retired_io_ = {};

@@ -106,6 +106,10 @@ Status BackendRing::init(const RingSetup &setup) noexcept
 		put_free(pool_[i]);
 	}
 
+	retire_work_ = kapi_work_create(&BackendRing::on_retire_work, this, KAPI_GFP_KERNEL);
+	if (!retire_work_)
+		return Status::error(err::kNoMem);
+
 	XBC_TRY_STATUS(Status::from_kapi(kapi_evtchn_bind_interdomain(
 		dev, setup.port.raw(), &BackendRing::on_irq, this, "blkif-backend", &irq_)));
 	next_stats_ = kapi_jiffies() + jiffies_from_ms(kStatsIntervalMs);
@@ -114,6 +118,8 @@ Status BackendRing::init(const RingSetup &setup) noexcept
 
 BackendRing::~BackendRing()
 {
+	// After retire(): waits for the work item's last run to return.
+	kapi_work_destroy(retire_work_);
 	shutdown();
 	if (pool_) {
 		for (uint32_t i = 0; i < nr_pending_; i++)
@@ -124,8 +130,6 @@ BackendRing::~BackendRing()
 	mapper_.reset();
 	kapi_spinlock_destroy(done_lock_);
 	kapi_waitq_destroy(wq_);
-	if (ring_area_)
-		kapi_xenbus_unmap_ring(owner_.xenbus(), ring_area_);
 }
 
 void BackendRing::shutdown() noexcept
@@ -135,6 +139,49 @@ void BackendRing::shutdown() noexcept
 	shut_down_ = true;
 	stop();
 	drain();
+	finish();
+}
+
+bool BackendRing::retire() noexcept
+{
+	stop();
+	if (pool_ && done_lock_) {
+		retire_completed();
+		if (in_flight() > 0) {
+			// From here the work item owns the ring's state, as the
+			// thread did; a completion already queued starts it.
+			const unsigned long flags = kapi_spin_lock_irqsave(done_lock_);
+			retiring_ = true;
+			if (done_)
+				kapi_work_queue(retire_work_);
+			kapi_spin_unlock_irqrestore(done_lock_, flags);
+			return false;
+		}
+	}
+	shutdown();
+	return true;
+}
+
+// Process context, after retire(): answer what completed, and after the
+// last completion shut down and tell the Backend, once (the item may be
+// queued again by completions it has already answered).
+void BackendRing::on_retire_work(void *ctx) noexcept
+{
+	auto *r = static_cast<BackendRing *>(ctx);
+	if (r->finished_)
+		return;
+	r->retire_completed();
+	if (r->in_flight() > 0)
+		return;
+	r->finish();
+	r->owner_.ring_retired(*r);
+}
+
+void BackendRing::finish() noexcept
+{
+	if (finished_)
+		return;
+	finished_ = true;
 	// No more events: a running handler finishes before this returns.
 	kapi_evtchn_unbind(irq_);
 	irq_ = nullptr;
@@ -148,6 +195,10 @@ void BackendRing::shutdown() noexcept
 				 "ring %u: teardown left %u mapped (%u busy, %u unmaps failed)\n",
 				 index_, r.still_mapped, r.busy, r.failed);
 	}
+	// Nothing answers on the ring any more.
+	if (ring_area_)
+		kapi_xenbus_unmap_ring(owner_.xenbus(), ring_area_);
+	ring_area_ = nullptr;
 }
 
 Status BackendRing::start(const char *name, Device &device) noexcept
@@ -174,7 +225,7 @@ void BackendRing::drain() noexcept
 {
 	if (!pool_ || !done_lock_)
 		return;
-	wait_for_in_flight();
+	(void)wait_for_in_flight(/*stoppable=*/false);
 	retire_completed();
 }
 
@@ -200,11 +251,20 @@ bool BackendRing::has_done(void *ctx) noexcept
 	return atomic_load(r->done_) != nullptr;
 }
 
+bool BackendRing::has_done_or_stop(void *ctx) noexcept
+{
+	return has_done(ctx) || kapi_thread_should_stop();
+}
+
 int BackendRing::thread_main(void *ctx) noexcept
 {
 	auto *r = static_cast<BackendRing *>(ctx);
 	const unsigned long interval = jiffies_from_ms(kLruIntervalMs);
 	while (!kapi_thread_should_stop()) {
+		// A busy frontend keeps the wait below from ever sleeping, so
+		// the thread must offer to freeze here or block suspend.
+		if (kapi_try_to_freeze())
+			continue;
 		// A timeout still runs the housekeeping (purge, pool shrink).
 		(void)kapi_waitq_wait_timeout(r->wq_, &BackendRing::has_work, r, interval);
 		if (kapi_thread_should_stop())
@@ -218,11 +278,10 @@ void BackendRing::run_once() noexcept
 {
 	if (!XBC_CHECK(device_ != nullptr))
 		return;
-	if (index_ == 0) {
-		Sector now;
-		if (device_->refresh_capacity(&now))
-			owner_.announce_resize(now);
-	}
+	// Every ring looks: ring 0 may be idle while another serves I/O.
+	Sector now;
+	if (device_->take_resize(&now))
+		owner_.announce_resize(now);
 	if (__atomic_exchange_n(&events_pending_, false, __ATOMIC_ACQ_REL))
 		eoi_owed_ = true;
 
@@ -330,10 +389,12 @@ void BackendRing::complete_one(PendingRequest *p) noexcept
 	const unsigned long flags = kapi_spin_lock_irqsave(done_lock_);
 	p->next = done_;
 	atomic_store(done_, p);
-	// Wake under the lock: once the thread can take `p` off the list, a
-	// drain may finish and the ring (and wq_) be freed, so nothing here
-	// may touch the ring after the unlock.
+	// Wake under the lock: once the thread (or the work item) can take
+	// `p` off the list, a drain may finish and the ring (and wq_) be
+	// freed, so nothing here may touch the ring after the unlock.
 	kapi_waitq_wake(wq_);
+	if (retiring_)
+		kapi_work_queue(retire_work_);
 	kapi_spin_unlock_irqrestore(done_lock_, flags);
 }
 
@@ -351,9 +412,14 @@ void BackendRing::retire_completed() noexcept
 		PendingRequest *p = list;
 		list = p->next;
 		p->grants.release();
-		if (atomic_load(p->flush_unsupported) && !flush_withdrawn_) {
-			flush_withdrawn_ = true;
-			owner_.withdraw_flush_features();
+		if (atomic_load(p->flush_unsupported)) {
+			// As in-tree: withdraw only the feature that failed.
+			const bool barrier = p->op == Op::kWriteBarrier;
+			bool &withdrawn = barrier ? barrier_withdrawn_ : flush_withdrawn_;
+			if (!withdrawn) {
+				withdrawn = true;
+				owner_.withdraw_flush_feature(barrier);
+			}
 		}
 		respond(p->id, p->op, RspStatus(atomic_load(p->status)));
 		put_free(p);
@@ -361,14 +427,18 @@ void BackendRing::retire_completed() noexcept
 	publish_responses();
 }
 
-// Barrier and disconnect: wait until every request taken from the ring
-// has been answered.
-void BackendRing::wait_for_in_flight() noexcept
+// Barrier and drain: wait until every request taken from the ring has
+// been answered.
+bool BackendRing::wait_for_in_flight(bool stoppable) noexcept
 {
 	const unsigned long second = jiffies_from_ms(1000);
+	const kapi_wait_cond_fn cond = stoppable ? &BackendRing::has_done_or_stop
+						 : &BackendRing::has_done;
 	unsigned waited = 0;
 	while (in_flight() > 0) {
-		if (!kapi_waitq_wait_timeout(wq_, &BackendRing::has_done, this, second)) {
+		if (stoppable && kapi_thread_should_stop())
+			return false;
+		if (!kapi_waitq_wait_timeout(wq_, cond, this, second)) {
 			// A bio that never completes is the device's bug, not
 			// ours; say so now and then rather than hang silently.
 			if (++waited % 10 == 0)
@@ -377,6 +447,7 @@ void BackendRing::wait_for_in_flight() noexcept
 		}
 		retire_completed();
 	}
+	return true;
 }
 
 // --- responses -------------------------------------------------------------
@@ -445,6 +516,11 @@ BackendRing::Consume BackendRing::consume_requests() noexcept
 			continue;
 		}
 		for (; n > 0; n--) {
+			// A stop (disconnect) must not wait behind a ring full
+			// of whole-disk discards or barriers: what is left on
+			// the ring stays unread.
+			if (kapi_thread_should_stop())
+				return Consume::kYield;
 			if (nr_free_ == 0) {
 				stat_add(io_.oo_req, 1);
 				return Consume::kNoSlot;
@@ -511,8 +587,10 @@ void BackendRing::dispatch_discard(const blkif::Request &req) noexcept
 		rc == -kEOpNotSupp ? RspStatus::kEopnotsupp : rc ? RspStatus::kError : RspStatus::kOkay);
 }
 
-// The segments of an indirect request: its indirect pages are mapped
-// read-only just long enough to copy each segment out once.
+// The segments of an indirect request: its indirect pages go through the
+// grant mapper like data pages (with persistent grants mapped read-write
+// and kept; without, mapped read-only and unmapped right after), and each
+// segment is copied out once.
 bool BackendRing::read_indirect_segments(const blkif::Request &req, Sector *total) noexcept
 {
 	const unsigned nr_pages = req.indirect.nr_pages;
@@ -582,9 +660,12 @@ void BackendRing::dispatch_rw(const blkif::Request &req) noexcept
 		}
 	}
 
-	// A barrier waits for everything before it, then flushes.
-	if (op == Op::kWriteBarrier)
-		wait_for_in_flight();
+	// A barrier waits for everything before it, then flushes; a stop
+	// (disconnect) does not wait behind it.
+	if (op == Op::kWriteBarrier && !wait_for_in_flight(/*stoppable=*/true)) {
+		fail_request(req.id, op);
+		return;
+	}
 
 	PendingRequest *p = take_free();
 	if (!XBC_CHECK(p != nullptr)) {

@@ -17,10 +17,12 @@
 //   - The ring thread owns the shared ring's consumer and producer state,
 //     the PersistentGrants tree, the page pool, the grant mapper, the free
 //     list of pending requests and every counter. Nothing else touches
-//     them while the thread runs (stop() first: disconnect does).
+//     them while the thread runs (stop() first: disconnect does). After
+//     retire() with bios in flight, the ring's work item owns them: each
+//     completion queues it, and it answers, then finally shuts down.
 //   - The irq handler touches only events_pending_ and the wait queue.
 //   - Bio completion touches only its own PendingRequest's status and bio
-//     count (atomics) and the done list (done_lock_, irq-safe).
+//     count (atomics), the done list and retiring_ (done_lock_, irq-safe).
 //   - Readers of the counters (sysfs) load them relaxed (stats.hpp).
 //
 // A broken ring (the frontend's producer index claims more requests than
@@ -73,6 +75,10 @@ struct PendingRequest {
 
 // Per-ring scratch space for the one request being dispatched: too big
 // for the kernel stack, and only the ring thread uses it.
+// A request's segments must all fit one RequestMapping.
+static_assert(kMaxIndirectSegments <= RequestMapping::kMaxSegments,
+	      "the advertised feature-max-indirect-segments exceeds RequestMapping");
+
 struct RingScratch {
 	blkif::Segment segs[kMaxIndirectSegments];
 	SegmentGrant grants[kMaxIndirectSegments];
@@ -95,9 +101,18 @@ public:
 	// With the thread stopped: waits for every in-flight bio and answers
 	// its request. Idempotent.
 	void drain() noexcept;
-	// stop(), drain(), unbind the irq, unmap every grant and empty the
-	// page pool; the counters stay readable. Idempotent.
+	// stop(), drain(), unbind the irq, unmap every grant and the ring,
+	// empty the page pool; the counters stay readable. Idempotent.
 	void shutdown() noexcept;
+	// Disconnect without waiting for I/O (xenwatch must never block on
+	// a device): stops the thread and answers what has completed. True:
+	// the ring is shut down now. False: bios are still in flight; each
+	// completion queues the ring's work item, which answers it, and the
+	// last one shuts the ring down and calls Backend::ring_retired. The
+	// ring may only be freed after that call.
+	[[nodiscard]] bool retire() noexcept;
+	// Backend's list of rings retiring or retired (under its lock).
+	BackendRing *next_retiring = nullptr;
 
 	// One pass of the thread's loop. Host tests call it directly.
 	void run_once() noexcept;
@@ -120,6 +135,10 @@ private:
 	static bool has_work(void *ctx) noexcept;
 	static bool has_done(void *ctx) noexcept;
 	static void on_bio_done(void *ctx, int err) noexcept;
+	static bool has_done_or_stop(void *ctx) noexcept;
+	static void on_retire_work(void *ctx) noexcept;
+	// Unbinds the irq, unmaps every idle grant, empties the pool. Once.
+	void finish() noexcept;
 
 	void complete_one(PendingRequest *p) noexcept;
 	void retire_completed() noexcept;
@@ -131,7 +150,9 @@ private:
 	// Builds and submits the bios of a mapped request (segments in the
 	// scratch area); a bio allocation failure fails the request.
 	void submit_bios(PendingRequest *p, const blkif::Request &req, uint32_t nr_segs) noexcept;
-	void wait_for_in_flight() noexcept;
+	// Until every request taken is answered. `stoppable` (the ring
+	// thread only): also gives up, returning false, on kthread_stop.
+	bool wait_for_in_flight(bool stoppable) noexcept;
 	void respond(blkif::RequestId id, blkif::Op op, blkif::RspStatus status) noexcept;
 	void publish_responses() noexcept;
 	void fail_request(blkif::RequestId id, blkif::Op op) noexcept;
@@ -161,16 +182,19 @@ private:
 	Box<RingScratch> scratch_;
 	kapi_irq *irq_ = nullptr;
 	kapi_thread *thread_ = nullptr;
+	kapi_work *retire_work_ = nullptr;	// see retire()
 
 	// Ring thread only.
 	PendingRequest *free_ = nullptr;
 	uint32_t nr_free_ = 0;
 	bool broken_ = false;
 	bool shut_down_ = false;
+	bool finished_ = false;		// finish() ran (thread, then work item)
 	bool eoi_owed_ = false;		// an event was taken and not yet acknowledged
 	bool saw_request_ = false;	// since the last lateeoi: not spurious
 	bool responses_pushed_ = false;	// pushed, not yet published
-	bool flush_withdrawn_ = false;
+	bool flush_withdrawn_ = false;	// feature-flush-cache
+	bool barrier_withdrawn_ = false;	// feature-barrier
 	unsigned long squeeze_seen_ = 0;	// Backend's squeeze generation
 	unsigned long next_stats_ = 0;
 	IoStats io_ = {};		// written by the thread, read relaxed
@@ -179,6 +203,7 @@ private:
 	// Shared with irq and completion contexts (atomics, done_lock_).
 	bool events_pending_ = false;
 	PendingRequest *done_ = nullptr;	// under done_lock_
+	bool retiring_ = false;		// under done_lock_: completions queue the work
 };
 
 } // namespace xbc::blkback

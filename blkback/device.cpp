@@ -28,7 +28,7 @@ Result<Box<Device>> Device::open(uint32_t major, uint32_t minor, bool readonly, 
 }
 
 Device::Device(kapi_bdev *bdev, const kapi_bdev_info &info, bool readonly, bool cdrom) noexcept
-	: bdev_(bdev), info_(info), readonly_(readonly), cdrom_(cdrom), capacity_(info.nr_sectors)
+	: bdev_(bdev), info_(info), readonly_(readonly), cdrom_(cdrom), announced_(info.nr_sectors)
 {
 	// A logical block size below 512 or not a power of two would make no
 	// sense; treat it as 512 rather than trust it into a mask.
@@ -54,15 +54,15 @@ uint32_t Device::vdisk_info() const noexcept
 	return bits;
 }
 
-bool Device::refresh_capacity(Sector *now) noexcept
+bool Device::take_resize(Sector *now) noexcept
 {
-	kapi_bdev_info info;
-	zero_bytes(&info, sizeof(info));
-	kapi_bdev_query(bdev_, &info);
-	if (info.nr_sectors == __atomic_load_n(&capacity_, __ATOMIC_RELAXED))
+	const uint64_t live = kapi_bdev_nr_sectors(bdev_);
+	if (live == __atomic_load_n(&announced_, __ATOMIC_RELAXED))
 		return false;
-	__atomic_store_n(&capacity_, info.nr_sectors, __ATOMIC_RELAXED);
-	*now = Sector(info.nr_sectors);
+	// Rings race here: only the one that swaps the value announces it.
+	if (__atomic_exchange_n(&announced_, live, __ATOMIC_RELAXED) == live)
+		return false;
+	*now = Sector(live);
 	return true;
 }
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The physical block device behind one vbd: opened once the hotplug script
 // names it (physical-device, mode), shared read-only by the vbd's rings.
-// Only its capacity changes (online resize), so that one field is atomic.
+// Only its capacity changes (online resize): read live, and the size last
+// announced to the frontend is atomic.
 #pragma once
 
 #include "kapi/block.h"
@@ -34,13 +35,14 @@ public:
 	// 512-byte sectors minus one, as a mask.
 	uint64_t sector_align_mask() const noexcept { return align_mask_; }
 
-	// The size every request is checked against (512-byte sectors).
-	Sector capacity() const noexcept
-	{
-		return Sector(__atomic_load_n(&capacity_, __ATOMIC_RELAXED));
-	}
-	// Re-reads the size; true (and *now set) when it changed.
-	[[nodiscard]] bool refresh_capacity(Sector *now) noexcept;
+	// The live size every request is checked against (512-byte
+	// sectors), read from the device each time: any ring may be the
+	// first to serve a request after an online resize.
+	Sector capacity() const noexcept { return Sector(kapi_bdev_nr_sectors(bdev_)); }
+	// True (and *now set) when the live size differs from the one last
+	// announced; exactly one caller sees each change, whichever ring
+	// asks first.
+	[[nodiscard]] bool take_resize(Sector *now) noexcept;
 
 	// For open() only (via create<>): the constructor cannot fail.
 	Device(kapi_bdev *bdev, const kapi_bdev_info &info, bool readonly, bool cdrom) noexcept;
@@ -51,7 +53,7 @@ private:
 	bool readonly_;
 	bool cdrom_;
 	uint64_t align_mask_;
-	uint64_t capacity_;	// atomic: rings read, the resize check writes
+	uint64_t announced_;	// atomic: the size the frontend was last told
 };
 
 } // namespace xbc::blkback

@@ -23,6 +23,14 @@ unsigned int xbc_blkback_online_cpus(void) KAPI_NOEXCEPT;
  */
 int xbc_blkback_bdev_sync(struct kapi_bdev *bdev) KAPI_NOEXCEPT;
 
+/*
+ * Pin and unpin this module (__module_get / module_put, as in-tree): each
+ * vbd holds a pin from probe until its last resource is freed, so rmmod
+ * with vbds still there fails (EBUSY) instead of cutting off guests' disks.
+ */
+void xbc_blkback_module_get(void) KAPI_NOEXCEPT;
+void xbc_blkback_module_put(void) KAPI_NOEXCEPT;
+
 KAPI_END_DECLS
 
 #endif /* XBC_BLKBACK_PLATFORM_H */

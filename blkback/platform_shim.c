@@ -5,6 +5,7 @@
  */
 #include <linux/blkdev.h>
 #include <linux/cpumask.h>
+#include <linux/module.h>
 #include <linux/pagemap.h>
 #include <linux/version.h>
 
@@ -28,4 +29,14 @@ int xbc_blkback_bdev_sync(struct kapi_bdev *kbdev)
 	invalidate_inode_pages2(bdev->bd_inode->i_mapping);
 #endif
 	return 0;
+}
+
+void xbc_blkback_module_get(void)
+{
+	__module_get(THIS_MODULE);
+}
+
+void xbc_blkback_module_put(void)
+{
+	module_put(THIS_MODULE);
 }

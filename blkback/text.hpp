@@ -69,4 +69,17 @@ private:
 	return false;
 }
 
+// What follows the first `needle` in `s`, or all of `s` without one.
+[[nodiscard]] inline const char *text_after(const char *s, const char *needle) noexcept
+{
+	for (const char *p = s; *p; p++) {
+		size_t i = 0;
+		while (needle[i] && p[i] == needle[i])
+			i++;
+		if (!needle[i])
+			return p + i;
+	}
+	return s;
+}
+
 } // namespace xbc::blkback

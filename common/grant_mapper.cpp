@@ -61,10 +61,8 @@ Status GrantMapper::map(const SegmentGrant *segs, uint32_t n, RequestMapping &ou
 				s.persistent = g;
 				continue;
 			}
-			if (found == PersistentGrants::Lookup::kInUse) {
-				st = Status::error(err::kInval);
-				break;
-			}
+			// kInUse: another segment holds the entry; as in-tree,
+			// this one gets a transient mapping of its own below.
 		}
 		misses_++;
 		struct kapi_grant_map &op = map_ops_[nmap_];
@@ -92,18 +90,17 @@ Status GrantMapper::flush_maps(RequestMapping &req) noexcept
 	nmap_ = 0;
 	if (pool_->get(page_batch_, n).is_error())
 		return Status::error(err::kNoMem);
-	for (uint32_t j = 0; j < n; j++)
+	for (uint32_t j = 0; j < n; j++) {
 		map_ops_[j].page = page_batch_[j];
-
-	const int rc = kapi_gnttab_map(map_ops_, n);
-	if (rc < 0) {
-		// Nothing was tried: every page is still ours and unmapped.
-		map_failures_ += n;
-		pool_->put(page_batch_, n);
-		return Status::error(err::kIo);
+		// An op the call never reached reads as failed, not as mapped.
+		map_ops_[j].status = KAPI_GNTST_GENERAL_ERROR;
 	}
 
-	Status st = Status::ok();
+	// A non-zero return can come after the hypercall mapped part of the
+	// batch (XSA-365): only each op's own status says what is mapped and
+	// must be tracked; the return value only fails the request.
+	const int rc = kapi_gnttab_map(map_ops_, n);
+	Status st = rc < 0 ? Status::error(err::kIo) : Status::ok();
 	uint32_t unused_pages = 0;
 	for (uint32_t j = 0; j < n; j++) {
 		const struct kapi_grant_map &op = map_ops_[j];
@@ -132,13 +129,10 @@ Status GrantMapper::flush_maps(RequestMapping &req) noexcept
 		const Status added = grants_.add(GrantRef(op.ref), op.page, s.handle, Gfp::kNoIo, &g);
 		if (added.is_ok()) {
 			s.persistent = g;
-		} else if (added.code() == -err::kExist) {
-			// Mapped earlier in this same request: a repeated gref.
-			// This slot stays transient so release() unmaps it.
-			if (st.is_ok())
-				st = Status::error(err::kInval);
 		} else {
-			// No memory for the entry: serve it transiently.
+			// The gref is in the tree already (repeated, or in use
+			// by another request), or no memory for the entry:
+			// serve it transiently; release() unmaps it.
 			overflow_maps_++;
 		}
 	}

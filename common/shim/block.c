@@ -99,6 +99,11 @@ void kapi_bdev_query(struct kapi_bdev *b, struct kapi_bdev_info *info)
 	info->discard_alignment = bdev_discard_alignment(bdev);
 }
 
+uint64_t kapi_bdev_nr_sectors(struct kapi_bdev *b)
+{
+	return bdev_nr_sectors(b->bdev);
+}
+
 /* The front padding of every bio from kapi_bio_set: who to tell on completion. */
 struct kapi_bio {
 	kapi_bio_done_fn done;

@@ -66,12 +66,17 @@ int kapi_gnttab_map(struct kapi_grant_map *ops, unsigned int nr)
 
 		gnttab_set_map_op(&map[i], kapi_page_host_addr(ops[i].page), flags, ops[i].ref,
 				  ops[i].domid);
+		/* An op the hypercall never reaches keeps this status. */
+		map[i].status = GNTST_general_error;
 		pages[i] = (struct page *)ops[i].page;
 	}
 	err = gnttab_map_refs(map, NULL, pages, nr);
+	/*
+	 * Even when err is set, ops before the failure point are mapped
+	 * (XSA-365): pass every op's own status on.
+	 */
 	for (i = 0; i < nr; i++) {
-		/* A failed hypercall leaves the statuses unset: report each op failed. */
-		ops[i].status = err ? GNTST_general_error : map[i].status;
+		ops[i].status = map[i].status;
 		ops[i].handle = map[i].handle;
 	}
 	return err;

@@ -13,11 +13,13 @@
  */
 #include "shim.h"
 #include "kapi/blkif_abi.h"
+#include "kapi/gnttab.h"
 #include "kapi/rbtree.h"
 
 #include <linux/build_bug.h>
 #include <linux/rbtree.h>
 #include <linux/stddef.h>
+#include <xen/interface/grant_table.h>
 #include <xen/interface/io/blkif.h>
 #include <xen/interface/io/ring.h>
 
@@ -46,6 +48,8 @@ XBC_SAME(BLKIF_DISCARD_SECURE, KAPI_BLKIF_DISCARD_SECURE);
 XBC_SAME(VDISK_CDROM, KAPI_VDISK_CDROM);
 XBC_SAME(VDISK_REMOVABLE, KAPI_VDISK_REMOVABLE);
 XBC_SAME(VDISK_READONLY, KAPI_VDISK_READONLY);
+XBC_SAME(GNTST_okay, KAPI_GNTST_OKAY);
+XBC_SAME(GNTST_general_error, KAPI_GNTST_GENERAL_ERROR);
 XBC_SAME(XEN_PAGE_SIZE / sizeof(struct blkif_request_segment), KAPI_BLKIF_SEGS_PER_INDIRECT_FRAME);
 
 /* struct blkif_request_segment (inline and in indirect pages) */

@@ -12,6 +12,9 @@
 #include <linux/sched/task.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "shim.h"
 
 #include "kapi/thread.h"
 
@@ -69,6 +72,11 @@ bool kapi_thread_should_stop(void)
 	return kthread_should_stop();
 }
 
+bool kapi_try_to_freeze(void)
+{
+	return try_to_freeze();
+}
+
 void kapi_msleep(unsigned int ms)
 {
 	msleep(ms);
@@ -110,6 +118,44 @@ bool kapi_waitq_wait_timeout(struct kapi_waitq *wq, kapi_wait_cond_fn cond, void
 	long ret = wait_event_freezable_timeout(wq->head, cond(ctx), timeout);
 
 	return ret > 0;
+}
+
+struct kapi_work {
+	struct work_struct work;
+	kapi_work_fn fn;
+	void *ctx;
+};
+
+static void kapi_work_trampoline(struct work_struct *work)
+{
+	struct kapi_work *w = container_of(work, struct kapi_work, work);
+
+	w->fn(w->ctx);
+}
+
+struct kapi_work *kapi_work_create(kapi_work_fn fn, void *ctx, enum kapi_gfp gfp)
+{
+	struct kapi_work *w = kzalloc(sizeof(*w), kapi_to_gfp(gfp));
+
+	if (!w)
+		return NULL;
+	INIT_WORK(&w->work, kapi_work_trampoline);
+	w->fn = fn;
+	w->ctx = ctx;
+	return w;
+}
+
+void kapi_work_queue(struct kapi_work *w)
+{
+	queue_work(system_wq, &w->work);
+}
+
+void kapi_work_destroy(struct kapi_work *w)
+{
+	if (!w)
+		return;
+	cancel_work_sync(&w->work);
+	kfree(w);
 }
 
 unsigned long kapi_msecs_to_jiffies(unsigned int ms)

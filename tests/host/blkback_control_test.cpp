@@ -70,6 +70,15 @@ TEST(BlkbackControl, HandshakeWritesInTreeKeysAndConnects)
 	EXPECT_GE(b.xen.commits(), 1u);
 }
 
+TEST(BlkbackControl, ThreadNamesDropDevPrefix)
+{
+	// As in-tree: a "dev" key of /dev/xvdb names the thread 1.xvdb-0.
+	Bench b;
+	b.xen.xs_write(b.pair.back_path + "/dev", "/dev/xvdb");
+	b.connect();
+	EXPECT_TRUE(host::run_thread_body_until_stop("1.xvdb-0"));
+}
+
 TEST(BlkbackControl, FrontendFirstThenHotplugAlsoConnects)
 {
 	Bench b;
@@ -291,6 +300,30 @@ TEST(BlkbackControl, CloseDisconnectsAndFreesEverything)
 	EXPECT_EQ(b.xen.gnttab().live_mappings, 0u);
 	EXPECT_EQ(host::thread_stats().live, 0u);
 	EXPECT_EQ(b.xen.bound_irqs(), 1u);	// only the frontend's end
+}
+
+TEST(BlkbackControl, EachVbdPinsTheModuleUntilRemoved)
+{
+	// As in-tree: rmmod must fail while a vbd exists rather than
+	// disconnect a guest's disk under it.
+	ASSERT_EQ(host::module_pins(), 0);
+	{
+		Bench b;
+		b.connect();
+		EXPECT_EQ(host::module_pins(), 1);
+		b.frontend_state(KAPI_XENBUS_CLOSED);
+		// Closed is not removal: the vbd (and the pin) stays.
+		EXPECT_EQ(host::module_pins(), 1);
+		b.be.reset();
+		EXPECT_EQ(host::module_pins(), 0);
+	}
+	// A probe failing at any allocation leaves no pin behind.
+	Bench b;
+	host::for_each_alloc_failure([&b](bool) {
+		auto r = Backend::probe(b.pair.back);
+		EXPECT_EQ(host::module_pins(), r.is_ok() ? 1 : 0);
+	});
+	EXPECT_EQ(host::module_pins(), 0);
 }
 
 TEST(BlkbackControl, ClosedWhileOfflineAsksForUnregister)

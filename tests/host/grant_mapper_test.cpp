@@ -189,6 +189,44 @@ TEST_F(Mapper, FailedMapInMiddleOfBatchReleasesTheRest)
 	}
 }
 
+// XSA-365: gnttab_map_refs may return an error after the hypercall mapped
+// some of the batch (a p2m update failing for one op). Each op's own status
+// says what is mapped: the good ones must be tracked and unmapped, their
+// pages never handed out again while they still show guest memory.
+TEST_F(Mapper, BatchErrorWithSomeOpsMappedTracksEachOpsStatus)
+{
+	for (bool persistent : {false, true}) {
+		SCOPED_TRACE(persistent);
+		make(persistent);
+		auto segs = grant_segs(5);
+		xen_.fail_map(segs[3].ref.raw(), host::gntst::kGeneralError, /*times=*/1);
+		xen_.fail_next_map_call(-12 /* -ENOMEM */);
+		RequestMapping req;
+		EXPECT_EQ(mapper_->map(segs.data(), 5, req).code(), -err::kIo);
+		EXPECT_FALSE(req.is_mapped());
+		GrantMapperStats s = mapper_->stats();
+		EXPECT_EQ(s.maps, 4u);
+		EXPECT_EQ(s.map_failures, 1u);
+		// Persistent: the four good maps stay as idle entries;
+		// transient: all four were unmapped. The fake agrees.
+		EXPECT_EQ(s.mapped, persistent ? 4u : 0u);
+		EXPECT_EQ(xen_.gnttab().live_mappings, s.mapped);
+		EXPECT_EQ(mapper_->pool().stats().outstanding, s.mapped);
+
+		// The pool's pages are all unmapped: fresh grants map onto
+		// them without finding a mapping already there.
+		auto more = grant_segs(5);
+		RequestMapping again;
+		ASSERT_TRUE(mapper_->map(more.data(), 5, again).is_ok());
+		again.release();
+		EXPECT_TRUE(xen_.violations().empty()) << xen_.violations().front();
+		EXPECT_EQ(mapper_->teardown().still_mapped, 0u);
+		TearDown();
+		pages_.clear();
+		refs_.clear();
+	}
+}
+
 TEST_F(Mapper, UnknownRefsZeroAndAllOnesFailCleanly)
 {
 	make(true);
@@ -202,39 +240,53 @@ TEST_F(Mapper, UnknownRefsZeroAndAllOnesFailCleanly)
 	EXPECT_EQ(xen_.gnttab().live_mappings, mapper_->stats().mapped);
 }
 
-TEST_F(Mapper, RepeatedGrefInOneRequestIsRefused)
+TEST_F(Mapper, RepeatedGrefInOneRequestIsServedTransiently)
 {
+	// As in-tree: a gref the tree cannot lend again gets a transient
+	// mapping of its own, unmapped when the request is released.
 	make(true);
 	const uint32_t a = grant();
 	const uint32_t b = grant();
-	// Both copies miss: the second is mapped, then refused by the tree.
+	// Both copies miss: the second is mapped, then kept out of the tree.
 	SegmentGrant twice[3] = {{GrantRef(a), false}, {GrantRef(b), false}, {GrantRef(a), false}};
 	RequestMapping req;
-	EXPECT_EQ(mapper_->map(twice, 3, req).code(), -err::kInval);
-	EXPECT_FALSE(req.is_mapped());
+	ASSERT_TRUE(mapper_->map(twice, 3, req).is_ok());
+	EXPECT_EQ(xen_.map_count(a), 2u);
+	EXPECT_TRUE(req.is_persistent(0));
+	EXPECT_FALSE(req.is_persistent(2));
+	EXPECT_EQ(memcmp(kapi_page_address(req.page(0)), kapi_page_address(req.page(2)), KAPI_PAGE_SIZE), 0);
+	req.release();
 	EXPECT_EQ(xen_.map_count(a), 1u) << "the transient duplicate was unmapped";
 	EXPECT_EQ(mapper_->stats().in_use, 0u);
-	EXPECT_EQ(mapper_->stats().refused_in_use, 1u);
 	// Now a is persistent and idle: the first copy hits, the second finds
-	// it in use.
-	EXPECT_EQ(mapper_->map(twice, 3, req).code(), -err::kInval);
+	// it in use and is mapped transiently.
+	ASSERT_TRUE(mapper_->map(twice, 3, req).is_ok());
+	EXPECT_EQ(xen_.map_count(a), 2u);
+	req.release();
+	EXPECT_EQ(xen_.map_count(a), 1u);
 	EXPECT_EQ(mapper_->stats().in_use, 0u);
-	EXPECT_EQ(mapper_->stats().refused_in_use, 2u);
 	EXPECT_EQ(xen_.gnttab().live_mappings, 2u);
 	EXPECT_TRUE(mapper_->grants().check());
 }
 
-TEST_F(Mapper, GrantInUseByAnotherRequestIsRefused)
+TEST_F(Mapper, GrantInUseByAnotherRequestIsServedTransiently)
 {
 	make(true);
 	auto segs = grant_segs(2);
 	RequestMapping first, second;
 	ASSERT_TRUE(mapper_->map(segs.data(), 2, first).is_ok());
-	EXPECT_EQ(mapper_->map(segs.data() + 1, 1, second).code(), -err::kInval);
-	EXPECT_TRUE(first.is_mapped());
-	EXPECT_EQ(mapper_->stats().in_use, 2u);	// first's grants untouched
-	first.release();
 	ASSERT_TRUE(mapper_->map(segs.data() + 1, 1, second).is_ok());
+	EXPECT_FALSE(second.is_persistent(0));
+	EXPECT_EQ(xen_.map_count(segs[1].ref.raw()), 2u);
+	// Both mappings show the same guest page.
+	static_cast<unsigned char *>(kapi_page_address(first.page(1)))[5] = 0x5a;
+	EXPECT_EQ(static_cast<unsigned char *>(kapi_page_address(second.page(0)))[5], 0x5a);
+	EXPECT_EQ(mapper_->stats().in_use, 2u);	// first's grants untouched
+	second.release();
+	EXPECT_EQ(xen_.map_count(segs[1].ref.raw()), 1u);
+	EXPECT_TRUE(first.is_mapped());
+	first.release();
+	EXPECT_EQ(mapper_->stats().in_use, 0u);
 }
 
 TEST_F(Mapper, TooManySegmentsOrMappedTwiceIsRefused)

@@ -35,6 +35,8 @@ struct kapi_bdev_info {
 	uint32_t discard_alignment;	/* bytes */
 };
 void kapi_bdev_query(struct kapi_bdev *bdev, struct kapi_bdev_info *info) KAPI_NOEXCEPT;
+/* The live capacity (bdev_nr_sectors): cheap enough to read per request. */
+uint64_t kapi_bdev_nr_sectors(struct kapi_bdev *bdev) KAPI_NOEXCEPT;
 
 enum kapi_bio_op {
 	KAPI_BIO_READ = 0,

@@ -15,6 +15,8 @@ KAPI_BEGIN_DECLS
 
 /* GNTST_okay; any other status is a failed operation (GNTST_* are negative). */
 #define KAPI_GNTST_OKAY 0
+/* GNTST_general_error. */
+#define KAPI_GNTST_GENERAL_ERROR (-1)
 
 /* --- frontend --- */
 
@@ -49,8 +51,11 @@ struct kapi_grant_map {
 	int16_t status;			/* out: GNTST_* */
 };
 /*
- * Maps @nr grants (gnttab_map_refs). Returns 0 when the hypercall ran, even if
- * some operations failed: check each status. -errno only if nothing was tried.
+ * Maps @nr grants (gnttab_map_refs). Each operation's status says whether it
+ * is mapped, whatever the return value: gnttab_map_refs may fail after the
+ * hypercall mapped part of the batch (XSA-365), and an operation it never
+ * reached reports KAPI_GNTST_GENERAL_ERROR. Returns 0 or -errno; on -errno
+ * the operations with status KAPI_GNTST_OKAY are mapped all the same.
  */
 int kapi_gnttab_map(struct kapi_grant_map *ops, unsigned int nr) KAPI_NOEXCEPT;
 

@@ -34,6 +34,13 @@ int kapi_thread_run(kapi_thread_fn fn, void *ctx, const char *name,
 int kapi_thread_stop(struct kapi_thread *thread) KAPI_NOEXCEPT;
 /* In a kapi thread: true once kapi_thread_stop() was called on it. */
 bool kapi_thread_should_stop(void) KAPI_NOEXCEPT;
+/*
+ * In a kapi thread: enters the refrigerator if the system is freezing
+ * (try_to_freeze). A thread that may stay busy without ever sleeping in
+ * kapi_waitq_wait_timeout calls it once per loop, or it blocks suspend.
+ * True if the thread was frozen.
+ */
+bool kapi_try_to_freeze(void) KAPI_NOEXCEPT;
 /* Sleeps for @ms milliseconds (msleep); process context only. */
 void kapi_msleep(unsigned int ms) KAPI_NOEXCEPT;
 /* A scheduling point inside a long loop (cond_resched). */
@@ -57,6 +64,21 @@ typedef bool (*kapi_wait_cond_fn)(void *ctx) KAPI_NOEXCEPT;
 bool kapi_waitq_wait_timeout(struct kapi_waitq *wq, kapi_wait_cond_fn cond, void *ctx,
 			     unsigned long timeout) KAPI_NOEXCEPT;
 
+/*
+ * A work item on the system workqueue: runs @fn(ctx) later in process
+ * context (may sleep), once per queueing that found it idle.
+ */
+struct kapi_work;
+typedef void (*kapi_work_fn)(void *ctx) KAPI_NOEXCEPT;
+/* INIT_WORK on a new item. NULL on allocation failure. */
+struct kapi_work *kapi_work_create(kapi_work_fn fn, void *ctx, enum kapi_gfp gfp) KAPI_NOEXCEPT;
+/* queue_work on the system workqueue; any context, including hard irq. */
+void kapi_work_queue(struct kapi_work *work) KAPI_NOEXCEPT;
+/*
+ * Cancels the item if queued, waits for a running @fn to return
+ * (cancel_work_sync), and frees it. Never from the item's own @fn. NULL: no-op.
+ */
+void kapi_work_destroy(struct kapi_work *work) KAPI_NOEXCEPT;
 /* Milliseconds to jiffies, rounded up (msecs_to_jiffies). */
 unsigned long kapi_msecs_to_jiffies(unsigned int ms) KAPI_NOEXCEPT;
 

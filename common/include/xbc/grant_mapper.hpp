@@ -15,8 +15,9 @@
 // and everything that request mapped is released before map() returns:
 // persistent entries go back to idle, transient mappings are unmapped,
 // pages return to the pool (XSA-365/371: no page or handle leaks).
-// A gref that is already in use (twice in one request, or in two requests
-// in flight) is refused with -EINVAL: the frontend broke the protocol.
+// A gref whose persistent entry is already in use (twice in one request, or
+// in two requests in flight) is served as in-tree serves it: by a transient
+// mapping of its own, unmapped when its request is released.
 // An unmap that fails leaves its page unusable: we log, count and leak that
 // page rather than hand memory that may still show a guest frame to anyone.
 //
@@ -102,6 +103,7 @@ struct GrantMapperStats {
 	uint64_t unmap_failures;// failed unmap operations (page leaked)
 	uint64_t evictions;	// persistent entries dropped by the LRU purge
 	uint64_t overflow_maps;	// fresh maps kept transient although persistent
+				// (tree full, or the gref's entry in use)
 	uint64_t refused_in_use;// segments naming a grant already in use
 	uint32_t mapped;	// grant mappings live now (persistent + transient)
 	uint32_t persistent;	// entries in the tree
@@ -125,9 +127,8 @@ public:
 
 	// Maps segs[0..n) into `out`, which must not be mapped. On error
 	// nothing stays mapped or borrowed and `out` is empty. n may be 0.
-	// Errors: -EINVAL (n > kMaxSegments, or a gref already in use),
-	// -ENOMEM (no pages), -EIO (a map operation failed), -EBUSY (`out`
-	// already mapped).
+	// Errors: -EINVAL (n > kMaxSegments), -ENOMEM (no pages), -EIO (a map
+	// operation failed), -EBUSY (`out` already mapped).
 	[[nodiscard]] Status map(const SegmentGrant *segs, uint32_t n, RequestMapping &out) noexcept;
 
 	// The ring thread's periodic work (call at least every kLruIntervalMs):

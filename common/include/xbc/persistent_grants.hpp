@@ -27,8 +27,8 @@
 // both passes cost O(evicted) instead of a walk of the whole tree. The
 // number evicted and pass 1's set are exactly the in-tree ones.
 //
-// A gref found in use is refused (acquire() says kInUse): one request may
-// not name a grant twice, nor two requests in flight share one.
+// A gref found in use is refused (acquire() says kInUse): one entry is
+// never lent twice. (GrantMapper then maps that segment transiently.)
 //
 // Concurrency: one ring thread owns this; every call comes from it (in-tree
 // needed atomics only because put_persistent_gnt ran in irq context; our

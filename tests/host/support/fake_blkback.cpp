@@ -12,6 +12,7 @@ xbc::host::BlkbackParams g_params;
 unsigned g_cpus = 4;
 size_t g_syncs;
 int g_sync_err;
+long g_pins;
 
 } // namespace
 
@@ -27,6 +28,7 @@ void reset_blkback_params() noexcept
 void set_online_cpus(unsigned n) noexcept { g_cpus = n; }
 size_t bdev_syncs() noexcept { return g_syncs; }
 void fail_next_bdev_sync(int err) noexcept { g_sync_err = err; }
+long module_pins() noexcept { return g_pins; }
 
 } // namespace xbc::host
 
@@ -56,5 +58,8 @@ int xbc_blkback_bdev_sync(struct kapi_bdev *) noexcept
 	g_sync_err = 0;
 	return e;
 }
+
+void xbc_blkback_module_get(void) noexcept { g_pins++; }
+void xbc_blkback_module_put(void) noexcept { g_pins--; }
 
 } // extern "C"

@@ -29,5 +29,7 @@ void set_online_cpus(unsigned n) noexcept;
 // xbc_blkback_bdev_sync calls, and the error the next one returns.
 [[nodiscard]] size_t bdev_syncs() noexcept;
 void fail_next_bdev_sync(int err) noexcept;
+// Module pins held now (xbc_blkback_module_get minus _put).
+[[nodiscard]] long module_pins() noexcept;
 
 } // namespace xbc::host

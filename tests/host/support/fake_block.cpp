@@ -195,6 +195,12 @@ void kapi_bdev_close(struct kapi_bdev *bdev) noexcept
 	xbc::host::release_alloc();
 }
 
+uint64_t kapi_bdev_nr_sectors(struct kapi_bdev *bdev) noexcept
+{
+	active_fake(__func__);
+	return Access::data(*bdev->disk).size() / 512;
+}
+
 void kapi_bdev_query(struct kapi_bdev *bdev, struct kapi_bdev_info *info) noexcept
 {
 	active_fake(__func__);

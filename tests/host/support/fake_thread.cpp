@@ -4,6 +4,9 @@
 // so a test steps the engine deterministically.
 #include <string.h>
 
+#include <algorithm>
+#include <deque>
+
 #include "kapi/sync.h"
 #include "kapi/thread.h"
 #include "support/fake_thread.hpp"
@@ -20,6 +23,12 @@ struct kapi_waitq {
 	size_t wakes;
 };
 
+struct kapi_work {
+	kapi_work_fn fn;
+	void *ctx;
+	bool queued;
+};
+
 namespace {
 
 xbc::host::ThreadStats g_stats;
@@ -28,6 +37,17 @@ int g_fail_next;
 bool g_should_stop;
 void (*g_wait_hook)(void *);
 void *g_wait_ctx;
+void (*g_freeze_hook)(void *);
+void *g_freeze_ctx;
+std::deque<kapi_work *> g_works;	// queued, in order
+
+kapi_thread *find_live(const char *prefix) noexcept
+{
+	for (kapi_thread *t = g_threads; t; t = t->next)
+		if (strncmp(t->name, prefix, strlen(prefix)) == 0)
+			return t;
+	return nullptr;
+}
 
 void unlink(kapi_thread *t) noexcept
 {
@@ -52,19 +72,48 @@ void set_wait_hook(void (*fn)(void *), void *ctx) noexcept
 	g_wait_ctx = ctx;
 }
 
+void set_freeze_hook(void (*fn)(void *), void *ctx) noexcept
+{
+	g_freeze_hook = fn;
+	g_freeze_ctx = ctx;
+}
+
 bool run_thread_body_until_stop(const char *prefix) noexcept
 {
-	for (kapi_thread *t = g_threads; t; t = t->next) {
-		if (strncmp(t->name, prefix, strlen(prefix)) != 0)
-			continue;
-		const bool saved = g_should_stop;
-		g_should_stop = true;
-		t->fn(t->ctx);
-		g_should_stop = saved;
-		t->ran = true;
-		return true;
+	kapi_thread *t = find_live(prefix);
+	if (!t)
+		return false;
+	const bool saved = g_should_stop;
+	g_should_stop = true;
+	t->fn(t->ctx);
+	g_should_stop = saved;
+	t->ran = true;
+	return true;
+}
+
+size_t run_works() noexcept
+{
+	size_t n = 0;
+	while (!g_works.empty()) {
+		kapi_work *w = g_works.front();
+		g_works.pop_front();
+		w->queued = false;
+		w->fn(w->ctx);
+		n++;
 	}
-	return false;
+	return n;
+}
+
+size_t works_pending() noexcept { return g_works.size(); }
+
+bool run_thread_body(const char *prefix) noexcept
+{
+	kapi_thread *t = find_live(prefix);
+	if (!t)
+		return false;
+	t->fn(t->ctx);
+	t->ran = true;
+	return true;
 }
 
 } // namespace xbc::host
@@ -105,7 +154,20 @@ int kapi_thread_stop(struct kapi_thread *t) noexcept
 }
 
 bool kapi_thread_should_stop(void) noexcept { return g_should_stop; }
-void kapi_msleep(unsigned int) noexcept { g_stats.sleeps++; }
+void kapi_msleep(unsigned int) noexcept
+{
+	g_stats.sleeps++;
+	if (g_wait_hook)
+		g_wait_hook(g_wait_ctx);
+	xbc::host::run_works();
+}
+bool kapi_try_to_freeze(void) noexcept
+{
+	g_stats.freeze_checks++;
+	if (g_freeze_hook)
+		g_freeze_hook(g_freeze_ctx);
+	return false;
+}
 void kapi_cond_resched(void) noexcept {}
 
 struct kapi_waitq *kapi_waitq_create(enum kapi_gfp gfp) noexcept
@@ -127,7 +189,37 @@ bool kapi_waitq_wait_timeout(struct kapi_waitq *, kapi_wait_cond_fn cond, void *
 	g_stats.waits++;
 	if (g_wait_hook)
 		g_wait_hook(g_wait_ctx);
+	// While the caller sleeps, the system workqueue runs.
+	xbc::host::run_works();
 	return cond(ctx);
+}
+
+struct kapi_work *kapi_work_create(kapi_work_fn fn, void *ctx, enum kapi_gfp gfp) noexcept
+{
+	auto *w = static_cast<kapi_work *>(kapi_zalloc(sizeof(kapi_work), gfp));
+	if (!w)
+		return nullptr;
+	w->fn = fn;
+	w->ctx = ctx;
+	return w;
+}
+
+void kapi_work_queue(struct kapi_work *w) noexcept
+{
+	// Like queue_work: an item already pending is not queued twice.
+	if (w->queued)
+		return;
+	w->queued = true;
+	g_works.push_back(w);
+}
+
+void kapi_work_destroy(struct kapi_work *w) noexcept
+{
+	if (!w)
+		return;
+	// cancel_work_sync: a pending run is dropped.
+	g_works.erase(std::remove(g_works.begin(), g_works.end(), w), g_works.end());
+	kapi_free(w);
 }
 
 unsigned long kapi_msecs_to_jiffies(unsigned int ms) noexcept

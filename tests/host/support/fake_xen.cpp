@@ -260,6 +260,7 @@ void FakeXen::fail_map(uint32_t ref, int16_t status, size_t times)
 }
 
 void FakeXen::clear_map_failures() { s_->map_failures.clear(); }
+void FakeXen::fail_next_map_call(int err) noexcept { s_->next_map_call_err = err; }
 void FakeXen::set_grant_limit(size_t n) noexcept { s_->grant_limit = n; }
 
 GnttabStats FakeXen::gnttab() const noexcept
@@ -467,7 +468,9 @@ int kapi_gnttab_map(struct kapi_grant_map *ops, unsigned int nr) noexcept
 			s.gst.map_failures++;
 		}
 	}
-	return 0;
+	const int err = s.next_map_call_err;
+	s.next_map_call_err = 0;
+	return err;
 }
 
 int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr) noexcept

@@ -169,6 +169,11 @@ public:
 	// Every map of `ref` fails with `status` (next `times` maps, or always).
 	void fail_map(uint32_t ref, int16_t status = gntst::kGeneralError, size_t times = SIZE_MAX);
 	void clear_map_failures();
+	// The next kapi_gnttab_map runs every operation as usual (statuses and
+	// handles are real) and then returns `err`: Linux's gnttab_map_refs
+	// does so when the p2m update of one op fails after the hypercall
+	// mapped the others (that op alone reports an error status).
+	void fail_next_map_call(int err) noexcept;
 	// kapi_gnttab_grant_page returns -ENOSPC while this many grants are live.
 	void set_grant_limit(size_t max_live_grants) noexcept;
 	[[nodiscard]] GnttabStats gnttab() const noexcept;
