@@ -81,7 +81,7 @@ XBC_KUNIT_CASE(negotiate_use_only_what_both_want)
 	const FrontendFeatures both = negotiate_frontend(frontend(true), with, Key<bool>::absent());
 	XK_EXPECT(both.persistent);
 	XK_EXPECT(both.flush == FlushMode::kFlushDiskCache); // flush-cache wins
-	XK_EXPECT_EQ(both.indirect_segments, 64);            // min(ours, theirs)
+	XK_EXPECT_EQ(both.max_indirect_segments, 64);            // min(ours, theirs)
 
 	// We advertise our capability even when the peer lacks it...
 	XK_EXPECT(frontend_advert(frontend(true)).feature_persistent);
@@ -96,7 +96,7 @@ XBC_KUNIT_CASE(negotiate_use_only_what_both_want)
 	XK_EXPECT(bad.max_indirect_segments.is_malformed());
 	const FrontendFeatures f = negotiate_frontend(frontend(true), bad, Key<bool>::absent());
 	XK_EXPECT(!f.persistent);
-	XK_EXPECT_EQ(f.indirect_segments, 0);
+	XK_EXPECT_EQ(f.max_indirect_segments, 0);
 	XK_EXPECT(f.flush == FlushMode::kNone);
 }
 
