@@ -92,7 +92,7 @@ private:
 	[[nodiscard]] Status connect_rings() noexcept;
 	void try_connect() noexcept;
 	void write_connect_keys() noexcept;
-	void write_discard_keys(kapi_xbt t) noexcept;
+	void write_discard_keys(kapi_xbt t, const negotiate::BackendConnectAdvert &a) noexcept;
 	void disconnect() noexcept;
 	void switch_state(kapi_xenbus_state s) noexcept;
 	void fatal(int err, const char *msg) noexcept;

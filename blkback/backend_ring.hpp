@@ -74,8 +74,8 @@ struct PendingRequest {
 // Per-ring scratch space for the one request being dispatched: too big
 // for the kernel stack, and only the ring thread uses it.
 struct RingScratch {
-	blkif::Segment segs[kMaxIndirectSegments];
-	SegmentGrant grants[kMaxIndirectSegments];
+	blkif::Segment segs[kBackendIndirectSegments];
+	SegmentGrant grants[kBackendIndirectSegments];
 	RequestMapping indirect;	// a request's indirect pages, briefly
 };
 
