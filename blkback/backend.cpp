@@ -408,8 +408,7 @@ void Backend::write_connect_keys() noexcept
 				       d.info().discard_granularity, d.info().discard_alignment};
 	const negotiate::BackendConnectAdvert advert = negotiate::backend_connect_advert(
 		settings_.negotiation, caps,
-		negotiate::read_key<bool>(negotiate::XenstoreDir{node}, "discard-enable",
-					  [](const char *b, size_t c) { return xs::parse_bool(b, c); }));
+		negotiate::read_flag_key(negotiate::XenstoreDir{node}, "discard-enable"));
 	for (;;) {
 		kapi_xbt t;
 		int rc = kapi_xenbus_transaction_start(&t);

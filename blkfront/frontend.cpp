@@ -9,7 +9,6 @@
 #include "kapi/thread.h"
 #include "blkfront/engine.h"
 #include "xbc/invariant.hpp"
-#include "xbc/xs_value.hpp"
 
 namespace xbc::blkfront {
 
@@ -197,8 +196,7 @@ Status Frontend::talk_to_backend() noexcept
 	const char *back = kapi_xenbus_otherend(dev_);
 
 	settings_ = snapshot_settings(kapi_num_online_cpus());
-	trusted_key_ = negotiate::read_key<bool>(negotiate::XenstoreDir{node}, "trusted",
-						 [](const char *b, size_t c) { return xs::parse_bool(b, c); });
+	trusted_key_ = negotiate::read_flag_key(negotiate::XenstoreDir{node}, "trusted");
 	RingPlan plan = negotiate::plan_frontend_rings(
 		settings_, negotiate::read_backend_probe_keys(negotiate::XenstoreDir{back}));
 	// blk-mq's hardware queues are fixed once the disk exists; after a
@@ -414,9 +412,8 @@ void Frontend::connect() noexcept
 
 void Frontend::resize() noexcept
 {
-	const auto key = negotiate::read_key<uint64_t>(negotiate::XenstoreDir{kapi_xenbus_otherend(dev_)},
-						      "sectors",
-						      [](const char *b, size_t c) { return xs::parse_u64(b, c); });
+	const negotiate::Key<uint64_t> key =
+		negotiate::read_sectors_key(negotiate::XenstoreDir{kapi_xenbus_otherend(dev_)});
 	uint64_t sectors;
 	negotiate::Refusal why;
 	if (!negotiate::check_sectors(key, &sectors, &why)) {

@@ -258,6 +258,19 @@ struct BackendFeatures {
 
 // ---------------------------------------------------- reading the keys
 
+// One 0/1 key, e.g. the toolstack's "trusted" or "discard-enable" on our
+// own node.
+template <typename Read> [[nodiscard]] Key<bool> read_flag_key(Read &&read, const char *node) noexcept
+{
+	return read_key<bool>(read, node, [](const char *b, size_t c) { return xs::parse_bool(b, c); });
+}
+
+// "sectors" alone: a backend announces a resize by Connected again.
+template <typename Read> [[nodiscard]] Key<uint64_t> read_sectors_key(Read &&read) noexcept
+{
+	return read_key<uint64_t>(read, "sectors", [](const char *b, size_t c) { return xs::parse_u64(b, c); });
+}
+
 template <typename Read> [[nodiscard]] BackendProbeKeys read_backend_probe_keys(Read &&read) noexcept
 {
 	auto u32 = [](const char *b, size_t c) { return xs::parse_u32(b, c); };
