@@ -20,7 +20,6 @@ namespace {
 // hostile or broken.
 constexpr size_t kValueLen = 64;
 constexpr size_t kPathLen = 256;
-constexpr unsigned kMaxRingPages = 1u << kMaxRingPageOrder;
 
 class Locked {
 public:
@@ -32,17 +31,6 @@ public:
 private:
 	kapi_mutex *m_;
 };
-
-// Reads an unsigned key; `fallback` if it is absent or not a plain number
-// (xenbus_read_unsigned semantics, with strict parsing).
-uint64_t read_uint_or(const char *dir, const char *node, uint64_t max, uint64_t fallback) noexcept
-{
-	char buf[kValueLen];
-	if (kapi_xenbus_read(KAPI_XBT_NIL, dir, node, buf, sizeof(buf)) < 0)
-		return fallback;
-	auto v = xs::parse_u64(buf, sizeof(buf), max);
-	return v.is_ok() ? v.value() : fallback;
-}
 
 // A required unsigned key: false if absent or malformed.
 bool read_uint(const char *dir, const char *node, uint64_t max, uint64_t *out) noexcept
@@ -87,14 +75,15 @@ Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
 		return Status::error(err::kNoMem);
 	}
 	const char *node = kapi_xenbus_nodename(dev);
-	const Settings s = Settings::snapshot(xbc_blkback_online_cpus());
+	const negotiate::BackendProbeAdvert advert =
+		negotiate::backend_probe_advert(Settings::snapshot(xbc_blkback_online_cpus()).negotiation);
 
 	// Advertised up front, as in-tree: a frontend reads them when it sees
 	// InitWait. Failing to write them only loses the features.
-	if (write_uint(KAPI_XBT_NIL, node, "feature-max-indirect-segments", kMaxIndirectSegments)
+	if (write_uint(KAPI_XBT_NIL, node, "feature-max-indirect-segments", advert.max_indirect_segments)
 		    .is_error())
 		kapi_log(KAPI_LOG_WARNING, "%s: writing feature-max-indirect-segments failed\n", node);
-	if (write_uint(KAPI_XBT_NIL, node, "multi-queue-max-queues", s.max_queues).is_error())
+	if (write_uint(KAPI_XBT_NIL, node, "multi-queue-max-queues", advert.max_queues).is_error())
 		kapi_log(KAPI_LOG_WARNING, "%s: writing multi-queue-max-queues failed\n", node);
 
 	Text<kPathLen> path;
@@ -106,7 +95,7 @@ Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
 		return Status::error(-rc);
 	}
 
-	if (write_uint(KAPI_XBT_NIL, node, "max-ring-page-order", s.max_ring_page_order).is_error())
+	if (write_uint(KAPI_XBT_NIL, node, "max-ring-page-order", advert.max_ring_page_order).is_error())
 		kapi_log(KAPI_LOG_WARNING, "%s: writing max-ring-page-order failed\n", node);
 
 	{
@@ -309,49 +298,19 @@ Status Backend::connect_rings() noexcept
 	const char *other = kapi_xenbus_otherend(dev_);
 	settings_ = Settings::snapshot(xbc_blkback_online_cpus());
 
-	char protocol[kValueLen];
-	const int prc = kapi_xenbus_read(KAPI_XBT_NIL, other, "protocol", protocol, sizeof(protocol));
-	// No key (or an empty one): native. "x86_64-abi" is our native
-	// layout, as in-tree matches XEN_IO_PROTO_ABI_NATIVE first. An
-	// overlong value (-E2BIG) is not a protocol we know.
-	if (prc == -err::kNoEnt || (prc >= 0 && protocol[0] == '\0')) {
-		abi_ = blkif::Abi::kNative;
-	} else {
-		auto abi = prc < 0 ? Result<blkif::Abi>(Status::from_kapi(prc))
-				   : xs::parse_protocol(protocol, sizeof(protocol));
-		if (abi.is_error()) {
-			fatal(-err::kInval, "unknown fe protocol");
-			return Status::error(err::kInval);
-		}
-		abi_ = abi.value();
+	negotiate::BackendFeatures use;
+	negotiate::Refusal why;
+	if (!negotiate::negotiate_backend(settings_.negotiation,
+					  negotiate::read_frontend_keys(negotiate::XenstoreDir{other}), &use,
+					  &why)) {
+		fatal(why.err, why.reason);
+		return Status::error(-why.err);
 	}
-
-	persistent_ = settings_.feature_persistent &&
-		      read_uint_or(other, "feature-persistent", ~0ull, 0) != 0;
-
-	const uint64_t queues = read_uint_or(other, "multi-queue-num-queues", ~0ull, 1);
-	if (queues == 0 || queues > settings_.max_queues) {
-		Text<96> msg;
-		msg.add("guest requested ").add_uint(queues).add(" queues, exceeding the maximum of ")
-			.add_uint(settings_.max_queues).add(".");
-		fatal(-err::kInval, msg.c_str());
-		return Status::error(err::kInval);
-	}
-
-	unsigned nr_pages = 1;
-	bool multi_ref = false;
-	uint64_t order;
-	if (read_uint(other, "ring-page-order", ~0ull, &order)) {
-		if (order > settings_.max_ring_page_order) {
-			Text<80> msg;
-			msg.add("requested ring page order ").add_uint(order).add(" exceed max:")
-				.add_uint(settings_.max_ring_page_order);
-			fatal(-err::kInval, msg.c_str());
-			return Status::error(err::kInval);
-		}
-		nr_pages = 1u << order;
-		multi_ref = true;
-	}
+	abi_ = use.abi;
+	persistent_ = use.persistent;
+	const uint32_t queues = use.nr_queues;
+	const unsigned nr_pages = 1u << use.ring_page_order;
+	const bool multi_ref = use.read_ring_page_keys;
 
 	auto **rings = static_cast<BackendRing **>(
 		kapi_zalloc(sizeof(BackendRing *) * queues, KAPI_GFP_KERNEL));
@@ -413,8 +372,7 @@ Status Backend::connect_rings() noexcept
 
 	static_assert(kMaxRingPages <= 16);
 	kapi_log(KAPI_LOG_INFO, "%s: using %u queues, protocol %d (%s) %s\n", kapi_xenbus_nodename(dev_),
-		 nr_rings_, int(abi_),
-		 abi_ == blkif::Abi::kX86_32 ? "x86_32-abi" : "x86_64-abi",
+		 nr_rings_, int(abi_), xs::protocol_name(abi_),
 		 persistent_ ? "persistent grants" : "");
 	return Status::ok();
 }
@@ -458,26 +416,21 @@ void Backend::try_connect() noexcept
 	threads_started_ = true;
 }
 
-void Backend::write_discard_keys(kapi_xbt t) noexcept
+void Backend::write_discard_keys(kapi_xbt t, const negotiate::BackendConnectAdvert &a) noexcept
 {
 	const char *node = kapi_xenbus_nodename(dev_);
 	// The toolstack may veto discard for this disk.
-	if (read_uint_or(node, "discard-enable", ~0ull, 1) == 0)
+	if (!a.write_discard)
 		return;
-	unsigned state = 0;
-	if (device_->discard()) {
-		if (write_uint(t, node, "discard-granularity", device_->info().discard_granularity)
-			    .is_error() ||
-		    write_uint(t, node, "discard-alignment", device_->info().discard_alignment)
-			    .is_error() ||
-		    write_uint(t, node, "discard-secure", device_->discard_secure() ? 1 : 0)
-			    .is_error()) {
+	if (a.write_discard_params) {
+		if (write_uint(t, node, "discard-granularity", a.discard_granularity).is_error() ||
+		    write_uint(t, node, "discard-alignment", a.discard_alignment).is_error() ||
+		    write_uint(t, node, "discard-secure", a.discard_secure ? 1 : 0).is_error()) {
 			kapi_log(KAPI_LOG_WARNING, "%s: writing discard keys failed\n", node);
 			return;
 		}
-		state = 1;
 	}
-	if (write_uint(t, node, "feature-discard", state).is_error())
+	if (write_uint(t, node, "feature-discard", a.feature_discard ? 1 : 0).is_error())
 		kapi_log(KAPI_LOG_WARNING, "%s: writing feature-discard failed\n", node);
 }
 
@@ -487,6 +440,11 @@ void Backend::write_connect_keys() noexcept
 {
 	const char *node = kapi_xenbus_nodename(dev_);
 	const Device &d = *device_;
+	const negotiate::DiskCaps caps{d.flush_support(), d.discard(), d.discard_secure(),
+				       d.info().discard_granularity, d.info().discard_alignment};
+	const negotiate::BackendConnectAdvert advert = negotiate::backend_connect_advert(
+		settings_.negotiation, caps,
+		negotiate::read_flag_key(negotiate::XenstoreDir{node}, "discard-enable"));
 	for (;;) {
 		kapi_xbt t;
 		int rc = kapi_xenbus_transaction_start(&t);
@@ -495,11 +453,10 @@ void Backend::write_connect_keys() noexcept
 			return;
 		}
 		// The optional features: failing to advertise one is fine.
-		const unsigned flush = d.flush_support() ? 1 : 0;
-		if (write_uint(t, node, "feature-flush-cache", flush).is_error())
+		if (write_uint(t, node, "feature-flush-cache", advert.feature_flush_cache ? 1 : 0).is_error())
 			kapi_log(KAPI_LOG_WARNING, "%s: writing feature-flush-cache failed\n", node);
-		write_discard_keys(t);
-		if (write_uint(t, node, "feature-barrier", flush).is_error())
+		write_discard_keys(t, advert);
+		if (write_uint(t, node, "feature-barrier", advert.feature_barrier ? 1 : 0).is_error())
 			kapi_log(KAPI_LOG_WARNING, "%s: writing feature-barrier failed\n", node);
 
 		struct {
@@ -509,7 +466,7 @@ void Backend::write_connect_keys() noexcept
 		} const keys[] = {
 			// Our capability (the snapshot), not what this
 			// connection uses: the 2022 deadlock fix.
-			{"feature-persistent", settings_.feature_persistent ? 1u : 0u, true},
+			{"feature-persistent", advert.feature_persistent ? 1u : 0u, true},
 			{"sectors", d.capacity().raw(), true},
 			{"info", d.vdisk_info(), true},
 			{"sector-size", d.info().logical_block_size, true},

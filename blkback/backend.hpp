@@ -106,7 +106,7 @@ private:
 	[[nodiscard]] Status connect_rings() noexcept;
 	void try_connect() noexcept;
 	void write_connect_keys() noexcept;
-	void write_discard_keys(kapi_xbt t) noexcept;
+	void write_discard_keys(kapi_xbt t, const negotiate::BackendConnectAdvert &a) noexcept;
 	void disconnect() noexcept;
 	// Frees the rings that finished retiring. Takes lock_ itself.
 	void reap() noexcept;

@@ -527,7 +527,7 @@ BackendRing::Consume BackendRing::consume_requests() noexcept
 			}
 			blkif::Limits limits;
 			limits.capacity = device_->capacity();
-			limits.max_indirect_segments = kMaxIndirectSegments;
+			limits.max_indirect_segments = kBackendIndirectSegments;
 			blkif::Decoded d;
 			if (!ring_.pop_request(limits, &d))
 				break;
@@ -604,7 +604,7 @@ bool BackendRing::read_indirect_segments(const blkif::Request &req, Sector *tota
 	for (unsigned i = 0; i < nr_pages; i++)
 		addrs[i] = kapi_page_address(sc.indirect.page(i));
 	// Each segment is copied out of the shared page once, then checked.
-	auto r = blkif::decode_indirect_segments(req, addrs, nr_pages, sc.segs, kMaxIndirectSegments,
+	auto r = blkif::decode_indirect_segments(req, addrs, nr_pages, sc.segs, kBackendIndirectSegments,
 						 device_->capacity());
 	sc.indirect.release();
 	if (r.is_error())

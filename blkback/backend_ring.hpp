@@ -80,8 +80,8 @@ static_assert(kMaxIndirectSegments <= RequestMapping::kMaxSegments,
 	      "the advertised feature-max-indirect-segments exceeds RequestMapping");
 
 struct RingScratch {
-	blkif::Segment segs[kMaxIndirectSegments];
-	SegmentGrant grants[kMaxIndirectSegments];
+	blkif::Segment segs[kBackendIndirectSegments];
+	SegmentGrant grants[kBackendIndirectSegments];
 	RequestMapping indirect;	// a request's indirect pages, briefly
 };
 

@@ -17,6 +17,7 @@
 #include "../common/persistent_grants.cpp"
 #include "../common/grant_mapper.cpp"
 #include "../common/xs_value.cpp"
+#include "../common/negotiate.cpp"
 
 // The backend engine: control path, data path, entry points.
 #include "settings.cpp"

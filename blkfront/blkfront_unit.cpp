@@ -12,6 +12,7 @@
 #include "../common/blkif.cpp"
 #include "../common/grant_pool.cpp"
 #include "../common/xs_value.cpp"
+#include "../common/negotiate.cpp"
 
 #include "vdev.cpp"
 #include "settings.cpp"

@@ -21,45 +21,6 @@ constexpr unsigned kMaxTransactionRetries = 1000;
 
 Driver *g_driver;	// trivially initialised: no constructor runs
 
-// Strict unsigned decimal: digits only, no sign, no junk, no overflow.
-bool parse_u64(const char *s, uint64_t *out) noexcept
-{
-	if (!s || !*s)
-		return false;
-	uint64_t v = 0;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return false;
-		if (__builtin_mul_overflow(v, 10u, &v) || __builtin_add_overflow(v, uint64_t(*s - '0'), &v))
-			return false;
-	}
-	*out = v;
-	return true;
-}
-
-// xenbus_read_unsigned: the key's value, or `def` when absent or not a
-// number. Values above 32 bits count as absent.
-uint32_t read_u32(const char *dir, const char *node, uint32_t def) noexcept
-{
-	char buf[kNumberLen];
-	uint64_t v;
-	if (kapi_xenbus_read(KAPI_XBT_NIL, dir, node, buf, sizeof(buf)) < 0 || !parse_u64(buf, &v) ||
-	    v > 0xffffffffu)
-		return def;
-	return uint32_t(v);
-}
-
-Status read_u64_required(const char *dir, const char *node, uint64_t *out) noexcept
-{
-	char buf[kNumberLen];
-	const int rc = kapi_xenbus_read(KAPI_XBT_NIL, dir, node, buf, sizeof(buf));
-	if (rc < 0)
-		return Status::from_kapi(rc);
-	if (!parse_u64(buf, out))
-		return Status::error(err::kInval);
-	return Status::ok();
-}
-
 // Decimal into buf (room >= 21); returns buf.
 const char *format_u64(uint64_t v, char *buf) noexcept
 {
@@ -234,19 +195,17 @@ Status Frontend::talk_to_backend() noexcept
 	const char *node = kapi_xenbus_nodename(dev_);
 	const char *back = kapi_xenbus_otherend(dev_);
 
-	settings_ = Settings::snapshot(kapi_num_online_cpus());
-	untrusted_key_ = read_u32(node, "trusted", 1) == 0;
-	BackendOffer offer;
-	offer.max_ring_page_order = read_u32(back, "max-ring-page-order", 0);
-	offer.max_queues = read_u32(back, "multi-queue-max-queues", 1);
-	RingPlan plan = plan_rings(settings_, offer);
+	settings_ = snapshot_settings(kapi_num_online_cpus());
+	trusted_key_ = negotiate::read_flag_key(negotiate::XenstoreDir{node}, "trusted");
+	RingPlan plan = negotiate::plan_frontend_rings(
+		settings_, negotiate::read_backend_probe_keys(negotiate::XenstoreDir{back}));
 	// blk-mq's hardware queues are fixed once the disk exists; after a
 	// resume we never use more rings than it has.
-	if (hw_queues_ && plan.nr_rings > hw_queues_)
-		plan.nr_rings = hw_queues_;
+	if (hw_queues_ && plan.nr_queues > hw_queues_)
+		plan.nr_queues = hw_queues_;
 
 	destroy_rings();
-	for (uint32_t i = 0; i < plan.nr_rings; i++) {
+	for (uint32_t i = 0; i < plan.nr_queues; i++) {
 		RingConfig cfg;
 		cfg.index = i;
 		cfg.ring_page_order = plan.ring_page_order;
@@ -309,7 +268,7 @@ void Frontend::remove_layout_keys(kapi_xbt t, const char *node) noexcept
 		if (kapi_xenbus_rm(t, node, name) < 0)
 			break;
 	}
-	for (uint32_t q = 0; q < kMaxRings; q++) {
+	for (uint32_t q = 0; q < kMaxFrontendQueues; q++) {
 		join(name, sizeof(name), "queue-", format_u64(q, num));
 		if (kapi_xenbus_rm(t, node, name) < 0)
 			break;
@@ -354,41 +313,19 @@ Status Frontend::write_connection_keys(kapi_xbt t, const RingPlan &plan, const c
 		join(name, sizeof(name), prefix, "event-channel");
 		XBC_TRY_STATUS(write_u64(t, node, name, rings_[q]->event_channel()));
 	}
-	*what = "writing protocol";
-	XBC_TRY_STATUS(Status::from_kapi(kapi_xenbus_write(t, node, "protocol", "x86_64-abi")));
 	// We advertise our capability; we use it only if the backend does too.
+	const negotiate::FrontendAdvert advert = negotiate::frontend_advert(settings_);
+	*what = "writing protocol";
+	XBC_TRY_STATUS(Status::from_kapi(kapi_xenbus_write(t, node, "protocol", advert.protocol)));
 	*what = "writing feature-persistent";
-	XBC_TRY_STATUS(write_u64(t, node, "feature-persistent", settings_.feature_persistent ? 1 : 0));
-	return Status::ok();
-}
-
-Status Frontend::read_backend_features(BackendFeatures *b) noexcept
-{
-	const char *back = kapi_xenbus_otherend(dev_);
-	uint64_t info, sector_size;
-	XBC_TRY_STATUS(read_u64_required(back, "sectors", &b->sectors));
-	XBC_TRY_STATUS(read_u64_required(back, "info", &info));
-	XBC_TRY_STATUS(read_u64_required(back, "sector-size", &sector_size));
-	if (info > 0xffffffffu || sector_size > 0xffffffffu)
-		return Status::error(err::kInval);
-	b->info = uint32_t(info);
-	b->sector_size = uint32_t(sector_size);
-	b->physical_sector_size = read_u32(back, "physical-sector-size", b->sector_size);
-	b->barrier = read_u32(back, "feature-barrier", 0) != 0;
-	b->flush_cache = read_u32(back, "feature-flush-cache", 0) != 0;
-	b->discard = read_u32(back, "feature-discard", 0) != 0;
-	b->discard_granularity = read_u32(back, "discard-granularity", 0);
-	b->discard_alignment = read_u32(back, "discard-alignment", 0);
-	b->discard_secure = read_u32(back, "discard-secure", 0) != 0;
-	b->persistent = read_u32(back, "feature-persistent", 0) != 0;
-	b->max_indirect_segments = read_u32(back, "feature-max-indirect-segments", 0);
+	XBC_TRY_STATUS(write_u64(t, node, "feature-persistent", advert.feature_persistent ? 1 : 0));
 	return Status::ok();
 }
 
 void Frontend::apply_features(const Features &f) noexcept
 {
 	features_ = f;
-	write_once(flush_, f.flush);
+	write_once(flush_, f.flush != negotiate::FlushMode::kNone);
 	write_once(fua_, f.fua);
 	write_once(discard_, f.discard);
 	write_once(secure_discard_, f.secure_discard);
@@ -413,17 +350,22 @@ void Frontend::connect() noexcept
 		return;
 	}
 
-	BackendFeatures b{};
-	Status st = read_backend_features(&b);
-	if (st.is_error()) {
-		kapi_xenbus_dev_fatal(dev_, st.code(), "reading backend fields");
+	const negotiate::BackendConnectKeys b =
+		negotiate::read_backend_connect_keys(negotiate::XenstoreDir{kapi_xenbus_otherend(dev_)});
+	negotiate::DiskGeometry geometry;
+	negotiate::Refusal why;
+	if (!negotiate::negotiate_disk(b, &geometry, &why)) {
+		kapi_xenbus_dev_fatal(dev_, why.err, why.reason);
 		return;
 	}
-	Features f;
-	if (!negotiate_features(settings_, untrusted_key_, b, &f)) {
-		kapi_xenbus_dev_fatal(dev_, -err::kInval, "backend sector-size");
-		return;
-	}
+	if (geometry.physical_ignored)
+		kapi_log(KAPI_LOG_WARNING, "blkfront: %s: ignoring physical-sector-size %u, using %u\n",
+			 name(), b.physical_sector_size.value, geometry.physical_block_size);
+	if (geometry.granularity_ignored)
+		kapi_log(KAPI_LOG_WARNING, "blkfront: %s: ignoring discard-granularity %u, using %u\n",
+			 name(), b.discard_granularity.value, geometry.discard_granularity);
+	const Features f = negotiate::negotiate_frontend(settings_, b, trusted_key_);
+	Status st = Status::ok();
 	// The disk's limits outlive a resume: never take more segments per
 	// request than the rings can now carry (requests above fail).
 	if (disk_ && f.max_segments() < features_.max_segments())
@@ -438,11 +380,11 @@ void Frontend::connect() noexcept
 			return;
 		}
 	}
-	vdisk_info_ = b.info;
+	vdisk_info_ = geometry.info;
 
 	const bool recovering = conn_ == Conn::kSuspended;
 	if (!disk_) {
-		st = create_disk(b);
+		st = create_disk(geometry);
 		if (st.is_error()) {
 			kapi_xenbus_dev_fatal(dev_, st.code(), "creating the disk");
 			return;
@@ -470,38 +412,46 @@ void Frontend::connect() noexcept
 
 void Frontend::resize() noexcept
 {
+	const negotiate::Key<uint64_t> key =
+		negotiate::read_sectors_key(negotiate::XenstoreDir{kapi_xenbus_otherend(dev_)});
 	uint64_t sectors;
-	if (read_u64_required(kapi_xenbus_otherend(dev_), "sectors", &sectors).is_error())
+	negotiate::Refusal why;
+	if (!negotiate::check_sectors(key, &sectors, &why)) {
+		// A resize we cannot take keeps the old capacity.
+		if (key.is_valid())
+			kapi_log(KAPI_LOG_WARNING, "blkfront: %s: %s: %llu\n", name(), why.reason,
+				 static_cast<unsigned long long>(key.value));
 		return;
+	}
 	kapi_log(KAPI_LOG_INFO, "blkfront: %s: setting capacity to %llu\n", name(),
 		 static_cast<unsigned long long>(sectors));
 	kapi_blkmq_set_capacity(disk_, sectors);
 }
 
-Status Frontend::create_disk(const BackendFeatures &b) noexcept
+Status Frontend::create_disk(const negotiate::DiskGeometry &g) noexcept
 {
 	kapi_blkmq_config cfg{};
 	const uint32_t segments = features_.max_segments();
 	cfg.nr_hw_queues = nr_rings_;
 	cfg.queue_depth = rings_[0]->size();
-	cfg.capacity = b.sectors;
-	cfg.logical_block_size = features_.logical_block_size;
-	cfg.physical_block_size = features_.physical_block_size;
+	cfg.capacity = g.sectors;
+	cfg.logical_block_size = g.logical_block_size;
+	cfg.physical_block_size = g.physical_block_size;
 	cfg.max_hw_sectors = segments * (KAPI_PAGE_SIZE / 512);
 	cfg.max_segments = segments;
 	cfg.max_segment_size = KAPI_PAGE_SIZE;
 	cfg.segment_boundary_mask = KAPI_PAGE_SIZE - 1;
 	cfg.dma_alignment = 511;
-	cfg.write_cache = features_.flush;
+	cfg.write_cache = features_.flush != negotiate::FlushMode::kNone;
 	cfg.fua = features_.fua;
 	cfg.discard = features_.discard;
 	cfg.secure_erase = features_.secure_discard;
 	cfg.max_discard_sectors = 0xffffffffu;
-	cfg.discard_granularity = features_.discard_granularity;
-	cfg.discard_alignment = features_.discard_alignment;
-	cfg.readonly = (b.info & KAPI_VDISK_READONLY) != 0;
-	cfg.removable = (b.info & KAPI_VDISK_REMOVABLE) != 0;
-	cfg.cdrom = (b.info & KAPI_VDISK_CDROM) != 0;
+	cfg.discard_granularity = g.discard_granularity;
+	cfg.discard_alignment = g.discard_alignment;
+	cfg.readonly = (g.info & KAPI_VDISK_READONLY) != 0;
+	cfg.removable = (g.info & KAPI_VDISK_REMOVABLE) != 0;
+	cfg.cdrom = (g.info & KAPI_VDISK_CDROM) != 0;
 	cfg.major = kXenVbdMajor;
 	cfg.first_minor = layout_.first_minor;
 	cfg.minors = layout_.minors;

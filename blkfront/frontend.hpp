@@ -87,8 +87,7 @@ private:
 	void remove_layout_keys(kapi_xbt t, const char *node) noexcept;
 	void connect() noexcept;
 	void resize() noexcept;
-	Status read_backend_features(BackendFeatures *b) noexcept;
-	Status create_disk(const BackendFeatures &b) noexcept;
+	Status create_disk(const negotiate::DiskGeometry &g) noexcept;
 	void apply_features(const Features &f) noexcept;
 	void log_features() noexcept;
 	void closing() noexcept;
@@ -107,14 +106,14 @@ private:
 	kapi_xenbus_state our_state_ = KAPI_XENBUS_INITIALISING;
 	Conn conn_ = Conn::kDisconnected;
 	Settings settings_{};
-	bool untrusted_key_ = false;
+	negotiate::Key<bool> trusted_key_{};	// our node's "trusted", read with settings_
 	Features features_{};
 	uint32_t vdisk_info_ = 0;
 	uint32_t hw_queues_ = 0;	// the disk's hardware queues, fixed once made
 	bool disk_added_ = false;
 
 	// Read by the data path; written with the queues quiesced.
-	Box<IoRing> rings_[kMaxRings];
+	Box<IoRing> rings_[kMaxFrontendQueues];
 	uint32_t nr_rings_ = 0;
 	kapi_blkmq_disk *disk_ = nullptr;
 	bool dead_ = false;

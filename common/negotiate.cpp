@@ -4,6 +4,24 @@
 
 namespace xbc::negotiate {
 
+namespace {
+
+constexpr bool is_power_of_two(uint64_t v) noexcept
+{
+	return v && (v & (v - 1)) == 0;
+}
+
+// A ring-order parameter as in-tree reads it: the int lands in an unsigned
+// variable and module init resets anything above 4 to 4, so a negative
+// order is 4 too.
+constexpr uint32_t clamp_ring_order(int32_t order) noexcept
+{
+	return order < 0 ? limits::kMaxRingPageOrder
+			 : min(static_cast<uint32_t>(order), limits::kMaxRingPageOrder);
+}
+
+} // namespace
+
 FrontendSnapshot snapshot_frontend(const FrontendParams &live, unsigned online_cpus) noexcept
 {
 	// 0644 fields can change under us: read each once, then decide.
@@ -15,9 +33,9 @@ FrontendSnapshot snapshot_frontend(const FrontendParams &live, unsigned online_c
 	const uint32_t cpus = online_cpus ? online_cpus : 1;
 
 	FrontendSnapshot s;
-	s.max_indirect_segments = min(max(segs, kMaxSegmentsPerRequest), kMaxIndirectSegments);
-	s.max_queues = min(max(queues, 1u), cpus);
-	s.max_ring_page_order = order < 0 ? 0 : min(static_cast<uint32_t>(order), kMaxRingPageOrder);
+	s.max_indirect_segments = min(max(segs, limits::kMaxDirectSegments), limits::kMaxIndirectSegments);
+	s.max_queues = min(min(max(queues, 1u), cpus), limits::kMaxFrontendQueues);
+	s.max_ring_page_order = clamp_ring_order(order);
 	s.trusted = trusted;
 	s.feature_persistent = persistent;
 	return s;
@@ -61,15 +79,64 @@ FrontendFeatures negotiate_frontend(const FrontendSnapshot &ours, const BackendC
 
 	if (backend.feature_discard.or_default(false)) {
 		f.discard = true;
-		f.discard_granularity = backend.discard_granularity.or_default(0);
-		f.discard_alignment = backend.discard_alignment.or_default(0);
 		f.secure_discard = backend.discard_secure.or_default(false);
 	}
 
 	uint32_t segs = backend.max_indirect_segments.or_default(0);
 	segs = min(segs, ours.max_indirect_segments);
-	f.indirect_segments = segs > kMaxSegmentsPerRequest ? segs : 0;
+	f.max_indirect_segments = segs > limits::kMaxDirectSegments ? segs : 0;
 	return f;
+}
+
+bool check_sectors(Key<uint64_t> sectors, uint64_t *out, Refusal *why) noexcept
+{
+	if (!sectors.is_valid()) {
+		*why = Refusal{-err::kInval, "backend sectors missing or malformed"};
+		return false;
+	}
+	if (sectors.value > limits::kMaxSectors) {
+		*why = Refusal{-err::kInval, "backend sectors exceed the largest disk (2^63-1 bytes)"};
+		return false;
+	}
+	*out = sectors.value;
+	return true;
+}
+
+bool negotiate_disk(const BackendConnectKeys &backend, DiskGeometry *out, Refusal *why) noexcept
+{
+	DiskGeometry g{};
+	if (!check_sectors(backend.sectors, &g.sectors, why))
+		return false;
+	if (!backend.info.is_valid()) {
+		*why = Refusal{-err::kInval, "backend info missing or malformed"};
+		return false;
+	}
+	g.info = backend.info.value;
+	if (!backend.sector_size.is_valid()) {
+		*why = Refusal{-err::kInval, "backend sector-size missing or malformed"};
+		return false;
+	}
+	const uint32_t logical = backend.sector_size.value;
+	if (!is_power_of_two(logical) || logical < limits::kMinSectorSize || logical > limits::kMaxSectorSize) {
+		*why = Refusal{-err::kInval, "backend sector-size is not a power of two in [512, PAGE_SIZE]"};
+		return false;
+	}
+	g.logical_block_size = logical;
+
+	// A hint: absent is the logical size; absurd is ignored.
+	const uint32_t physical = backend.physical_sector_size.or_default(logical);
+	const bool physical_ok = is_power_of_two(physical) && physical >= logical &&
+				 physical <= limits::kMaxPhysicalSectorSize;
+	g.physical_block_size = physical_ok ? physical : logical;
+	g.physical_ignored = !physical_ok && backend.physical_sector_size.is_valid();
+
+	const uint32_t granularity = backend.discard_granularity.or_default(0);
+	const bool granularity_ok = is_power_of_two(granularity) && granularity >= logical;
+	g.discard_granularity = granularity_ok ? granularity : g.physical_block_size;
+	g.granularity_ignored = !granularity_ok && granularity != 0;
+	g.discard_alignment = backend.discard_alignment.or_default(0) % g.discard_granularity;
+	*out = g;
+	return true;
 }
 
 BackendSnapshot snapshot_backend(const BackendParams &live, unsigned online_cpus) noexcept
@@ -81,14 +148,14 @@ BackendSnapshot snapshot_backend(const BackendParams &live, unsigned online_cpus
 
 	BackendSnapshot s;
 	s.max_queues = queues ? queues : cpus;
-	s.max_ring_page_order = order < 0 ? 0 : min(static_cast<uint32_t>(order), kMaxRingPageOrder);
+	s.max_ring_page_order = clamp_ring_order(order);
 	s.feature_persistent = persistent;
 	return s;
 }
 
 BackendProbeAdvert backend_probe_advert(const BackendSnapshot &ours) noexcept
 {
-	return BackendProbeAdvert{kBackendIndirectSegments, ours.max_queues, ours.max_ring_page_order};
+	return BackendProbeAdvert{limits::kBackendIndirectSegments, ours.max_queues, ours.max_ring_page_order};
 }
 
 BackendConnectAdvert backend_connect_advert(const BackendSnapshot &ours, const DiskCaps &disk,

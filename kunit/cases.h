@@ -56,6 +56,7 @@
 #define XBC_KUNIT_NEGOTIATE_CASES(X)		\
 	X(negotiate_use_only_what_both_want)	\
 	X(negotiate_backend_refusals)		\
+	X(negotiate_absurd_disk_keys)		\
 	X(xs_value_hostile_text)
 
 #define XBC_KUNIT_ALL_CASES(X)			\

@@ -81,7 +81,7 @@ XBC_KUNIT_CASE(negotiate_use_only_what_both_want)
 	const FrontendFeatures both = negotiate_frontend(frontend(true), with, Key<bool>::absent());
 	XK_EXPECT(both.persistent);
 	XK_EXPECT(both.flush == FlushMode::kFlushDiskCache); // flush-cache wins
-	XK_EXPECT_EQ(both.indirect_segments, 64);            // min(ours, theirs)
+	XK_EXPECT_EQ(both.max_indirect_segments, 64);            // min(ours, theirs)
 
 	// We advertise our capability even when the peer lacks it...
 	XK_EXPECT(frontend_advert(frontend(true)).feature_persistent);
@@ -96,7 +96,7 @@ XBC_KUNIT_CASE(negotiate_use_only_what_both_want)
 	XK_EXPECT(bad.max_indirect_segments.is_malformed());
 	const FrontendFeatures f = negotiate_frontend(frontend(true), bad, Key<bool>::absent());
 	XK_EXPECT(!f.persistent);
-	XK_EXPECT_EQ(f.indirect_segments, 0);
+	XK_EXPECT_EQ(f.max_indirect_segments, 0);
 	XK_EXPECT(f.flush == FlushMode::kNone);
 }
 
@@ -132,6 +132,34 @@ XBC_KUNIT_CASE(negotiate_backend_refusals)
 	XK_EXPECT(!out.read_ring_page_keys);
 	XK_EXPECT(!out.persistent);
 	XK_EXPECT(out.abi == blkif::Abi::kNative);
+}
+
+// Issue 8 defect 10, as the modules run it: absurd sizes never pass.
+XBC_KUNIT_CASE(negotiate_absurd_disk_keys)
+{
+	DiskGeometry g = {};
+	Refusal why = {0, nullptr};
+	const XsEntry huge[] = {{"sectors", "18446744073709551615"}, {"info", "0"}, {"sector-size", "512"}};
+	XK_EXPECT(!negotiate_disk(read_backend_connect_keys(store(huge)), &g, &why));
+	XK_EXPECT_EQ(why.err, -err::kInval);
+	const XsEntry odd[] = {{"sectors", "8"}, {"info", "0"}, {"sector-size", "3"}};
+	XK_EXPECT(!negotiate_disk(read_backend_connect_keys(store(odd)), &g, &why));
+	const XsEntry phys[] = {{"sectors", "8"},
+				{"info", "0"},
+				{"sector-size", "512"},
+				{"physical-sector-size", "2147483648"},
+				{"feature-discard", "1"}};
+	XK_ASSERT(negotiate_disk(read_backend_connect_keys(store(phys)), &g, &why));
+	XK_EXPECT_EQ(g.physical_block_size, 512);
+	XK_EXPECT_EQ(g.discard_granularity, 512);
+	XK_EXPECT(g.physical_ignored);
+	const XsEntry offers[] = {{"feature-max-indirect-segments", "4294967295"}};
+	XK_EXPECT_EQ(negotiate_frontend(frontend(true), read_backend_connect_keys(store(offers)),
+					Key<bool>::absent()).max_indirect_segments, 64);
+	const XsEntry probe[] = {{"max-ring-page-order", "31"}, {"multi-queue-max-queues", "0"}};
+	const FrontendRingPlan plan = plan_frontend_rings(frontend(true), read_backend_probe_keys(store(probe)));
+	XK_EXPECT_EQ(plan.ring_page_order, 0);	// ours (the default 0), not 31
+	XK_EXPECT_EQ(plan.nr_queues, 1);
 }
 
 XBC_KUNIT_CASE(xs_value_hostile_text)

@@ -30,6 +30,67 @@ TEST(BlkbackControl, ProbeHonoursParameters)
 	EXPECT_EQ(b.back_key("max-ring-page-order"), "4");
 }
 
+// In-tree keeps the int parameter in an unsigned: -1 is above 4, so 4.
+TEST(BlkbackControl, NegativeRingOrderParameterIsTheMaximum)
+{
+	for (int order : {-1, -2147483647 - 1}) {
+		Bench b;
+		host::blkback_params().max_ring_page_order = order;
+		b.probe();
+		EXPECT_EQ(b.back_key("max-ring-page-order"), "4") << order;
+		b.hotplug();
+		FrontendOptions o;
+		o.ring_page_order = 4;
+		b.frontend_init(o);
+		EXPECT_EQ(b.xen.device_state(b.pair.back), KAPI_XENBUS_CONNECTED) << order;
+	}
+}
+
+// The errno of each refusal is in-tree's: -ENOSYS for the protocol and the
+// queue count, -EINVAL for the ring order.
+TEST(BlkbackControl, RefusalsCarryTheInTreeErrno)
+{
+	struct Case {
+		const char *key;
+		const char *value;
+		int err;
+	} const cases[] = {
+		{"protocol", "sparc-abi", -err::kNoSys},
+		{"multi-queue-num-queues", "0", -err::kNoSys},
+		{"multi-queue-num-queues", "5", -err::kNoSys},
+		{"multi-queue-num-queues", "two", -err::kNoSys},
+		{"ring-page-order", "5", -err::kInval},
+		{"ring-page-order", "-1", -err::kInval},
+	};
+	for (const auto &c : cases) {
+		Bench b;
+		host::blkback_params().max_queues = 4;
+		b.probe();
+		b.hotplug();
+		b.xen.xs_write(b.pair.front_path + "/" + c.key, c.value);
+		FrontendOptions o;
+		o.protocol = nullptr;	// keep ours
+		b.xen.xs_write(b.pair.front_path + "/protocol", std::string(c.key) == "protocol" ? c.value : "x86_64-abi");
+		b.frontend_init(o);
+		EXPECT_NE(b.xen.device_state(b.pair.back), KAPI_XENBUS_CONNECTED) << c.key << "=" << c.value;
+		ASSERT_FALSE(b.xen.fatal_errors(b.pair.back).empty()) << c.key << "=" << c.value;
+		EXPECT_EQ(b.xen.fatal_errors(b.pair.back).back().err, c.err) << c.key << "=" << c.value;
+		EXPECT_EQ(b.xen.live_ring_maps(), 0u);
+	}
+}
+
+TEST(BlkbackControl, EmptyProtocolIsNative)
+{
+	Bench b;
+	b.probe();
+	b.hotplug();
+	b.xen.xs_write(b.pair.front_path + "/protocol", "");
+	FrontendOptions o;
+	o.protocol = nullptr;	// keep the empty key
+	b.frontend_init(o);
+	EXPECT_EQ(b.xen.device_state(b.pair.back), KAPI_XENBUS_CONNECTED);
+}
+
 TEST(BlkbackControl, HandshakeWritesInTreeKeysAndConnects)
 {
 	host::DiskSpec spec;
@@ -42,6 +103,7 @@ TEST(BlkbackControl, HandshakeWritesInTreeKeysAndConnects)
 	spec.discard_granularity = 4096;
 	spec.discard_alignment = 0;
 	Bench b(spec);
+	const size_t syncs = host::bdev_syncs();	// a process-wide count
 	b.probe();
 	b.hotplug();
 	EXPECT_TRUE(b.disk().is_open());
@@ -64,7 +126,7 @@ TEST(BlkbackControl, HandshakeWritesInTreeKeysAndConnects)
 	// One ring, its thread named as in-tree: <domid>.<dev>-<ring>.
 	ASSERT_EQ(b.be->nr_rings(), 1u);
 	EXPECT_EQ(host::thread_stats().live, 1u);
-	EXPECT_EQ(host::bdev_syncs(), 1u);
+	EXPECT_EQ(host::bdev_syncs(), syncs + 1);
 	EXPECT_TRUE(host::run_thread_body_until_stop("1.xvda-0"));
 	// The keys were written in one transaction.
 	EXPECT_GE(b.xen.commits(), 1u);
@@ -189,12 +251,8 @@ TEST(BlkbackControl, HostileQueueCountsAreFatal)
 		b.hotplug();
 		b.xen.xs_write(b.pair.front_path + "/multi-queue-num-queues", q);
 		b.frontend_init();
-		// "0" and "5" are refused; an unparsable value reads as the
-		// default (1 queue), as xenbus_read_unsigned does.
-		if (std::string(q) == "99999999999999999999") {
-			EXPECT_EQ(b.xen.device_state(b.pair.back), KAPI_XENBUS_CONNECTED) << q;
-			continue;
-		}
+		// All refused; in-tree reads an unparsable count as 1 queue
+		// and connects a layout the frontend never asked for.
 		EXPECT_NE(b.xen.device_state(b.pair.back), KAPI_XENBUS_CONNECTED) << q;
 		EXPECT_FALSE(b.xen.fatal_errors(b.pair.back).empty()) << q;
 		EXPECT_EQ(b.be->nr_rings(), 0u);

@@ -254,6 +254,112 @@ TEST_F(BlkfrontTest, GarbageBackendKeysAreFatalOrDefaulted)
 	ASSERT_FALSE(xen.fatal_errors(pair.front).empty());
 }
 
+// Issue 8 defect 10 through the shipped engine: the shared negotiation
+// refuses what the block layer cannot take, and says why.
+TEST_F(BlkfrontTest, AbsurdBackendSizesAreRefusedWithAReason)
+{
+	struct Case {
+		const char *key;
+		const char *value;
+		const char *reason;
+	} const cases[] = {
+		{"sectors", "18446744073709551615", "sectors"},
+		{"sectors", "18014398509481984", "sectors"},	// 2^54: 2^63 bytes
+		{"sector-size", "3", "sector-size"},
+		{"sector-size", "8192", "sector-size"},
+		{"sector-size", "2147483648", "sector-size"},
+	};
+	for (const auto &c : cases) {
+		SCOPED_TRACE(std::string(c.key) + "=" + c.value);
+		TearDown();
+		SetUp();
+		handshake();
+		be->connect();
+		xen.xs_write(pair.back_path + "/" + c.key, c.value);
+		xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+		EXPECT_EQ(FakeBlkmq::disk(), nullptr);
+		ASSERT_FALSE(xen.fatal_errors(pair.front).empty());
+		EXPECT_EQ(xen.fatal_errors(pair.front).back().err, -err::kInval);
+		EXPECT_NE(xen.fatal_errors(pair.front).back().msg.find(c.reason), std::string::npos)
+			<< xen.fatal_errors(pair.front).back().msg;
+	}
+}
+
+TEST_F(BlkfrontTest, AbsurdPhysicalSectorSizeIsIgnoredWithAWarning)
+{
+	handshake();
+	be->connect();
+	xen.xs_write(pair.back_path + "/physical-sector-size", "2147483648");	// 2 GiB
+	xen.xs_write(pair.back_path + "/discard-granularity", "0");
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	ASSERT_NE(FakeBlkmq::disk(), nullptr);
+	const kapi_blkmq_config &c = FakeBlkmq::disk()->cfg;
+	EXPECT_EQ(c.physical_block_size, 512u);
+	EXPECT_TRUE(c.discard);
+	EXPECT_EQ(c.discard_granularity, 512u);	// not 2 GiB
+	EXPECT_TRUE(xen.fatal_errors(pair.front).empty());
+}
+
+TEST_F(BlkfrontTest, AbsurdBackendOffersAreClampedToOurs)
+{
+	be = std::make_unique<ScriptedBackend>(xen, pair, BackendOptions());
+	be->offer();
+	xen.xs_write(pair.back_path + "/max-ring-page-order", "31");
+	xen.xs_write(pair.back_path + "/multi-queue-max-queues", "2147483648");
+	ASSERT_EQ(xbc_blkfront_probe(pair.front, &h), 0);
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_INITWAIT);
+	ASSERT_EQ(xen.device_state(pair.front), KAPI_XENBUS_INITIALISED);
+	EXPECT_EQ(key("ring-page-order"), "");	// our parameter: order 0
+	EXPECT_EQ(key("multi-queue-num-queues"), "4");	// our max_queues 4
+	be->connect();
+	xen.xs_write(pair.back_path + "/feature-max-indirect-segments", "4294967295");
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	ASSERT_NE(FakeBlkmq::disk(), nullptr);
+	EXPECT_EQ(FakeBlkmq::disk()->cfg.max_segments, 32u);	// our max_indirect_segments
+	EXPECT_EQ(FakeBlkmq::disk()->cfg.nr_hw_queues, 4u);
+}
+
+TEST_F(BlkfrontTest, ZeroQueuesOfferedMeansOneRing)
+{
+	be = std::make_unique<ScriptedBackend>(xen, pair, BackendOptions());
+	be->offer();
+	xen.xs_write(pair.back_path + "/multi-queue-max-queues", "0");
+	ASSERT_EQ(xbc_blkfront_probe(pair.front, &h), 0);
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_INITWAIT);
+	ASSERT_EQ(xen.device_state(pair.front), KAPI_XENBUS_INITIALISED);
+	EXPECT_EQ(key("multi-queue-num-queues"), "");
+	EXPECT_NE(key("ring-ref"), "");
+}
+
+TEST_F(BlkfrontTest, ResizeToAnAbsurdCapacityKeepsTheOldOne)
+{
+	bring_up();
+	xen.xs_write(pair.back_path + "/sectors", "18446744073709551615");
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	EXPECT_EQ(FakeBlkmq::disk()->capacity_changes, 0u);
+	EXPECT_NE(strstr(last_log(), "sectors exceed"), nullptr) << last_log();
+	xen.xs_write(pair.back_path + "/sectors", "16384");
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	EXPECT_EQ(FakeBlkmq::disk()->capacity, 16384u);
+}
+
+// The engine's snapshot is the shared rule fed with our parameters.
+TEST(BlkfrontSettings, SnapshotFeedsOurParametersToTheSharedRule)
+{
+	FakeBlkmq::reset();
+	blkfront_params().max_indirect_segments = 100000;
+	blkfront_params().max_queues = 64;
+	blkfront_params().max_ring_page_order = -1;
+	blkfront_params().feature_persistent = false;
+	const blkfront::Settings s = blkfront::snapshot_settings(40);
+	EXPECT_EQ(s.max_indirect_segments, 4096u);
+	EXPECT_EQ(s.max_queues, 32u);
+	EXPECT_EQ(s.max_ring_page_order, 4u);
+	EXPECT_FALSE(s.feature_persistent);
+	EXPECT_TRUE(s.trusted);
+	FakeBlkmq::reset();
+}
+
 TEST_F(BlkfrontTest, GarbageFeatureKeysFallBackToDefaults)
 {
 	handshake();

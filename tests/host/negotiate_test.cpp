@@ -3,6 +3,9 @@
 // peer that writes garbage, and the keys read back from the fake xenstore.
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+
 #include "kapi/xenbus.h"
 #include "support/fake_xen.hpp"
 #include "xbc/negotiate.hpp"
@@ -33,11 +36,19 @@ TEST(Negotiate, FrontendSnapshotClampsAsModuleInit)
 	EXPECT_EQ(s.max_ring_page_order, 4u);
 	p.max_indirect_segments = 1u << 30;	// more than 8 indirect pages hold
 	p.max_queues = 0;
-	p.max_ring_page_order = -1;
+	p.max_ring_page_order = -1;		// in-tree: unsigned, so above 4: 4
 	s = snapshot_frontend(p, 0);
-	EXPECT_EQ(s.max_indirect_segments, kMaxIndirectSegments);
+	EXPECT_EQ(s.max_indirect_segments, limits::kMaxIndirectSegments);
+	EXPECT_EQ(s.max_indirect_segments, 4096u);	// 8 pages of 512, not 512
 	EXPECT_EQ(s.max_queues, 1u);
-	EXPECT_EQ(s.max_ring_page_order, 0u);
+	EXPECT_EQ(s.max_ring_page_order, 4u);
+	// Queues: the online CPUs as in-tree, and our ring table's 32.
+	p.max_queues = 64;
+	EXPECT_EQ(snapshot_frontend(p, 48).max_queues, limits::kMaxFrontendQueues);
+	EXPECT_EQ(snapshot_frontend(p, 48).max_queues, 32u);
+	EXPECT_EQ(snapshot_frontend(p, 6).max_queues, 6u);
+	p.max_queues = 0xffffffffu;
+	EXPECT_EQ(snapshot_frontend(p, 0xffffffffu).max_queues, 32u);
 }
 
 TEST(Negotiate, SnapshotIsACopyLaterParamChangesDoNotReachIt)
@@ -140,6 +151,10 @@ TEST(Negotiate, BackendAcceptsOrderUpToItsMaxAndRejectsMore)
 	EXPECT_EQ(why.err, -err::kInval);
 	EXPECT_EQ(backend_probe_advert(ours).max_ring_page_order, 2u);
 	EXPECT_EQ(snapshot_backend(BackendParams{0, 7, true}, 1).max_ring_page_order, 4u);
+	// In-tree stores the int in an unsigned: a negative order is 4, not 0.
+	EXPECT_EQ(snapshot_backend(BackendParams{0, -1, true}, 1).max_ring_page_order, 4u);
+	EXPECT_EQ(snapshot_backend(BackendParams{0, -2147483647 - 1, true}, 1).max_ring_page_order, 4u);
+	EXPECT_EQ(snapshot_backend(BackendParams{0, 0, true}, 1).max_ring_page_order, 0u);
 }
 
 TEST(Negotiate, BackendQueuesRejectZeroAndAboveMax)
@@ -173,21 +188,21 @@ TEST(Negotiate, IndirectSegmentsUsedOnlyAboveEleven)
 {
 	const FrontendSnapshot ours = fe_default();	// 32
 	BackendConnectKeys be{};
-	EXPECT_EQ(negotiate_frontend(ours, be, {}).indirect_segments, 0u);	// absent
+	EXPECT_EQ(negotiate_frontend(ours, be, {}).max_indirect_segments, 0u);	// absent
 	be.max_indirect_segments = k(11u);
-	EXPECT_EQ(negotiate_frontend(ours, be, {}).indirect_segments, 0u);
+	EXPECT_EQ(negotiate_frontend(ours, be, {}).max_indirect_segments, 0u);
 	be.max_indirect_segments = k(12u);
-	EXPECT_EQ(negotiate_frontend(ours, be, {}).indirect_segments, 12u);
+	EXPECT_EQ(negotiate_frontend(ours, be, {}).max_indirect_segments, 12u);
 	be.max_indirect_segments = k(256u);
-	EXPECT_EQ(negotiate_frontend(ours, be, {}).indirect_segments, 32u);
+	EXPECT_EQ(negotiate_frontend(ours, be, {}).max_indirect_segments, 32u);
 	be.max_indirect_segments = k(0xffffffffu);
-	EXPECT_EQ(negotiate_frontend(ours, be, {}).indirect_segments, 32u);
+	EXPECT_EQ(negotiate_frontend(ours, be, {}).max_indirect_segments, 32u);
 	FrontendParams p;
 	p.max_indirect_segments = 11;	// the frontend wants none
-	EXPECT_EQ(negotiate_frontend(snapshot_frontend(p, 1), be, {}).indirect_segments, 0u);
+	EXPECT_EQ(negotiate_frontend(snapshot_frontend(p, 1), be, {}).max_indirect_segments, 0u);
 	p.max_indirect_segments = 4096;
 	be.max_indirect_segments = k(256u);
-	EXPECT_EQ(negotiate_frontend(snapshot_frontend(p, 1), be, {}).indirect_segments, 256u);
+	EXPECT_EQ(negotiate_frontend(snapshot_frontend(p, 1), be, {}).max_indirect_segments, 256u);
 }
 
 TEST(Negotiate, FlushCacheWinsOverBarrier)
@@ -223,22 +238,30 @@ TEST(Negotiate, DiscardParametersBothWays)
 	const FrontendSnapshot ours = fe_default();
 	BackendConnectKeys be{};
 	be.discard_granularity = k(4096u);	// without feature-discard: ignored
+	be.sectors = k(uint64_t(1) << 20);
+	be.info = k(0u);
+	be.sector_size = k(512u);
 	FrontendFeatures f = negotiate_frontend(ours, be, {});
 	EXPECT_FALSE(f.discard);
-	EXPECT_EQ(f.discard_granularity, 0u);
 	be.feature_discard = k(true);
 	be.discard_alignment = k(512u);
 	be.discard_secure = k(true);
 	f = negotiate_frontend(ours, be, {});
 	EXPECT_TRUE(f.discard);
-	EXPECT_EQ(f.discard_granularity, 4096u);
-	EXPECT_EQ(f.discard_alignment, 512u);
 	EXPECT_TRUE(f.secure_discard);
+	DiskGeometry g{};
+	Refusal why{};
+	ASSERT_TRUE(negotiate_disk(be, &g, &why));
+	EXPECT_EQ(g.discard_granularity, 4096u);
+	EXPECT_EQ(g.discard_alignment, 512u);
 	be.discard_granularity = Key<uint32_t>::malformed();
 	be.discard_secure = Key<bool>::absent();
+	be.physical_sector_size = k(2048u);
 	f = negotiate_frontend(ours, be, {});
-	EXPECT_EQ(f.discard_granularity, 0u);	// default: physical sector size
 	EXPECT_FALSE(f.secure_discard);
+	ASSERT_TRUE(negotiate_disk(be, &g, &why));
+	EXPECT_EQ(g.discard_granularity, 2048u);	// default: physical sector size
+	EXPECT_EQ(g.discard_alignment, 512u);
 
 	DiskCaps disk{true, true, false, 1u << 20, 0};
 	BackendConnectAdvert a = backend_connect_advert(be_default(), disk, Key<bool>::absent());
@@ -288,6 +311,142 @@ TEST(Negotiate, ProtocolAbsentIsNativeUnknownIsRefused)
 	EXPECT_EQ(why.err, -err::kNoSys);
 }
 
+// Issue 8 defect 10: absurd disk keys from a backend.
+BackendConnectKeys disk_keys(uint64_t sectors, uint32_t sector_size)
+{
+	BackendConnectKeys b{};
+	b.sectors = k(sectors);
+	b.info = k(0u);
+	b.sector_size = k(sector_size);
+	return b;
+}
+
+TEST(NegotiateDisk, SectorSizeIsAPowerOfTwoFrom512ToAPage)
+{
+	DiskGeometry g{};
+	Refusal why{};
+	for (uint32_t good : {512u, 1024u, 2048u, 4096u}) {
+		ASSERT_TRUE(negotiate_disk(disk_keys(8, good), &g, &why)) << good;
+		EXPECT_EQ(g.logical_block_size, good);
+		EXPECT_EQ(g.physical_block_size, good);	// absent: the logical size
+	}
+	for (uint32_t bad : {0u, 1u, 3u, 256u, 1000u, 3072u, 8192u, 1u << 31, 0xffffffffu}) {
+		why = Refusal{};
+		EXPECT_FALSE(negotiate_disk(disk_keys(8, bad), &g, &why)) << bad;
+		EXPECT_EQ(why.err, -err::kInval) << bad;
+		ASSERT_NE(why.reason, nullptr);
+		EXPECT_NE(std::string(why.reason).find("sector-size"), std::string::npos);
+	}
+	BackendConnectKeys b = disk_keys(8, 512);
+	b.sector_size = Key<uint32_t>::malformed();
+	EXPECT_FALSE(negotiate_disk(b, &g, &why));
+	b.sector_size = {};
+	EXPECT_FALSE(negotiate_disk(b, &g, &why));	// required, as in-tree
+	b = disk_keys(8, 512);
+	b.info = {};
+	EXPECT_FALSE(negotiate_disk(b, &g, &why));
+}
+
+TEST(NegotiateDisk, SectorsNear2To64AreRefusedNotWrapped)
+{
+	DiskGeometry g{};
+	Refusal why{};
+	ASSERT_TRUE(negotiate_disk(disk_keys(limits::kMaxSectors, 4096), &g, &why));
+	EXPECT_EQ(g.sectors, limits::kMaxSectors);
+	// The byte size of the largest disk still fits loff_t.
+	EXPECT_LE(g.sectors, uint64_t(INT64_MAX) / 512);
+	for (uint64_t bad : {limits::kMaxSectors + 1, uint64_t(1) << 63, ~uint64_t(0), ~uint64_t(0) - 7}) {
+		why = Refusal{};
+		EXPECT_FALSE(negotiate_disk(disk_keys(bad, 512), &g, &why)) << bad;
+		EXPECT_EQ(why.err, -err::kInval);
+		EXPECT_NE(std::string(why.reason).find("sectors"), std::string::npos);
+	}
+	uint64_t s = 0;
+	EXPECT_FALSE(check_sectors(k(~uint64_t(0)), &s, &why));	// a resize to 2^64-1
+	EXPECT_EQ(s, 0u);
+	EXPECT_FALSE(check_sectors(Key<uint64_t>::malformed(), &s, &why));
+	EXPECT_FALSE(check_sectors({}, &s, &why));
+	ASSERT_TRUE(check_sectors(k(uint64_t(0)), &s, &why));	// an empty medium is fine
+	EXPECT_EQ(s, 0u);
+}
+
+TEST(NegotiateDisk, AbsurdPhysicalSectorSizeNeverBecomesTheDiscardGranularity)
+{
+	BackendConnectKeys b = disk_keys(1 << 20, 512);
+	b.feature_discard = k(true);
+	DiskGeometry g{};
+	Refusal why{};
+	for (uint32_t bad : {1u << 31, 0xffffffffu, 2u << 20, 3u, 12345u, 256u, 0u}) {
+		b.physical_sector_size = k(bad);
+		ASSERT_TRUE(negotiate_disk(b, &g, &why)) << bad;
+		EXPECT_EQ(g.physical_block_size, 512u) << bad;
+		EXPECT_EQ(g.discard_granularity, 512u) << bad;
+		EXPECT_TRUE(g.physical_ignored) << bad;
+	}
+	b.physical_sector_size = k(limits::kMaxPhysicalSectorSize);
+	ASSERT_TRUE(negotiate_disk(b, &g, &why));
+	EXPECT_EQ(g.physical_block_size, 1u << 20);
+	EXPECT_EQ(g.discard_granularity, 1u << 20);
+	EXPECT_FALSE(g.physical_ignored);
+	b.physical_sector_size = Key<uint32_t>::malformed();
+	ASSERT_TRUE(negotiate_disk(b, &g, &why));
+	EXPECT_EQ(g.physical_block_size, 512u);
+	EXPECT_FALSE(g.physical_ignored);	// malformed counts as absent
+
+	// An unusable discard-granularity falls back to the physical size.
+	b = disk_keys(8, 4096);
+	b.physical_sector_size = k(512u);	// below the logical size: ignored
+	for (uint32_t bad : {3000u, 1024u, 0xffffffffu}) {
+		b.discard_granularity = k(bad);
+		b.discard_alignment = k(5000u);
+		ASSERT_TRUE(negotiate_disk(b, &g, &why)) << bad;
+		EXPECT_EQ(g.physical_block_size, 4096u);
+		EXPECT_EQ(g.discard_granularity, 4096u) << bad;
+		EXPECT_TRUE(g.granularity_ignored) << bad;
+		EXPECT_EQ(g.discard_alignment, 5000u % 4096u);
+	}
+	b.discard_granularity = k(0u);	// 0: the physical size, silently
+	ASSERT_TRUE(negotiate_disk(b, &g, &why));
+	EXPECT_FALSE(g.granularity_ignored);
+	b.discard_granularity = k(1u << 31);	// huge but a usable power of two
+	b.discard_alignment = k(0xffffffffu);
+	ASSERT_TRUE(negotiate_disk(b, &g, &why));
+	EXPECT_EQ(g.discard_granularity, 1u << 31);
+	EXPECT_LT(g.discard_alignment, g.discard_granularity);
+}
+
+TEST(NegotiateDisk, AbsurdOffersAreClampedToOurs)
+{
+	FrontendParams p;
+	p.max_ring_page_order = 4;
+	p.max_queues = 8;
+	p.max_indirect_segments = 4096;
+	const FrontendSnapshot ours = snapshot_frontend(p, 8);
+	// max-ring-page-order 31, multi-queue-max-queues 2^31 and 0.
+	FrontendRingPlan plan = plan_frontend_rings(ours, BackendProbeKeys{k(31u), k(1u << 31)});
+	EXPECT_EQ(plan.ring_page_order, 4u);
+	EXPECT_EQ(plan.nr_ring_pages, 16u);
+	EXPECT_EQ(plan.nr_queues, 8u);
+	plan = plan_frontend_rings(ours, BackendProbeKeys{k(31u), k(0u)});
+	EXPECT_EQ(plan.nr_queues, 1u);
+	// feature-max-indirect-segments 2^32-1: the protocol's 4096 at most.
+	BackendConnectKeys be{};
+	be.max_indirect_segments = k(0xffffffffu);
+	EXPECT_EQ(negotiate_frontend(ours, be, {}).max_indirect_segments, 4096u);
+	EXPECT_EQ(negotiate_frontend(ours, be, {}).max_segments(), 4096u);
+	be.max_indirect_segments = {};
+	EXPECT_EQ(negotiate_frontend(ours, be, {}).max_segments(), limits::kMaxDirectSegments);
+}
+
+TEST(NegotiateLimits, OneMeaningPerLimit)
+{
+	EXPECT_EQ(limits::kMaxIndirectSegments, 4096u);
+	EXPECT_EQ(&blkif::kMaxIndirectSegments, &limits::kMaxIndirectSegments);
+	EXPECT_EQ(limits::kBackendIndirectSegments, 256u);
+	EXPECT_EQ(limits::kMaxRingPageOrder, 4u);
+	EXPECT_EQ(backend_probe_advert(be_default()).max_indirect_segments, limits::kBackendIndirectSegments);
+}
+
 // The readers against the fake xenstore: real key names, hostile values.
 TEST(Negotiate, KeysReadFromXenstoreIncludingAMissingAndAGarbageOne)
 {
@@ -305,6 +464,9 @@ TEST(Negotiate, KeysReadFromXenstoreIncludingAMissingAndAGarbageOne)
 	fake.xs_write(be + "/feature-barrier", "yes");
 	fake.xs_write(be + "/feature-max-indirect-segments", "256");
 	fake.xs_write(be + "/max-ring-page-order", "4");
+	fake.xs_write(be + "/sectors", "18446744073709551615");
+	fake.xs_write(be + "/sector-size", "4096");
+	fake.xs_write(be + "/physical-sector-size", "-1");
 	fake.xs_write(be + "/discard-granularity", std::string(100, '1'));
 	const BackendConnectKeys ck = read_backend_connect_keys(reader(be));
 	EXPECT_TRUE(ck.feature_persistent.is_valid() && ck.feature_persistent.value);
@@ -312,6 +474,10 @@ TEST(Negotiate, KeysReadFromXenstoreIncludingAMissingAndAGarbageOne)
 	EXPECT_EQ(ck.feature_discard.state, Key<bool>::State::kAbsent);
 	EXPECT_TRUE(ck.discard_granularity.is_malformed());
 	EXPECT_EQ(ck.max_indirect_segments.value, 256u);
+	EXPECT_EQ(ck.sectors.value, ~uint64_t(0));
+	EXPECT_EQ(ck.sector_size.value, 4096u);
+	EXPECT_TRUE(ck.physical_sector_size.is_malformed());
+	EXPECT_EQ(ck.info.state, Key<uint32_t>::State::kAbsent);
 	const BackendProbeKeys pk = read_backend_probe_keys(reader(be));
 	EXPECT_EQ(pk.max_ring_page_order.value, 4u);
 	EXPECT_FALSE(pk.multi_queue_max_queues.is_valid());
@@ -319,7 +485,7 @@ TEST(Negotiate, KeysReadFromXenstoreIncludingAMissingAndAGarbageOne)
 	const FrontendFeatures f = negotiate_frontend(fe_default(), ck, {});
 	EXPECT_TRUE(f.persistent);
 	EXPECT_EQ(f.flush, FlushMode::kFlushDiskCache);
-	EXPECT_EQ(f.indirect_segments, 32u);
+	EXPECT_EQ(f.max_indirect_segments, 32u);
 
 	// A frontend that wrote nothing at all: every default.
 	const FrontendKeys none = read_frontend_keys(reader(fe));
@@ -336,6 +502,11 @@ TEST(Negotiate, KeysReadFromXenstoreIncludingAMissingAndAGarbageOne)
 	EXPECT_EQ(bad.protocol.value, blkif::Abi::kX86_32);
 	EXPECT_FALSE(negotiate_backend(be_default(), bad, &out, &why));
 	EXPECT_EQ(why.err, -err::kNoSys);
+	// An empty protocol is native, as in-tree.
+	fake.xs_write(fe + "/protocol", "");
+	fake.xs_write(fe + "/multi-queue-num-queues", "1");
+	ASSERT_TRUE(negotiate_backend(be_default(), read_frontend_keys(reader(fe)), &out, &why));
+	EXPECT_EQ(out.abi, blkif::Abi::kNative);
 }
 
 } // namespace

@@ -17,6 +17,7 @@
 
 #include "kapi/blkif_abi.h"
 #include "xbc/base.hpp"
+#include "xbc/limits.hpp"
 #include "xbc/result.hpp"
 #include "xbc/types.hpp"
 
@@ -43,11 +44,11 @@ enum class RspStatus : int16_t {
 	kEopnotsupp = KAPI_BLKIF_RSP_EOPNOTSUPP,
 };
 
-inline constexpr unsigned kMaxDirectSegments = KAPI_BLKIF_MAX_SEGMENTS_PER_REQUEST;
-inline constexpr unsigned kMaxIndirectPages = KAPI_BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST;
-inline constexpr unsigned kSegsPerIndirectPage = KAPI_BLKIF_SEGS_PER_INDIRECT_FRAME;
-// The most segments one indirect request can describe: 8 pages of 512.
-inline constexpr unsigned kMaxIndirectSegments = kMaxIndirectPages * kSegsPerIndirectPage;
+// The wire limits, defined once in xbc/limits.hpp.
+using limits::kMaxDirectSegments;
+using limits::kMaxIndirectPages;
+using limits::kSegsPerIndirectPage;
+using limits::kMaxIndirectSegments;
 inline constexpr uint8_t kMaxSectInPage = KAPI_BLKIF_MAX_SECT_IN_PAGE;
 inline constexpr size_t kIndirectPageBytes = KAPI_PAGE_SIZE;
 

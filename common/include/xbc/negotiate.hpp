@@ -15,20 +15,14 @@
 // with the in-tree other end. Where we are stricter, it is said below.
 #pragma once
 
+#include "kapi/xenbus.h"
 #include "xbc/base.hpp"
 #include "xbc/blkif.hpp"
+#include "xbc/limits.hpp"
 #include "xbc/result.hpp"
 #include "xbc/xs_value.hpp"
 
 namespace xbc::negotiate {
-
-// blkif limits (xen/interface/io/blkif.h, xenbus.h, blkback common.h).
-inline constexpr uint32_t kMaxSegmentsPerRequest = 11;	// BLKIF_MAX_SEGMENTS_PER_REQUEST
-inline constexpr uint32_t kMaxRingPageOrder = 4;		// XENBUS_MAX_RING_GRANT_ORDER
-inline constexpr uint32_t kSegmentsPerIndirectPage = 512;
-inline constexpr uint32_t kMaxIndirectPages = 8;		// BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST
-inline constexpr uint32_t kMaxIndirectSegments = kSegmentsPerIndirectPage * kMaxIndirectPages;
-inline constexpr uint32_t kBackendIndirectSegments = 256;	// blkback's MAX_INDIRECT_SEGMENTS
 
 // One peer key: absent, present and valid, or present but malformed (the
 // strict xs_value parsers refused it).
@@ -76,8 +70,9 @@ struct FrontendParams {
 };
 
 // One connection's reading of them, clamped as the in-tree module init does
-// (segments >= 11, order <= 4, queues <= online CPUs), and also: segments
-// <= what 8 indirect pages describe, queues >= 1, a negative order is 0.
+// (segments >= 11; an order outside 0..4, negative included, is 4; queues
+// <= online CPUs), and also: segments <= what 8 indirect pages describe
+// (limits::kMaxIndirectSegments), queues in 1..limits::kMaxFrontendQueues.
 struct FrontendSnapshot {
 	uint32_t max_indirect_segments;
 	uint32_t max_queues;
@@ -114,6 +109,10 @@ struct FrontendAdvert {
 
 // The backend's keys at Connected.
 struct BackendConnectKeys {
+	Key<uint64_t> sectors;			// required, 512-byte units
+	Key<uint32_t> info;			// required, VDISK_* bits
+	Key<uint32_t> sector_size;		// required, the logical block size
+	Key<uint32_t> physical_sector_size;	// default: sector-size
 	Key<bool> feature_persistent;
 	Key<bool> feature_barrier;
 	Key<bool> feature_flush_cache;
@@ -138,13 +137,49 @@ struct FrontendFeatures {
 	bool fua;			// only with barriers
 	bool discard;
 	bool secure_discard;
-	uint32_t discard_granularity;	// bytes, 0: use the physical sector size
-	uint32_t discard_alignment;	// bytes
-	uint32_t indirect_segments;	// 0: no indirect requests
+	uint32_t max_indirect_segments;	// 0: no indirect requests
+
+	// Segments one request may carry.
+	constexpr uint32_t max_segments() const noexcept
+	{
+		return max_indirect_segments ? max_indirect_segments : limits::kMaxDirectSegments;
+	}
 };
 // `toolstack_trusted` is our own node's "trusted" key (default 1).
 [[nodiscard]] FrontendFeatures negotiate_frontend(const FrontendSnapshot &ours, const BackendConnectKeys &backend,
 						  Key<bool> toolstack_trusted) noexcept;
+
+// A refused connection: the errno to report and a message for
+// kapi_xenbus_dev_fatal.
+struct Refusal {
+	int err;		// negative errno
+	const char *reason;
+};
+
+// The disk as the block layer will see it, from the backend's keys.
+struct DiskGeometry {
+	uint64_t sectors;		// 512-byte units, <= limits::kMaxSectors
+	uint32_t info;			// VDISK_* bits
+	uint32_t logical_block_size;	// power of two in [512, PAGE_SIZE]
+	uint32_t physical_block_size;	// power of two in [logical, 1 MiB]
+	uint32_t discard_granularity;	// bytes: power of two >= logical
+	uint32_t discard_alignment;	// bytes, < discard_granularity
+	bool physical_ignored;		// the backend's physical size was absurd
+	bool granularity_ignored;	// its discard-granularity was unusable
+};
+
+// Issue 8 defect 10: absurd sizes never reach the block layer. Refused
+// (-EINVAL): sectors, info or sector-size absent or malformed; sector-size
+// not a power of two in [512, PAGE_SIZE]; sectors whose byte size does not
+// fit loff_t. Repaired (and flagged, for the engine to log): a
+// physical-sector-size that is not a power of two in [sector-size, 1 MiB]
+// becomes sector-size; a discard-granularity that is absent, 0, not a power
+// of two or below sector-size becomes the physical size (in-tree: 0 means
+// the physical size); the alignment is taken modulo the granularity.
+[[nodiscard]] bool negotiate_disk(const BackendConnectKeys &backend, DiskGeometry *out, Refusal *why) noexcept;
+
+// The "sectors" rule alone, for a resize announced on a live disk.
+[[nodiscard]] bool check_sectors(Key<uint64_t> sectors, uint64_t *out, Refusal *why) noexcept;
 
 // ------------------------------------------------------------- backend
 
@@ -157,7 +192,7 @@ struct BackendParams {
 
 struct BackendSnapshot {
 	uint32_t max_queues;		// resolved, >= 1
-	uint32_t max_ring_page_order;	// <= 4
+	uint32_t max_ring_page_order;	// <= 4; out of 0..4 (negative too): 4, as in-tree
 	bool feature_persistent;
 };
 [[nodiscard]] BackendSnapshot snapshot_backend(const BackendParams &live, unsigned online_cpus) noexcept;
@@ -212,22 +247,29 @@ struct BackendFeatures {
 	blkif::Abi abi;
 };
 
-// A refused connection: the errno blkback returns and a message for
-// kapi_xenbus_dev_fatal.
-struct Refusal {
-	int err;		// negative errno
-	const char *reason;
-};
-
 // In-tree rules: queues absent = 1, 0 or > our max -> -ENOSYS; order absent
-// = single page, > our max -> -EINVAL; protocol absent = native, unknown ->
-// -ENOSYS. Stricter: a malformed queue count or order is refused (in-tree
-// falls back to the default and fails later, or not at all).
+// = single page, > our max -> -EINVAL; protocol absent or empty = native,
+// unknown -> -ENOSYS. Stricter: a malformed queue count (-ENOSYS) or order
+// (-EINVAL) is refused; in-tree reads it as the default and then fails on
+// a missing ring key, or connects with a layout the frontend did not ask for.
 // Returns true and fills *out, or false and fills *why.
 [[nodiscard]] bool negotiate_backend(const BackendSnapshot &ours, const FrontendKeys &frontend,
 				     BackendFeatures *out, Refusal *why) noexcept;
 
 // ---------------------------------------------------- reading the keys
+
+// One 0/1 key, e.g. the toolstack's "trusted" or "discard-enable" on our
+// own node.
+template <typename Read> [[nodiscard]] Key<bool> read_flag_key(Read &&read, const char *node) noexcept
+{
+	return read_key<bool>(read, node, [](const char *b, size_t c) { return xs::parse_bool(b, c); });
+}
+
+// "sectors" alone: a backend announces a resize by Connected again.
+template <typename Read> [[nodiscard]] Key<uint64_t> read_sectors_key(Read &&read) noexcept
+{
+	return read_key<uint64_t>(read, "sectors", [](const char *b, size_t c) { return xs::parse_u64(b, c); });
+}
 
 template <typename Read> [[nodiscard]] BackendProbeKeys read_backend_probe_keys(Read &&read) noexcept
 {
@@ -238,9 +280,14 @@ template <typename Read> [[nodiscard]] BackendProbeKeys read_backend_probe_keys(
 
 template <typename Read> [[nodiscard]] BackendConnectKeys read_backend_connect_keys(Read &&read) noexcept
 {
+	auto u64 = [](const char *b, size_t c) { return xs::parse_u64(b, c); };
 	auto u32 = [](const char *b, size_t c) { return xs::parse_u32(b, c); };
 	auto flag = [](const char *b, size_t c) { return xs::parse_bool(b, c); };
 	return BackendConnectKeys{
+		read_key<uint64_t>(read, "sectors", u64),
+		read_key<uint32_t>(read, "info", u32),
+		read_key<uint32_t>(read, "sector-size", u32),
+		read_key<uint32_t>(read, "physical-sector-size", u32),
 		read_key<bool>(read, "feature-persistent", flag),
 		read_key<bool>(read, "feature-barrier", flag),
 		read_key<bool>(read, "feature-flush-cache", flag),
@@ -256,7 +303,10 @@ template <typename Read> [[nodiscard]] FrontendKeys read_frontend_keys(Read &&re
 {
 	auto u32 = [](const char *b, size_t c) { return xs::parse_u32(b, c); };
 	auto flag = [](const char *b, size_t c) { return xs::parse_bool(b, c); };
-	auto proto = [](const char *b, size_t c) { return xs::parse_protocol(b, c); };
+	// An empty protocol is native, as in-tree's "%63s" scan finds nothing.
+	auto proto = [](const char *b, size_t c) {
+		return b[0] == '\0' ? Result<blkif::Abi>(blkif::Abi::kNative) : xs::parse_protocol(b, c);
+	};
 	return FrontendKeys{
 		read_key<uint32_t>(read, "ring-page-order", u32),
 		read_key<uint32_t>(read, "multi-queue-num-queues", u32),
@@ -264,5 +314,14 @@ template <typename Read> [[nodiscard]] FrontendKeys read_frontend_keys(Read &&re
 		read_key<blkif::Abi>(read, "protocol", proto),
 	};
 }
+
+// The usual `read`: kapi_xenbus_read of `dir`/`node` outside a transaction.
+struct XenstoreDir {
+	const char *dir;
+	int operator()(const char *node, char *buf, size_t len) const noexcept
+	{
+		return kapi_xenbus_read(KAPI_XBT_NIL, dir, node, buf, len);
+	}
+};
 
 } // namespace xbc::negotiate

@@ -23,6 +23,7 @@
 #include "kapi/blkif_abi.h"
 #include "kapi/sync.h"
 #include "xbc/base.hpp"
+#include "xbc/limits.hpp"
 #include "xbc/result.hpp"
 #include "xbc/types.hpp"
 
@@ -43,9 +44,9 @@ static_assert(__builtin_offsetof(SringHeader, rsp_prod) == KAPI_SRING_RSP_PROD_O
 static_assert(__builtin_offsetof(SringHeader, rsp_event) == KAPI_SRING_RSP_EVENT_OFFSET);
 static_assert(__builtin_offsetof(SringHeader, pad) == KAPI_SRING_PAD_OFFSET);
 
-// ring-page-order 0..4: 1..16 pages.
-inline constexpr unsigned kMaxRingPageOrder = 4;
-inline constexpr size_t kMaxRingPages = size_t(1) << kMaxRingPageOrder;
+// ring-page-order 0..4: 1..16 pages (defined in xbc/limits.hpp).
+using limits::kMaxRingPageOrder;
+using limits::kMaxRingPages;
 
 // Entries in a ring of `area_bytes`: as many as fit after the header,
 // rounded down to a power of two (RING_SIZE). 0 if none fits.
