@@ -43,6 +43,7 @@ dist-src:
 		--include='/Kbuild' --include='/Makefile' --include='/dkms.conf' \
 		--include='/scripts/' --include='/scripts/kbuild-cxx.mk' \
 		--include='/scripts/check-cxx-object' --include='/scripts/package-version' \
+		--include='/scripts/dkms-initramfs' \
 		--include='/common/***' --include='/blkfront/***' --include='/blkback/***' \
 		--exclude='*.o' --exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
 		--exclude='*.cmd' --exclude='*.wip' --exclude='*.d' --exclude='*' \
