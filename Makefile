@@ -20,7 +20,7 @@ KDIR ?= $(lastword $(KDIRS))
 
 .PHONY: all modules modules-check check clean dist-src deb
 
-VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+VERSION := $(shell scripts/package-version)
 
 all: modules
 
@@ -42,7 +42,8 @@ dist-src:
 	rsync -a --prune-empty-dirs \
 		--include='/Kbuild' --include='/Makefile' --include='/dkms.conf' \
 		--include='/scripts/' --include='/scripts/kbuild-cxx.mk' \
-		--include='/scripts/check-cxx-object' \
+		--include='/scripts/check-cxx-object' --include='/scripts/package-version' \
+		--include='/scripts/dkms-initramfs' \
 		--include='/common/***' --include='/blkfront/***' --include='/blkback/***' \
 		--exclude='*.o' --exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
 		--exclude='*.cmd' --exclude='*.wip' --exclude='*.d' --exclude='*' \

@@ -330,4 +330,6 @@ module_exit(xbc_blkback_module_exit);
 
 MODULE_DESCRIPTION("Xen block device backend (xen-blkcxx, C++ engine)");
 MODULE_LICENSE("GPL");
+/* The package version (Kbuild: dkms.conf PACKAGE_VERSION). */
+MODULE_VERSION(XBC_VERSION);
 MODULE_ALIAS("xen-backend:vbd");

@@ -186,6 +186,8 @@ module_exit(xbc_blkfront_module_exit);
 
 MODULE_DESCRIPTION("Xen virtual block device frontend (xen-blkcxx, C++ engine)");
 MODULE_LICENSE("GPL");
+/* The package version (Kbuild: dkms.conf PACKAGE_VERSION). */
+MODULE_VERSION(XBC_VERSION);
 MODULE_ALIAS_BLOCKDEV_MAJOR(XENVBD_MAJOR);
 MODULE_ALIAS("xen:vbd");
 MODULE_ALIAS("xenblk");

@@ -1,67 +1,259 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0-only
-# DKMS build of the packaged sources against every installed kernel headers
-# tree, in a throwaway DKMS tree (--dkmstree/--sourcetree/--installtree), so
-# /var/lib/dkms and /lib/modules are never touched.
+# Installs the DKMS package as a user would and checks that the system then
+# uses our modules, and the in-tree ones again once it is removed.
 #
-# usage: tests/build/dkms-test.sh [DEB]
-#   DEB: a xen-blkcxx-dkms .deb (from `make deb`); its /usr/src tree is what
-#        gets built. Without it, the sources are staged with `make dist-src`.
-# Per kernel: dkms build succeeds, and both .ko files come out. Prints
-# "dkms: N passed, N failed" last; exits non-zero on a failure.
+# usage: tests/build/dkms-test.sh DEB      (DEB: from `make deb`; needs root)
+#
+# Everything happens in a throwaway root: an overlay of / whose writable
+# layer is a tmpfs, in a private mount namespace, entered with chroot. The
+# host's /lib/modules, /boot, /var/lib/dkms and dpkg database are never
+# written, so a Xen e2e run (its dom0 mounts the host's / read-only) still
+# sees the in-tree drivers, and a crash leaves nothing but an empty
+# directory in /tmp.
+#
+# First lintian (errors and warnings fail), and the BUILD_EXCLUSIVE_CONFIG
+# check. Then in the throwaway root:
+#   1. apt-get install ./DEB (no --force: the package must install on its
+#      own); then for each installed kernel with headers, xen-blkfront and
+#      xen-blkback resolve, for modinfo -k and modprobe, to
+#      updates/dkms/ with the package's version, and that kernel's
+#      initramfs holds our xen-blkfront;
+#   2. apt-get remove: the in-tree drivers resolve again, in the initramfs too;
+#   3. apt-get purge (if remove left anything to purge): nothing of the
+#      package is left, in-tree still resolves.
+# Prints "dkms: N passed, N failed" last; exits non-zero on a failure.
 set -u
 
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-NAME=xen-blkcxx
-VERSION=$(sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' "$ROOT/dkms.conf")
-WORK=$(mktemp -d /tmp/dkms-test.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
-mkdir -p "$WORK/src" "$WORK/dkms" "$WORK/install"
+if [ $# -ne 1 ] || [ ! -f "$1" ]; then
+	echo "usage: $0 DEB" >&2
+	exit 2
+fi
+DEB=$(realpath "$1")
+PKG=$(dpkg-deb -f "$DEB" Package)
+VERSION=$(dpkg-deb -f "$DEB" Version)
+NAME=${PKG%-dkms}
+MODULES="xen-blkfront xen-blkback"
+
+# Mounts made from here on vanish with this process's mount namespace.
+if [ -z "${XBC_DKMS_TEST_NS:-}" ]; then
+	exec env XBC_DKMS_TEST_NS=1 unshare --mount --propagation private "$0" "$@"
+fi
 
 passed=0
 failed=0
 pass() { passed=$((passed + 1)); echo "PASS $*"; }
 fail() { failed=$((failed + 1)); echo "FAIL $*"; }
+finish() {
+	echo "dkms: $passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit
+}
 
-if [ $# -ge 1 ]; then
-	dpkg-deb -x "$1" "$WORK/deb" || { echo "cannot unpack $1" >&2; exit 2; }
-	mv "$WORK/deb/usr/src/$NAME-$VERSION" "$WORK/src/"
-else
-	make -s -C "$ROOT" dist-src DEST="$WORK/src/$NAME-$VERSION" > /dev/null
-fi
-
-tree="--dkmstree $WORK/dkms --sourcetree $WORK/src --installtree $WORK/install"
-# dkms signs what it builds, generating a key in /var/lib/dkms unless told
-# otherwise; keep that in the throwaway tree too (dkms reads these from the
-# environment when framework.conf leaves them unset, as Debian's does).
-export mok_signing_key="$WORK/mok.key" mok_certificate="$WORK/mok.pub"
-# shellcheck disable=SC2086
-if dkms add -m "$NAME" -v "$VERSION" $tree > "$WORK/add.log" 2>&1; then
-	pass "dkms add $NAME/$VERSION"
-else
-	fail "dkms add $NAME/$VERSION"; sed 's/^/    /' "$WORK/add.log"
-fi
-
-for kdir in $(ls -d /usr/src/linux-headers-*-amd64 | sort -V); do
-	[ -f "$kdir/Makefile" ] || continue
-	kver=$(sed -n 's/^#define UTS_RELEASE "\(.*\)"$/\1/p' "$kdir/include/generated/utsrelease.h")
-	log=$WORK/build-$kver.log
-	# shellcheck disable=SC2086
-	if dkms build -m "$NAME" -v "$VERSION" -k "$kver" --kernelsourcedir "$kdir" $tree > "$log" 2>&1; then
-		pass "dkms build for $kver"
-	else
-		fail "dkms build for $kver"; tail -n 30 "$log" | sed 's/^/    /'
-		tail -n 30 "$WORK/dkms/$NAME/$VERSION/build/make.log" 2>/dev/null | sed 's/^/    /'
+# The overlay's lower layer is the root filesystem alone: what the package
+# touches must live on it.
+for d in /usr /var /boot /lib/modules /etc; do
+	if [ "$(stat -c %d "$d")" != "$(stat -c %d /)" ]; then
+		fail "$d is not on the root filesystem; the throwaway root needs it there"
+		finish
 	fi
-	for m in xen-blkfront xen-blkback; do
-		ko=$(find "$WORK/dkms/$NAME/$VERSION/$kver" -name "$m.ko*" 2>/dev/null | head -n 1)
-		if [ -n "$ko" ]; then
-			pass "$m for $kver ($(basename "$ko"))"
-		else
-			fail "$m for $kver: no module in the DKMS tree"
-		fi
+done
+# dpkg's state of the package in ROOT (the host's is /): empty or
+# not-installed when dpkg has nothing of it.
+dpkg_state() {
+	dpkg-query --root="$1" -W -f '${db:Status-Status}' "$PKG" 2>/dev/null
+}
+case $(dpkg_state /) in
+"" | not-installed) ;;
+*)
+	fail "$PKG is installed on this machine; the test starts from a machine without it"
+	finish
+	;;
+esac
+
+# All state in one tmpfs: unmounting it is the whole cleanup (no rm -rf
+# near the bind mounts of /dev, /proc and /sys).
+WORK=$(mktemp -d /tmp/dkms-test.XXXXXX)
+trap 'umount -R "$WORK" 2>/dev/null; rmdir "$WORK"' EXIT
+R=$WORK/root
+if ! { mount -t tmpfs -o size=4g xbc-dkms-test "$WORK" &&
+	mkdir "$WORK/upper" "$WORK/work" "$R" &&
+	mount -t overlay -o "lowerdir=/,upperdir=$WORK/upper,workdir=$WORK/work" xbc-dkms-test "$R" &&
+	mount --rbind /proc "$R/proc" && mount --rbind /sys "$R/sys" && mount --rbind /dev "$R/dev"; }; then
+	fail "cannot set up the throwaway root (needs root and overlayfs)"
+	finish
+fi
+cp "$DEB" "$R/tmp/"
+
+in_root() {
+	chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C \
+		DEBIAN_FRONTEND=noninteractive "$@"
+}
+
+# Test speed only (a minute less per initramfs): xen-blkfront, as on a
+# guest booting from xvda, and no other driver; light compression. With
+# Debian's MODULES=most it gets in by the same path (manual_add_modules,
+# by name through modules.dep).
+if [ -f "$R/etc/initramfs-tools/initramfs.conf" ]; then
+	printf 'MODULES=list\nCOMPRESSLEVEL=1\n' >> "$R/etc/initramfs-tools/initramfs.conf"
+	echo xen-blkfront >> "$R/etc/initramfs-tools/modules"
+fi
+
+# Installed kernels with headers, as DKMS finds them.
+kernels=
+for build in /lib/modules/*/build; do
+	[ -f "$build/Makefile" ] || continue
+	kver=${build#/lib/modules/}
+	kernels="$kernels ${kver%/build}"
+done
+[ -n "$kernels" ] || { fail "no installed kernel with headers"; finish; }
+
+# The throwaway root runs the newest of them, as a machine does after its
+# last kernel upgrade, whatever this one runs: then dkms by default builds
+# for that kernel only, and the package must still cover the older ones.
+# (/usr/sbin: it comes before /usr/bin in apt's DPkg::Path.)
+# shellcheck disable=SC2086 # one kernel a line
+newest=$(printf '%s\n' $kernels | sort -V | tail -n 1)
+printf '#!/bin/sh\n[ "$*" = -r ] && echo %s || exec /usr/bin/uname "$@"\n' "$newest" \
+	> "$R/usr/sbin/uname"
+chmod +x "$R/usr/sbin/uname"
+
+# resolves KVER WHERE: every module resolves for modinfo -k and modprobe to
+# WHERE (ours: updates/dkms at the package's version; in-tree:
+# kernel/drivers/block).
+resolves() {
+	kver=$1 where=$2
+	for m in $MODULES; do
+		file=$(in_root modinfo -k "$kver" -F filename "$m" 2>&1)
+		loads=$(in_root modprobe -S "$kver" --show-depends "$m" 2>&1 | tail -n 1)
+		case $where in
+		ours)
+			version=$(in_root modinfo -k "$kver" -F version "$m" 2>&1)
+			case $file in
+			"/lib/modules/$kver/updates/dkms/$m.ko"*) ;;
+			*) fail "$kver $m: modinfo resolves to '$file', not updates/dkms"; continue ;;
+			esac
+			[ "$version" = "$VERSION" ] ||
+				{ fail "$kver $m: version '$version', the package is $VERSION"; continue; }
+			;;
+		in-tree)
+			case $file in
+			"/lib/modules/$kver/kernel/drivers/block/"*) ;;
+			*) fail "$kver $m: modinfo resolves to '$file', not the in-tree driver"; continue ;;
+			esac
+			;;
+		esac
+		case $loads in
+		"insmod $file"*) pass "$kver $m: modinfo and modprobe resolve to $where ($file)" ;;
+		*) fail "$kver $m: modinfo resolves to $file but modprobe would do '$loads'" ;;
+		esac
 	done
+}
+
+# initramfs_has KVER WHERE: the kernel's initramfs holds the xen-blkfront
+# modprobe resolves to (ours in updates/dkms, or the in-tree one).
+initramfs_has() {
+	kver=$1 where=$2
+	initrd=/boot/initrd.img-$kver
+	if ! in_root sh -c 'command -v lsinitramfs' > /dev/null || [ ! -f "$R$initrd" ]; then
+		echo "     ($kver has no initramfs-tools initramfs: not checked)"
+		return
+	fi
+	got=$(in_root lsinitramfs "$initrd" | grep '/xen-blkfront\.ko')
+	case $where in
+	ours) want=updates/dkms/xen-blkfront.ko label=our ;;
+	in-tree) want=kernel/drivers/block/xen-blkfront.ko label="the in-tree" ;;
+	esac
+	case $got in
+	*"/$kver/$want"*) pass "$kver initramfs holds $label xen-blkfront" ;;
+	*) fail "$kver initramfs: xen-blkfront is '$(printf '%s ' "$got")', not $where" ;;
+	esac
+}
+
+# apt_get LOG ARGS...: runs apt-get in the throwaway root, quiet unless it fails.
+apt_get() {
+	log=$WORK/$1.log
+	shift
+	if in_root apt-get -y "$@" > "$log" 2>&1; then
+		pass "apt-get $*"
+	else
+		fail "apt-get $*"
+		tail -n 30 "$log" | sed 's/^/    /'
+		make_log=$R/var/lib/dkms/$NAME/$VERSION/build/make.log
+		[ -f "$make_log" ] && tail -n 30 "$make_log" | sed 's/^/    make.log: /'
+	fi
+}
+
+# Debian policy, as lintian checks it (warnings included).
+if lintian --fail-on error,warning "$DEB" > "$WORK/lintian.log" 2>&1; then
+	pass "lintian $(basename "$DEB")"
+else
+	fail "lintian $(basename "$DEB"):"
+	grep -v 'root privileges' "$WORK/lintian.log" | sed 's/^/    /'
+fi
+
+# BUILD_EXCLUSIVE_CONFIG: for a kernel lacking any one of the listed options,
+# dkms skips the package (exit 77) instead of failing the build, and with it
+# the apt install. Only the option check runs (a fake kernel tree holding
+# just the newest kernel's .config minus that option), in a throwaway DKMS
+# tree, so this is quick.
+src=$WORK/bx/src/$NAME-$VERSION
+mkdir -p "$WORK/bx/deb" "$WORK/bx/src" "$WORK/bx/dkms" "$WORK/bx/kernel"
+dpkg-deb -x "$DEB" "$WORK/bx/deb" && mv "$WORK/bx/deb/usr/src/$NAME-$VERSION" "$src"
+bx="--dkmstree $WORK/bx/dkms --sourcetree $WORK/bx/src --installtree $WORK/bx/install"
+options=$(sed -n 's/^BUILD_EXCLUSIVE_CONFIG="\(.*\)"$/\1/p' "$src/dkms.conf")
+[ -n "$options" ] || fail "dkms.conf has no BUILD_EXCLUSIVE_CONFIG"
+# shellcheck disable=SC2086
+mok_signing_key=$WORK/bx/mok.key mok_certificate=$WORK/bx/mok.pub \
+	dkms add -m "$NAME" -v "$VERSION" $bx > "$WORK/bx/add.log" 2>&1 ||
+	{ fail "dkms add (throwaway tree)"; sed 's/^/    /' "$WORK/bx/add.log"; }
+for option in $options; do
+	grep -v "^$option=" "/lib/modules/$newest/build/.config" > "$WORK/bx/kernel/.config"
+	# shellcheck disable=SC2086
+	mok_signing_key=$WORK/bx/mok.key mok_certificate=$WORK/bx/mok.pub \
+		dkms build -m "$NAME" -v "$VERSION" -k "$newest" --kernelsourcedir "$WORK/bx/kernel" $bx \
+		> "$WORK/bx/build.log" 2>&1
+	rc=$?
+	if [ $rc -eq 77 ]; then
+		pass "a kernel without $option: dkms skips the package"
+	else
+		fail "a kernel without $option: dkms build exit $rc, not 77 (skipped)"
+		tail -n 5 "$WORK/bx/build.log" | sed 's/^/    /'
+	fi
 done
 
-echo "dkms: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+apt_get install install "/tmp/$(basename "$DEB")"
+sed -n 's/^Building for \(.*\)/     (dkms: building for \1)/p' "$WORK/install.log"
+# dkms writes this when it declines to replace a module, and still exits 0.
+if grep -q 'DKMS will not replace this module' "$WORK/install.log"; then
+	fail "dkms declined to install over the in-tree driver:"
+	grep -B 2 'DKMS will not replace' "$WORK/install.log" | sed 's/^/    /'
+fi
+for kver in $kernels; do
+	resolves "$kver" ours
+	initramfs_has "$kver" ours
+done
+
+apt_get remove remove "$PKG"
+for kver in $kernels; do
+	resolves "$kver" in-tree
+	initramfs_has "$kver" in-tree
+done
+
+# Without conffiles, remove already took the package out of dpkg's
+# database: then there is nothing to purge.
+if [ "$(dpkg_state "$R")" = config-files ]; then
+	apt_get purge purge "$PKG"
+fi
+left=$(cd "$R" && ls -d "var/lib/dkms/$NAME" usr/src/"$NAME"-* 2>/dev/null;
+	dpkg_state "$R" | grep -v not-installed)
+if [ -z "$left" ]; then
+	pass "purge leaves nothing of $PKG"
+else
+	fail "purge left: $(printf '%s ' "$left")"
+fi
+for kver in $kernels; do
+	resolves "$kver" in-tree
+done
+
+finish
