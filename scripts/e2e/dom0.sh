@@ -211,10 +211,24 @@ EOF
 				fail "xl save/restore failed: $(tail -2 "$sdir/xl-save.log" "$sdir/xl-restore.log" | tr '\n' ' ')"
 			fi
 			rm -f "/run/$dom.save"
+			# The restored domain is a new one with a new domid: every later
+			# lookup (our vbd's sysfs, the backend's xenstore node) must use it.
+			local old_domid=$domid
+			domid=$(xl domid "$dom" 2>/dev/null || true)
+			if [ -n "$domid" ]; then
+				say "scenario $idx: domid $old_domid is domid $domid after restore"
+				echo "$domid" > "$sdir/domid-after-restore.txt"
+			else
+				fail "no domain $dom after xl restore"
+			fi
 		fi
 		wait_marker XBC-DETACH-ME 900 || fail "domU never finished its checks"
 		# Our backend's telemetry while the disks are still attached.
-		[ "$back" = ours ] && grant_telemetry "$domid" > "$sdir/telemetry-before-detach.txt"
+		if [ "$back" = ours ]; then
+			grant_telemetry "$domid" > "$sdir/telemetry-before-detach.txt"
+			grep -q "^vbd-$domid-51712 persistent_grants/maps " "$sdir/telemetry-before-detach.txt" ||
+				fail "no persistent_grants/ of our vbd-$domid-51712 in dom0 sysfs before detach"
+		fi
 		local v
 		for v in xvda xvdb; do
 			timeout $((120 * slow)) xl block-detach "$dom" "$v" >> "$sdir/xl-detach.log" 2>&1 ||
