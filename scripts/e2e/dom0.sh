@@ -10,6 +10,7 @@
 #   RESULT <idx> fail <reason>
 # and the host runner (scripts/xen-e2e) turns them into TAP lines.
 # Plan line: idx front back fp_front fp_back vcpus max_queues ring_order indirect
+#            domu_kernel domu_initrd
 set -u
 export PATH=/usr/lib/xen-4.17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -50,7 +51,7 @@ exec > >(tee -a "$out/dom0.log") 2>&1
 say() { echo "xbc-dom0[$(cut -d' ' -f1 /proc/uptime)]: $*"; }
 
 # shellcheck source=/dev/null
-. "$plan_dir/env"	# E2E_DIR DOMU_INITRD BACK_KO SLOW
+. "$plan_dir/env"	# E2E_DIR BACK_KO SLOW DATA_DISK
 slow=${SLOW:-1}
 
 say "bringing up the toolstack"
@@ -66,7 +67,8 @@ xen-init-dom0
 # Guest consoles are logged straight onto the results share, so the host
 # sees them live and keeps them even if dom0 dies.
 xenconsoled --log=guest --log-dir="$out/console"
-xl info > "$out/xl-info.txt" 2>&1
+kver=$(uname -r)
+xl info > "$out/xl-info-$kver.txt" 2>&1
 
 # Backing stores: ram0 is the data disk, ram1 carries the tools image.
 tools_kib=$(( ($(stat -c %s "$E2E_DIR/tools.img") + 1023) / 1024 ))
@@ -82,7 +84,7 @@ if [ "${DATA_DISK:-ram}" = loop ]; then
 	data_disk=$(losetup -f --show /run/xbc-data.img) || data_disk=/dev/ram0
 fi
 say "toolstack up; data disk $data_disk, tools disk /dev/ram1 (${rd_kib} KiB each)"
-dmesg > "$out/dom0-boot-dmesg.txt"
+dmesg > "$out/dom0-boot-dmesg-$kver.txt"
 
 warn_re='WARNING:|BUG:|Oops|Call Trace|kernel BUG|general protection|KASAN'
 
@@ -127,6 +129,7 @@ glines() { tr -d '\r' < "$glog" 2>/dev/null; }
 
 run_scenario() {
 	idx=$1 front=$2 back=$3 fp_front=$4 fp_back=$5 vcpus=$6 mq=$7 rpo=$8 ind=$9
+	local domu_kernel=${10} domu_initrd=${11}
 	fails=()
 	fail() { fails+=("$*"); say "scenario $idx: FAIL: $*"; }
 	dom=xbc-$idx
@@ -134,7 +137,7 @@ run_scenario() {
 	mkdir -p "$sdir"
 	glog=$out/console/guest-$dom.log
 	ln -sf "../console/guest-$dom.log" "$sdir/guest-console.log"
-	say "scenario $idx: front=$front back=$back fp=$fp_front/$fp_back vcpus=$vcpus max_queues=$mq max_ring_page_order=$rpo max_indirect_segments=$ind"
+	say "scenario $idx: front=$front back=$back fp=$fp_front/$fp_back vcpus=$vcpus max_queues=$mq max_ring_page_order=$rpo max_indirect_segments=$ind dom0=$kver domU=$(basename "${domu_kernel%/*}")"
 	dmesg -C
 
 	# Backend. qdisk is QEMU in dom0 (libxl starts it per domain); both disks
@@ -169,8 +172,8 @@ run_scenario() {
 	cat > "/run/$dom.cfg" <<EOF
 name = "$dom"
 type = "pv"
-kernel = "$E2E_DIR/vmlinux-domu.gz"
-ramdisk = "$DOMU_INITRD"
+kernel = "$domu_kernel"
+ramdisk = "$domu_initrd"
 extra = "console=hvc0 loglevel=4 xbc_front=$front xbc_fp=$fp_front xbc_mq=$mq xbc_rpo=$rpo xbc_ind=$ind xbc_reattach=$reattach"
 memory = 256
 vcpus = $vcpus
@@ -211,10 +214,24 @@ EOF
 				fail "xl save/restore failed: $(tail -2 "$sdir/xl-save.log" "$sdir/xl-restore.log" | tr '\n' ' ')"
 			fi
 			rm -f "/run/$dom.save"
+			# The restored domain is a new one with a new domid: every later
+			# lookup (our vbd's sysfs, the backend's xenstore node) must use it.
+			local old_domid=$domid
+			domid=$(xl domid "$dom" 2>/dev/null || true)
+			if [ -n "$domid" ]; then
+				say "scenario $idx: domid $old_domid is domid $domid after restore"
+				echo "$domid" > "$sdir/domid-after-restore.txt"
+			else
+				fail "no domain $dom after xl restore"
+			fi
 		fi
 		wait_marker XBC-DETACH-ME 900 || fail "domU never finished its checks"
 		# Our backend's telemetry while the disks are still attached.
-		[ "$back" = ours ] && grant_telemetry "$domid" > "$sdir/telemetry-before-detach.txt"
+		if [ "$back" = ours ]; then
+			grant_telemetry "$domid" > "$sdir/telemetry-before-detach.txt"
+			grep -q "^vbd-$domid-51712 persistent_grants/maps " "$sdir/telemetry-before-detach.txt" ||
+				fail "no persistent_grants/ of our vbd-$domid-51712 in dom0 sysfs before detach"
+		fi
 		local v
 		for v in xvda xvdb; do
 			timeout $((120 * slow)) xl block-detach "$dom" "$v" >> "$sdir/xl-detach.log" 2>&1 ||
@@ -372,5 +389,5 @@ while read -r line; do
 done < "$plan_dir/plan"
 
 say "all scenarios done"
-echo "DONE" >> "$out/results"
+echo "DONE $kver" >> "$out/results"
 power_off
