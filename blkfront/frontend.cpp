@@ -175,7 +175,7 @@ Frontend::~Frontend()
 	// Off the purge list first, so the purge thread never sees us die.
 	if (driver_node.is_linked())
 		driver_->remove(*this);
-	destroy_rings();
+	destroy_rings(true);
 	kapi_blkmq_disk_free(disk_);
 	disk_ = nullptr;
 	if (minors_.node.is_linked())
@@ -573,12 +573,35 @@ void Frontend::ring_broken() noexcept
 // ---------------------------------------------------------------------------
 // Frontend: teardown, suspend, purge
 
-void Frontend::destroy_rings() noexcept
+void Frontend::destroy_rings(bool final) noexcept
 {
 	const uint32_t n = nr_rings_;
 	write_once(nr_rings_, 0u);
-	for (uint32_t i = 0; i < n; i++)
-		rings_[i].reset();
+	for (uint32_t i = 0; i < n; i++) {
+		if (!final && rings_[i]->held()) {
+			for (Box<IoRing> &slot : retired_) {
+				if (slot.is_null()) {
+					slot = move(rings_[i]);
+					break;
+				}
+			}
+		}
+		rings_[i].reset();	// no free slot: the destructor's last resort
+	}
+	if (final)
+		for (Box<IoRing> &r : retired_)
+			r.reset();
+}
+
+void Frontend::sweep_retired() noexcept
+{
+	for (Box<IoRing> &r : retired_) {
+		if (r.is_null())
+			continue;
+		r->purge();
+		if (!r->held())
+			r.reset();
+	}
 }
 
 Status Frontend::resume() noexcept
@@ -617,7 +640,7 @@ void Frontend::remove() noexcept
 		kapi_blkmq_mark_dead(disk_);
 	}
 	write_once(dead_, true);
-	destroy_rings();
+	destroy_rings(true);
 	if (disk_) {
 		kapi_blkmq_unquiesce(disk_);
 		// Queues stopped at Closing still hold requests: dispatch them
@@ -633,9 +656,10 @@ void Frontend::remove() noexcept
 void Frontend::purge() noexcept
 {
 	kapi_mutex_lock(mutex_);
-	if (features_.persistent)
-		for (uint32_t i = 0; i < nr_rings_; i++)
-			rings_[i]->purge();
+	// Every ring: held requests may wait for the backend to unmap.
+	for (uint32_t i = 0; i < nr_rings_; i++)
+		rings_[i]->purge();
+	sweep_retired();
 	kapi_mutex_unlock(mutex_);
 }
 

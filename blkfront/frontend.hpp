@@ -92,7 +92,10 @@ private:
 	void apply_features(const Features &f) noexcept;
 	void log_features() noexcept;
 	void closing() noexcept;
-	void destroy_rings() noexcept;
+	// Rings holding requests the backend still maps are kept aside (retired)
+	// until purge() sees them released; `final` (remove) gives up on them.
+	void destroy_rings(bool final = false) noexcept;
+	void sweep_retired() noexcept;
 	void switch_state(kapi_xenbus_state s) noexcept;
 
 	kapi_xenbus_device *dev_;
@@ -116,6 +119,7 @@ private:
 	// Read by the data path; written with the queues quiesced.
 	Box<IoRing> rings_[kMaxRings];
 	uint32_t nr_rings_ = 0;
+	Box<IoRing> retired_[kMaxRings];	// under mutex_; no longer on the data path
 	kapi_blkmq_disk *disk_ = nullptr;
 	bool dead_ = false;
 

@@ -635,25 +635,99 @@ TEST_F(HostileBackendTest, UnknownStatusFailsOnlyThatRequest)
 	EXPECT_EQ((*b)->err, 0);
 }
 
-TEST_F(HostileBackendTest, GrantStillMappedWithoutPersistenceIsAnErrorAndThePageIsKept)
+// XSA-396: a request whose page the backend still maps after its answer is
+// never completed (the page would go back to the page cache or an O_DIRECT
+// buffer the backend can still write into); it is held, the device is
+// broken, and it fails only once the backend lets go.
+class StuckGrantTest : public HostileBackendTest {
+protected:
+	void SetUp() override
+	{
+		HostileBackendTest::SetUp();
+		blkfront_params().feature_persistent = false;
+	}
+
+	// The backend maps the read's page writable and keeps it.
+	ScriptedBackend::Mapping keep_read_mapped()
+	{
+		return be->map(be->log()[0].segments[0].gref.raw(), false);
+	}
+
+	// The backend scribbles into the guest page through its mapping.
+	static void scribble(ScriptedBackend::Mapping m)
+	{
+		memset(kapi_page_address(m.page), 0xee, KAPI_PAGE_SIZE);
+	}
+
+	void expect_held_then_failed_after_unmap(ScriptedBackend::Mapping m)
+	{
+		EXPECT_EQ((*a)->completions, 0) << "completed while the backend maps its page";
+		scribble(m);
+		blkfront::driver_instance()->purge_all();	// still mapped: still held
+		EXPECT_EQ((*a)->completions, 0);
+		EXPECT_EQ(FakeBlkmq::pages_held(), 0u);
+		be->unmap(m);
+		blkfront::driver_instance()->purge_all();
+		EXPECT_EQ((*a)->completions, 1);
+		EXPECT_EQ((*a)->err, -err::kIo);
+		EXPECT_TRUE(xen.violations().empty()) << xen.violations().front();
+	}
+};
+
+TEST_F(StuckGrantTest, HeldFromTheResponsePath)
 {
-	blkfront_params().feature_persistent = false;
 	two_in_flight();
-	// The backend maps the write's grant and never lets go.
-	const blkif::Request second = be->log()[1];
-	auto m = be->map(second.segments[0].gref.raw(), true);
+	auto m = keep_read_mapped();
 	be->release();
 	run();
 	EXPECT_EQ((*b)->completions, 1);
-	EXPECT_EQ((*b)->err, -err::kIo);
-	EXPECT_EQ(FakeBlkmq::pages_held(), 1u);		// page pinned for the deferred end
-	EXPECT_GE(xen.gnttab().deferred_pending, 1u);
+	EXPECT_EQ((*b)->err, -err::kIo);	// failed with the broken ring
 	TestRequest c = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
 	EXPECT_EQ(FakeBlkmq::dispatch(c.get()), -err::kIo);
-	EXPECT_TRUE(xen.violations().empty());
-	be->unmap(m);	// now Xen may free it
-	b.reset();
+	EXPECT_NE(strstr(last_log(), "disabled for further use"), nullptr) << last_log();
+	expect_held_then_failed_after_unmap(m);
+}
+
+TEST_F(StuckGrantTest, HeldWhenTheRingBreaks)
+{
+	two_in_flight();
+	auto m = keep_read_mapped();
+	be->push_raw_response(0, {blkif::RequestId(1000000), blkif::Op::kRead, blkif::RspStatus::kOkay});
+	run();
+	EXPECT_EQ((*b)->completions, 1);
+	EXPECT_EQ((*b)->err, -err::kIo);
+	expect_held_then_failed_after_unmap(m);
+}
+
+TEST_F(StuckGrantTest, HeldAtResumeNotRequeued)
+{
+	two_in_flight();
+	auto m = keep_read_mapped();
+	ASSERT_EQ(xbc_blkfront_resume(h), 0);
+	EXPECT_FALSE((*a)->bios_detached);
+	EXPECT_EQ((*a)->requeues, 0);
+	EXPECT_TRUE((*b)->bios_detached);	// the clean one goes back as bios
+	expect_held_then_failed_after_unmap(m);
+}
+
+TEST_F(StuckGrantTest, RemoveLeaksThePagePinnedAsALastResort)
+{
+	two_in_flight();
+	auto m = keep_read_mapped();
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	// The disk must go: the request fails, but its page stays pinned for
+	// the deferred end-access until the backend unmaps.
+	EXPECT_EQ((*a)->completions, 1);
+	EXPECT_EQ((*a)->err, -err::kIo);
+	EXPECT_EQ(FakeBlkmq::pages_held(), 1u);
+	EXPECT_GE(xen.gnttab().deferred_pending, 1u);
+	EXPECT_NE(strstr(last_log(), "leaking"), nullptr) << last_log();
+	scribble(m);
+	be->unmap(m);
+	a.reset();
 	EXPECT_EQ(FakeBlkmq::pages_held(), 0u);
+	EXPECT_TRUE(xen.violations().empty());
 }
 
 // --- lifecycle
