@@ -577,10 +577,17 @@ void IoRing::handle_irq() noexcept
 							     owner_->name(),
 							     op == blkif::Op::kFlushDiskCache ? "flush"
 											      : "barrier");
+					// Only an empty flush may pass as done: a
+					// barrier carrying data wrote nothing (in-tree
+					// reports success there, losing the write).
 					if (rq_err == -err::kOpNotSupp)
-						rq_err = 0;
+						rq_err = s.nr_segs == 0 ? 0 : -err::kIo;
 					owner_->disable_flush();
 				}
+			} else if (rq_err == -err::kOpNotSupp) {
+				// A read or write the backend refuses is a failed
+				// I/O: dm-multipath fails a path over on IOERR only.
+				rq_err = -err::kIo;
 			}
 
 			const bool copy_out = rq_err == 0 && op == blkif::Op::kRead;

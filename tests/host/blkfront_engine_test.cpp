@@ -525,6 +525,61 @@ TEST_F(BlkfrontTest, UnsupportedFlushAndDiscardAreDisabledAsInTree)
 	EXPECT_EQ(FakeBlkmq::dispatch(d2.get()), -err::kOpNotSupp);
 }
 
+// In-tree completes a barrier answered EOPNOTSUPP as success even when it
+// carried data: the write was never done. Only an empty flush may succeed.
+TEST_F(BlkfrontTest, UnsupportedBarrierWithDataIsAnError)
+{
+	BackendOptions o;
+	o.flush_cache = false;
+	o.barrier = true;
+	bring_up(o);
+	be->rewrite = [](const blkif::Request &req, blkif::Response *rsp) {
+		if (req.data_op == blkif::Op::kWriteBarrier)
+			rsp->status = blkif::RspStatus::kEopnotsupp;
+		return true;
+	};
+	TestRequest fua = TestRequest::rw(KAPI_BLK_OP_WRITE, 8, 4096, 0, KAPI_BLK_RQ_FUA);
+	fua.fill(pattern(4096, 21));
+	ASSERT_EQ(submit(fua), 0);
+	EXPECT_EQ(be->log().back().data_op, blkif::Op::kWriteBarrier);
+	EXPECT_EQ(fua->completions, 1);
+	EXPECT_EQ(fua->err, -err::kIo);
+	EXPECT_TRUE(FakeBlkmq::disk()->flush_disabled);	// and the feature goes
+}
+
+TEST_F(BlkfrontTest, UnsupportedBarrierWithoutDataSucceeds)
+{
+	BackendOptions o;
+	o.flush_cache = false;
+	o.barrier = true;
+	bring_up(o);
+	be->rewrite = [](const blkif::Request &, blkif::Response *rsp) {
+		rsp->status = blkif::RspStatus::kEopnotsupp;
+		return true;
+	};
+	TestRequest f = TestRequest::no_data(KAPI_BLK_OP_FLUSH);
+	ASSERT_EQ(submit(f), 0);
+	EXPECT_EQ(be->log().back().data_op, blkif::Op::kWriteBarrier);
+	EXPECT_EQ(f->err, 0);
+	EXPECT_TRUE(FakeBlkmq::disk()->flush_disabled);
+}
+
+// dm-multipath fails a path over on IOERR, not on NOTSUPP (in-tree: IOERR).
+TEST_F(BlkfrontTest, UnsupportedReadOrWriteIsAnIoError)
+{
+	bring_up();
+	be->rewrite = [](const blkif::Request &, blkif::Response *rsp) {
+		rsp->status = blkif::RspStatus::kEopnotsupp;
+		return true;
+	};
+	TestRequest r = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	ASSERT_EQ(submit(r), 0);
+	EXPECT_EQ(r->err, -err::kIo);
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 4096);
+	ASSERT_EQ(submit(w), 0);
+	EXPECT_EQ(w->err, -err::kIo);
+}
+
 TEST_F(BlkfrontTest, DiscardReachesTheBackend)
 {
 	bring_up();
