@@ -452,6 +452,7 @@ void Frontend::connect() noexcept
 	switch_state(KAPI_XENBUS_CONNECTED);
 	conn_ = Conn::kConnected;
 	write_once(broken_, false);
+	write_once(queues_stopped_, false);
 	kapi_blkmq_start_stopped_queues(disk_);
 	if (recovering) {
 		kapi_blkmq_kick_requeue(disk_);
@@ -525,6 +526,7 @@ void Frontend::closing() noexcept
 	if (our_state_ == KAPI_XENBUS_CLOSING || our_state_ == KAPI_XENBUS_CLOSED)
 		return;
 	if (disk_) {
+		write_once(queues_stopped_, true);	// before the stop a completion could undo
 		kapi_blkmq_stop_queues(disk_);
 		kapi_blkmq_mark_dead(disk_);
 	}

@@ -68,6 +68,9 @@ public:
 	[[nodiscard]] bool fua_enabled() const noexcept { return read_once(fua_); }
 	[[nodiscard]] bool discard_enabled() const noexcept { return read_once(discard_); }
 	[[nodiscard]] bool secure_discard_enabled() const noexcept { return read_once(secure_discard_); }
+	// The control path stopped every queue (Closing): no completion may
+	// restart them; only connect or remove does.
+	[[nodiscard]] bool queues_stopped() const noexcept { return read_once(queues_stopped_); }
 	// The backend answered EOPNOTSUPP: stop using the feature (in-tree).
 	void disable_flush() noexcept;
 	void disable_discard() noexcept;
@@ -129,6 +132,7 @@ private:
 	bool discard_ = false;
 	bool secure_discard_ = false;
 	bool broken_ = false;
+	bool queues_stopped_ = false;
 };
 
 // Module-wide state: the minors in use, the devices (for the purge).

@@ -185,6 +185,16 @@ int IoRing::busy(unsigned int hwq) noexcept
 	return -err::kBusy;
 }
 
+// Restarts the queue we stopped (ring full, not live), unless the control
+// path stopped every queue for good (Closing).
+void IoRing::restart_queue_locked() noexcept
+{
+	if (!stopped_queue_ || owner_->queues_stopped())
+		return;
+	stopped_queue_ = false;
+	kapi_blkmq_start_stopped_queues(owner_->disk());
+}
+
 int IoRing::queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept
 {
 	if (broken_ || owner_->is_broken())
@@ -607,10 +617,8 @@ void IoRing::handle_irq() noexcept
 			break;
 	}
 
-	if (stopped_queue_ && !ring_.full()) {
-		stopped_queue_ = false;
-		kapi_blkmq_start_stopped_queues(owner_->disk());
-	}
+	if (!ring_.full())
+		restart_queue_locked();
 	kapi_spin_unlock_irqrestore(lock_, flags);
 	kapi_evtchn_lateeoi(irq_, spurious);
 }
@@ -626,6 +634,8 @@ void IoRing::break_ring(const char *why, uint64_t value) noexcept
 	live_ = false;
 	owner_->ring_broken();
 	fail_all_locked(-err::kIo);
+	// Requests waiting in a queue we stopped must reach queue() to fail.
+	restart_queue_locked();
 }
 
 void IoRing::fail_all_locked(int err_code) noexcept

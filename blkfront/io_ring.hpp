@@ -128,6 +128,7 @@ private:
 
 	int queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept;
 	int busy(unsigned int hwq) noexcept;
+	void restart_queue_locked() noexcept;
 	Status grant_segments(Shadow &s, SegSlot *segs, bool bounce) noexcept;
 	// What ending a request's grants found.
 	enum class Release : uint8_t {

@@ -499,6 +499,52 @@ TEST_F(BlkfrontTest, FullRingAnswersBusyAndRestartsWhenSpaceFrees)
 	EXPECT_EQ(extra->completions, 1);
 }
 
+class FullRingTest : public BlkfrontTest {
+protected:
+	// Every slot of ring 0 in flight, and one more request stopped its queue.
+	void fill()
+	{
+		blkfront_params().feature_persistent = false;
+		bring_up();
+		be->hold = true;
+		const uint32_t depth = FakeBlkmq::disk()->cfg.queue_depth;
+		for (uint32_t i = 0; i < depth; i++) {
+			reqs.push_back(TestRequest::rw(KAPI_BLK_OP_READ, i * 8, 4096));
+			ASSERT_EQ(submit(reqs.back()), 0) << i;
+		}
+		ASSERT_EQ(FakeBlkmq::dispatch(extra.get()), -err::kBusy);
+	}
+
+	std::vector<TestRequest> reqs;
+	TestRequest extra = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+};
+
+// The waiting requests must reach queue_rq again, to be failed there.
+TEST_F(FullRingTest, BreakingRestartsAStoppedQueue)
+{
+	fill();
+	const size_t restarts = FakeBlkmq::disk()->restarts;
+	be->push_raw_response(0, {blkif::RequestId(1000000), blkif::Op::kRead, blkif::RspStatus::kOkay});
+	run();
+	for (auto &r : reqs)
+		EXPECT_EQ(r->err, -err::kIo);
+	EXPECT_GT(FakeBlkmq::disk()->restarts, restarts);
+	EXPECT_EQ(FakeBlkmq::dispatch(extra.get()), -err::kIo);
+}
+
+// Closing stopped every queue for good: a late completion must not undo it.
+TEST_F(FullRingTest, CompletionAfterClosingLeavesQueuesStopped)
+{
+	fill();
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CLOSING);
+	const size_t restarts = FakeBlkmq::disk()->restarts;
+	be->release();
+	run();
+	for (auto &r : reqs)
+		EXPECT_EQ(r->completions, 1);
+	EXPECT_EQ(FakeBlkmq::disk()->restarts, restarts);
+}
+
 TEST_F(BlkfrontTest, UnsupportedFlushAndDiscardAreDisabledAsInTree)
 {
 	bring_up();
