@@ -645,9 +645,12 @@ void Frontend::remove() noexcept
 	destroy_rings(true);
 	if (disk_) {
 		kapi_blkmq_unquiesce(disk_);
-		// Queues stopped at Closing still hold requests: dispatch them
-		// so they fail (dead_), or del_gendisk waits for them forever.
+		// Queues stopped at Closing, and the requeue list (flush, FUA,
+		// discard handed back at a resume that never reconnected) still
+		// hold requests: dispatch them so they fail (dead_), or
+		// del_gendisk waits for them forever.
 		kapi_blkmq_start_stopped_queues(disk_);
+		kapi_blkmq_kick_requeue(disk_);
 		kapi_blkmq_disk_free(disk_);
 		disk_ = nullptr;
 	}

@@ -908,6 +908,28 @@ TEST_F(BlkfrontTest, ResumeReissuesWhatWasInFlight)
 	EXPECT_NE(strstr(last_log(), "persistent grants: disabled;"), nullptr) << last_log();
 }
 
+// Flush, FUA and discard were requeued at the resume; nothing kicks them
+// if the backend never comes back, and del_gendisk would wait for ever.
+TEST_F(BlkfrontTest, RemoveAfterAResumeThatNeverReconnectedDoesNotHang)
+{
+	bring_up();
+	be->hold = true;
+	TestRequest fua = TestRequest::rw(KAPI_BLK_OP_WRITE, 64, 4096, 0, KAPI_BLK_RQ_FUA);
+	TestRequest f = TestRequest::no_data(KAPI_BLK_OP_FLUSH);
+	TestRequest d = TestRequest::no_data(KAPI_BLK_OP_DISCARD, 0, 8);
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 4096);
+	for (TestRequest *r : {&fua, &f, &d, &w})
+		ASSERT_EQ(submit(*r), 0);
+	be->disconnect();
+	ASSERT_EQ(xbc_blkfront_resume(h), 0);
+	EXPECT_EQ(fua->requeues + f->requeues + d->requeues, 3);
+	EXPECT_EQ(FakeBlkmq::disk()->requeued_unkicked, 3u);
+	// The fake's disk_free checks nothing is left on the requeue list.
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	EXPECT_EQ(FakeBlkmq::disks_alive(), 0u);
+}
+
 TEST_F(BlkfrontTest, PurgeRevokesGrantsTheBackendDropped)
 {
 	bring_up();

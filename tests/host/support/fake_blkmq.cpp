@@ -201,6 +201,8 @@ void kapi_blk_rq_requeue(struct kapi_blk_request *rq) noexcept
 {
 	rq->requeues++;
 	rq->started = false;
+	if (g().disk)
+		g().disk->state.requeued_unkicked++;
 }
 
 void kapi_blk_rq_detach_bios(struct kapi_blkmq_disk *disk, struct kapi_blk_request *rq) noexcept
@@ -261,6 +263,8 @@ void kapi_blkmq_disk_free(struct kapi_blkmq_disk *disk) noexcept
 	if (!disk)
 		return;
 	EXPECT_FALSE(disk->state.quiesced) << "disk freed while quiesced: del_gendisk would hang";
+	EXPECT_EQ(disk->state.requeued_unkicked, 0u)
+		<< "requeued requests never kicked: del_gendisk would hang";
 	if (g().disk == disk)
 		g().disk = nullptr;
 	g().alive--;
@@ -322,6 +326,7 @@ void kapi_blkmq_start_stopped_queues(struct kapi_blkmq_disk *disk) noexcept
 void kapi_blkmq_kick_requeue(struct kapi_blkmq_disk *disk) noexcept
 {
 	disk->state.requeue_kicks++;
+	disk->state.requeued_unkicked = 0;
 }
 
 unsigned int kapi_num_online_cpus(void) noexcept { return g().cpus; }

@@ -79,6 +79,7 @@ struct FakeDiskState {
 	size_t hw_stops = 0;	// kapi_blkmq_stop_hw_queue
 	size_t restarts = 0;
 	size_t requeue_kicks = 0;
+	size_t requeued_unkicked = 0;	// on blk-mq's requeue list, not yet kicked
 	size_t bios_pending = 0;	// requests whose bios were detached
 	size_t bios_resubmitted = 0;
 };
