@@ -233,6 +233,31 @@ TEST_F(BlkfrontTest, BarrierMeansFlushAndFua)
 	EXPECT_EQ(be->log().back().op, blkif::Op::kWriteBarrier);
 }
 
+// blkif has no indirect barrier: a FUA write over 11 segments could not be
+// sent. With indirect descriptors, FUA is left to the block layer (write,
+// then an empty barrier), and every request size works.
+TEST_F(BlkfrontTest, BarrierWithIndirectLeavesFuaToTheBlockLayer)
+{
+	BackendOptions o;
+	o.flush_cache = false;
+	o.barrier = true;
+	bring_up(o);
+	const kapi_blkmq_config &c = FakeBlkmq::disk()->cfg;
+	EXPECT_EQ(c.max_segments, 32u);
+	EXPECT_TRUE(c.write_cache);
+	EXPECT_FALSE(c.fua);
+	const auto data = pattern(32 * 4096, 22);
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 64, 32 * 4096);
+	w.fill(data);
+	ASSERT_EQ(submit(w), 0);
+	EXPECT_EQ(w->err, 0);
+	EXPECT_EQ(memcmp(be->disk().data() + 64 * 512, data.data(), data.size()), 0);
+	TestRequest f = TestRequest::no_data(KAPI_BLK_OP_FLUSH);
+	ASSERT_EQ(submit(f), 0);
+	EXPECT_EQ(f->err, 0);
+	EXPECT_EQ(be->log().back().op, blkif::Op::kWriteBarrier);
+}
+
 TEST_F(BlkfrontTest, BadSectorSizeIsFatalNotACrash)
 {
 	BackendOptions o;
