@@ -52,7 +52,7 @@ Result<Box<IoRing>> IoRing::create(kapi_xenbus_device *dev, Frontend *owner,
 	r->ring_ = ring.take();
 
 	const uint32_t size = r->ring_.size();
-	r->shadow_ = BoxArray<Shadow>::create(size, Gfp::kKernel);
+	r->shadow_ = BoxArray<Shadow>::create_large(size, Gfp::kKernel);
 	if (r->shadow_.is_null())
 		return Status::error(err::kNoMem);
 	for (uint32_t i = 0; i < size; i++)
@@ -88,7 +88,7 @@ Status IoRing::configure(const Features &f) noexcept
 
 	BoxArray<SegSlot> segs;
 	if (max_segs != max_segs_ || segs_.is_null()) {
-		segs = BoxArray<SegSlot>::create(size_t(size) * max_segs, Gfp::kNoIo);
+		segs = BoxArray<SegSlot>::create_large(size_t(size) * max_segs, Gfp::kNoIo);
 		if (segs.is_null())
 			return Status::error(err::kNoMem);
 	}

@@ -185,6 +185,26 @@ TEST_F(BlkfrontTest, MultiQueueAndMultiPageRingKeys)
 	EXPECT_EQ(memcmp(be->disk().data() + 8 * 512, pattern(4096, 1).data(), 4096), 0);
 }
 
+// The largest rings with the most segments: 512 slots x 512 segments of
+// bookkeeping is megabytes, which one kmalloc can never give.
+TEST_F(BlkfrontTest, LargestRingsWithMostSegmentsConnect)
+{
+	blkfront_params().max_ring_page_order = 4;
+	blkfront_params().max_indirect_segments = 512;
+	FakeBlkmq::set_online_cpus(1);
+	BackendOptions o;
+	o.max_indirect_segments = 512;
+	bring_up(o);
+	EXPECT_EQ(FakeBlkmq::disk()->cfg.max_segments, 512u);
+	EXPECT_EQ(FakeBlkmq::disk()->cfg.queue_depth, 512u);
+	const auto data = pattern(512 * 4096, 23);
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 512 * 4096);
+	w.fill(data);
+	ASSERT_EQ(submit(w), 0);
+	EXPECT_EQ(w->err, 0);
+	EXPECT_EQ(memcmp(be->disk().data(), data.data(), data.size()), 0);
+}
+
 TEST_F(BlkfrontTest, ConnectReadsBackendFeaturesIntoTheDisk)
 {
 	BackendOptions o;

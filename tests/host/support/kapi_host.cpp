@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <set>
+
 #include "kapi/log.h"
 #include "kapi/memory.h"
 #include "kapi/sync.h"
@@ -26,6 +28,7 @@ struct {
 
 bool g_atomic;
 size_t g_sleeps_in_atomic;
+std::set<void *> g_kv;	// blocks from kapi_kvzalloc, which kapi_free must not take
 
 void check_may_sleep(bool sleeps) noexcept
 {
@@ -101,6 +104,12 @@ extern "C" {
 void *kapi_malloc(size_t size, enum kapi_gfp gfp) noexcept
 {
 	check_may_sleep(gfp != KAPI_GFP_ATOMIC);
+	// Above KMALLOC_MAX_SIZE (x86_64: 4 MiB) kmalloc always fails, and
+	// the page allocator WARNs.
+	if (size > (size_t(4) << 20)) {
+		fprintf(stderr, "kapi_malloc: %zu bytes is above KMALLOC_MAX_SIZE\n", size);
+		return nullptr;
+	}
 	if (should_fail())
 		return nullptr;
 	const bool pow2 = size >= 8 && size <= KAPI_PAGE_SIZE && (size & (size - 1)) == 0;
@@ -119,6 +128,37 @@ void kapi_free(void *ptr) noexcept
 {
 	if (!ptr)
 		return;
+	if (g_kv.count(ptr)) {
+		fprintf(stderr, "kapi_free of a kapi_kvzalloc block\n");
+		abort();
+	}
+	g_alloc.live--;
+	free(ptr);
+}
+
+void *kapi_kvzalloc(size_t size, enum kapi_gfp gfp) noexcept
+{
+	if (gfp == KAPI_GFP_ATOMIC) {
+		fprintf(stderr, "kapi_kvzalloc in atomic context\n");
+		abort();
+	}
+	check_may_sleep(true);
+	if (should_fail())
+		return nullptr;
+	void *p = counted(calloc(1, size ? size : 1));
+	if (p)
+		g_kv.insert(p);
+	return p;
+}
+
+void kapi_kvfree(void *ptr) noexcept
+{
+	if (!ptr)
+		return;
+	if (!g_kv.erase(ptr)) {
+		fprintf(stderr, "kapi_kvfree of a block not from kapi_kvzalloc\n");
+		abort();
+	}
 	g_alloc.live--;
 	free(ptr);
 }
