@@ -132,10 +132,12 @@ Result<Box<Frontend>> Frontend::create(kapi_xenbus_device *dev, Driver *driver) 
 		const uint32_t major = (v & (1u << 28)) ? kXenVbdMajor : (v >> 8);
 		if (kapi_xen_hvm_with_legacy_disks() && major != kXenVbdMajor)
 			return Status::error(err::kNoDev);
-		char type[16];
-		if (kapi_xenbus_read(KAPI_XBT_NIL, node, "device-type", type, sizeof(type)) >= 0 &&
-		    type[0] == 'c' && type[1] == 'd' && type[2] == 'r' && type[3] == 'o' &&
-		    type[4] == 'm')
+		// No device-type (or one we cannot read) is refused too: the
+		// toolstack writes it for every PV disk.
+		char type[32];
+		if (kapi_xenbus_read(KAPI_XBT_NIL, node, "device-type", type, sizeof(type)) < 0 ||
+		    (type[0] == 'c' && type[1] == 'd' && type[2] == 'r' && type[3] == 'o' &&
+		     type[4] == 'm'))
 			return Status::error(err::kNoDev);
 	}
 

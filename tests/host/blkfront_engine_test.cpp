@@ -998,6 +998,25 @@ TEST_F(BlkfrontTest, BackendClosingKillsTheDisk)
 	EXPECT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CLOSED);
 }
 
+// HVM: no PV disk without a device-type, and never a CD-ROM (in-tree).
+TEST_F(BlkfrontTest, HvmProbeWantsADiskDeviceType)
+{
+	FakeBlkmq::set_hvm(true);
+	xbc_blkfront *dev = nullptr;
+	xen.xs_rm(pair.front_path + "/device-type");
+	EXPECT_EQ(xbc_blkfront_probe(pair.front, &dev), -err::kNoDev);
+	xen.xs_write(pair.front_path + "/device-type", "cdrom");
+	EXPECT_EQ(xbc_blkfront_probe(pair.front, &dev), -err::kNoDev);
+	xen.xs_write(pair.front_path + "/device-type", "disk");
+	ASSERT_EQ(xbc_blkfront_probe(pair.front, &h), 0);
+}
+
+TEST_F(BlkfrontTest, PvProbeNeedsNoDeviceType)
+{
+	xen.xs_rm(pair.front_path + "/device-type");
+	ASSERT_EQ(xbc_blkfront_probe(pair.front, &h), 0);
+}
+
 TEST_F(BlkfrontTest, ProbeFailsCleanlyAtEveryAllocation)
 {
 	be = std::make_unique<ScriptedBackend>(xen, pair);

@@ -27,6 +27,8 @@ struct Globals {
 	size_t alive = 0;
 	size_t created = 0;
 	unsigned cpus = 4;
+	bool hvm = false;
+	bool legacy_disks = false;
 	size_t double_completions = 0;
 	std::map<kapi_page *, int> holds;
 	BlkfrontParams params;
@@ -45,6 +47,11 @@ FakeDiskState *FakeBlkmq::disk() { return g().disk ? &g().disk->state : nullptr;
 size_t FakeBlkmq::disks_alive() { return g().alive; }
 size_t FakeBlkmq::disks_created() { return g().created; }
 void FakeBlkmq::set_online_cpus(unsigned int n) { g().cpus = n; }
+void FakeBlkmq::set_hvm(bool hvm, bool legacy_disks)
+{
+	g().hvm = hvm;
+	g().legacy_disks = legacy_disks;
+}
 size_t FakeBlkmq::double_completions() { return g().double_completions; }
 
 size_t FakeBlkmq::pages_held()
@@ -58,6 +65,8 @@ size_t FakeBlkmq::pages_held()
 void FakeBlkmq::reset()
 {
 	g().cpus = 4;
+	g().hvm = false;
+	g().legacy_disks = false;
 	g().created = 0;
 	g().double_completions = 0;
 	g().params = BlkfrontParams();
@@ -330,8 +339,8 @@ void kapi_blkmq_kick_requeue(struct kapi_blkmq_disk *disk) noexcept
 }
 
 unsigned int kapi_num_online_cpus(void) noexcept { return g().cpus; }
-bool kapi_xen_hvm_with_legacy_disks(void) noexcept { return false; }
-bool kapi_xen_hvm_domain(void) noexcept { return false; }
+bool kapi_xen_hvm_with_legacy_disks(void) noexcept { return g().hvm && g().legacy_disks; }
+bool kapi_xen_hvm_domain(void) noexcept { return g().hvm; }
 
 void kapi_xenbus_frontend_closed(struct kapi_xenbus_device *dev) noexcept
 {

@@ -94,6 +94,8 @@ public:
 	// `hwq`); returns queue_rq's answer.
 	static int dispatch(kapi_blk_request *rq, unsigned int hwq = 0);
 	static void set_online_cpus(unsigned int n);
+	// An HVM guest (kapi_xen_hvm_domain), with emulated disks not unplugged.
+	static void set_hvm(bool hvm, bool legacy_disks = false);
 	static size_t double_completions();
 	static size_t pages_held();
 	static void reset();
