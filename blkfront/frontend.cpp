@@ -208,6 +208,10 @@ void Frontend::otherend_changed(kapi_xenbus_state state) noexcept
 	case KAPI_XENBUS_CONNECTED:
 		// A backend that re-announces Connected tells us of a resize.
 		if (our_state_ != KAPI_XENBUS_INITIALISED && our_state_ != KAPI_XENBUS_CONNECTED) {
+			// Back after Closing: that disk is dead for good (in-tree
+			// marks it so); the new connection gets a new one.
+			if (disk_ && our_state_ == KAPI_XENBUS_CLOSED)
+				drop_disk(false);
 			if (talk_to_backend().is_error())
 				break;
 		}
@@ -642,25 +646,37 @@ void Frontend::remove() noexcept
 	if (disk_ && healthy && disk_added_) {
 		kapi_blkmq_disk_free(disk_);
 		disk_ = nullptr;
-	} else if (disk_) {
-		kapi_blkmq_quiesce(disk_);
-		kapi_blkmq_mark_dead(disk_);
 	}
 	write_once(dead_, true);
+	if (disk_)
+		drop_disk(true);
 	destroy_rings(true);
-	if (disk_) {
-		kapi_blkmq_unquiesce(disk_);
-		// Queues stopped at Closing, and the requeue list (flush, FUA,
-		// discard handed back at a resume that never reconnected) still
-		// hold requests: dispatch them so they fail (dead_), or
-		// del_gendisk waits for them forever.
-		kapi_blkmq_start_stopped_queues(disk_);
-		kapi_blkmq_kick_requeue(disk_);
-		kapi_blkmq_disk_free(disk_);
-		disk_ = nullptr;
-	}
 	conn_ = Conn::kDisconnected;
 	kapi_mutex_unlock(mutex_);
+}
+
+// A disk whose backend is gone: quiesced, so no queue_rq holds a ring while
+// the rings go (failing what is in flight), then everything it still holds
+// is dispatched to fail (no ring, or dead_), and it is deleted. `final`
+// (remove) also gives up on requests the backend still maps.
+void Frontend::drop_disk(bool final) noexcept
+{
+	kapi_blkmq_quiesce(disk_);
+	kapi_blkmq_mark_dead(disk_);
+	conn_ = Conn::kDisconnected;
+	destroy_rings(final);
+	kapi_blkmq_unquiesce(disk_);
+	// Queues stopped at Closing, and the requeue list (flush, FUA,
+	// discard handed back at a resume that never reconnected) still hold
+	// requests: dispatch them so they fail, or del_gendisk waits for them
+	// forever.
+	kapi_blkmq_start_stopped_queues(disk_);
+	kapi_blkmq_kick_requeue(disk_);
+	kapi_blkmq_disk_free(disk_);
+	disk_ = nullptr;
+	write_once(disk_added_, false);
+	write_once(queues_stopped_, false);
+	hw_queues_ = 0;
 }
 
 void Frontend::purge() noexcept

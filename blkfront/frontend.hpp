@@ -98,6 +98,8 @@ private:
 	// Rings holding requests the backend still maps are kept aside (retired)
 	// until purge() sees them released; `final` (remove) gives up on them.
 	void destroy_rings(bool final = false) noexcept;
+	// Quiesces, fails what the disk holds, deletes it; see frontend.cpp.
+	void drop_disk(bool final) noexcept;
 	void sweep_retired() noexcept;
 	void switch_state(kapi_xenbus_state s) noexcept;
 

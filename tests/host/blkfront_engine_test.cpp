@@ -1017,6 +1017,40 @@ TEST_F(BlkfrontTest, PvProbeNeedsNoDeviceType)
 	ASSERT_EQ(xbc_blkfront_probe(pair.front, &h), 0);
 }
 
+// Closing killed the disk for good (in-tree). A backend that comes back to
+// Connected gets a new disk over new rings; the old disk's requests fail
+// and its rings go only with its queues quiesced.
+TEST_F(BlkfrontTest, ClosingThenConnectedAgainReconnectsWithANewDisk)
+{
+	bring_up();
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 4096);
+	w.fill(pattern(4096, 31));
+	ASSERT_EQ(submit(w), 0);
+	be->hold = true;
+	TestRequest stuck = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	ASSERT_EQ(submit(stuck), 0);
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CLOSING);
+	ASSERT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CLOSED);
+	ASSERT_TRUE(FakeBlkmq::disk()->dead);
+
+	be->disconnect();
+	be->hold = false;
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	EXPECT_EQ(stuck->completions, 1);
+	EXPECT_EQ(stuck->err, -err::kIo);
+	EXPECT_EQ(FakeBlkmq::disks_created(), 2u);
+	EXPECT_EQ(FakeBlkmq::disks_alive(), 1u);
+	ASSERT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CONNECTED);
+	ASSERT_NE(FakeBlkmq::disk(), nullptr);
+	EXPECT_FALSE(FakeBlkmq::disk()->dead);
+	EXPECT_TRUE(FakeBlkmq::disk()->added);
+	be->connect();	// the backend maps the new rings
+	TestRequest r = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	ASSERT_EQ(submit(r), 0);
+	EXPECT_EQ(r->err, 0);
+	EXPECT_EQ(r.data(), pattern(4096, 31));
+}
+
 TEST_F(BlkfrontTest, ProbeFailsCleanlyAtEveryAllocation)
 {
 	be = std::make_unique<ScriptedBackend>(xen, pair);
