@@ -400,6 +400,14 @@ void Frontend::apply_features(const Features &f) noexcept
 	write_once(secure_discard_, f.secure_discard);
 }
 
+// Segments per request the disk may take now: what the rings carry, and
+// never more than a barrier can if the disk advertises FUA.
+uint32_t Frontend::disk_segments() const noexcept
+{
+	const uint32_t segs = features_.max_segments();
+	return disk_fua_ && segs > kMaxDirectSegments ? kMaxDirectSegments : segs;
+}
+
 void Frontend::log_features() noexcept
 {
 	// The in-tree line, word for word, so existing log checks still match.
@@ -430,12 +438,6 @@ void Frontend::connect() noexcept
 		kapi_xenbus_dev_fatal(dev_, -err::kInval, "backend sector-size");
 		return;
 	}
-	// The disk's limits outlive a resume: never take more segments per
-	// request than the rings can now carry (requests above fail).
-	if (disk_ && f.max_segments() < features_.max_segments())
-		kapi_log(KAPI_LOG_WARNING,
-			 "blkfront: %s: backend now takes %u segments per request, the disk %u\n",
-			 name(), f.max_segments(), features_.max_segments());
 	apply_features(f);
 	for (uint32_t i = 0; i < nr_rings_; i++) {
 		st = rings_[i]->configure(f);
@@ -453,6 +455,16 @@ void Frontend::connect() noexcept
 			kapi_xenbus_dev_fatal(dev_, st.code(), "creating the disk");
 			return;
 		}
+	} else if (disk_segments() != disk_max_segments_) {
+		// A resume onto another backend: the disk's limits follow it
+		// (in-tree blkif_recover), so requests built from now on fit.
+		const uint32_t segs = disk_segments();
+		st = Status::from_kapi(kapi_blkmq_set_max_segments(disk_, segs, segs * (KAPI_PAGE_SIZE / 512)));
+		if (st.is_error()) {
+			kapi_xenbus_dev_fatal(dev_, st.code(), "updating the queue limits");
+			return;
+		}
+		disk_max_segments_ = segs;
 	}
 	log_features();
 	switch_state(KAPI_XENBUS_CONNECTED);
@@ -489,6 +501,10 @@ Status Frontend::create_disk(const BackendFeatures &b) noexcept
 {
 	kapi_blkmq_config cfg{};
 	const uint32_t segments = features_.max_segments();
+	// A barrier carries at most 11 segments (blkif has no indirect
+	// barrier; in-tree BUG_ONs): with bigger requests, the block layer
+	// sends FUA as a write then a flush (a barrier without data).
+	disk_fua_ = features_.fua && segments <= kMaxDirectSegments;
 	cfg.nr_hw_queues = nr_rings_;
 	cfg.queue_depth = rings_[0]->size();
 	cfg.capacity = b.sectors;
@@ -500,10 +516,7 @@ Status Frontend::create_disk(const BackendFeatures &b) noexcept
 	cfg.segment_boundary_mask = KAPI_PAGE_SIZE - 1;
 	cfg.dma_alignment = 511;
 	cfg.write_cache = features_.flush;
-	// A barrier carries at most 11 segments (blkif has no indirect
-	// barrier; in-tree BUG_ONs): with bigger requests, the block layer
-	// sends FUA as a write then a flush (a barrier without data).
-	cfg.fua = features_.fua && segments <= kMaxDirectSegments;
+	cfg.fua = disk_fua_;
 	cfg.discard = features_.discard;
 	cfg.secure_erase = features_.secure_discard;
 	cfg.max_discard_sectors = 0xffffffffu;
@@ -527,6 +540,7 @@ Status Frontend::create_disk(const BackendFeatures &b) noexcept
 	XBC_TRY_STATUS(Status::from_kapi(kapi_blkmq_disk_alloc(&cfg, &kOps, this, &disk)));
 	disk_ = disk;
 	hw_queues_ = nr_rings_;
+	disk_max_segments_ = segments;
 	return Status::ok();
 }
 

@@ -93,6 +93,7 @@ private:
 	Status read_backend_features(BackendFeatures *b) noexcept;
 	Status create_disk(const BackendFeatures &b) noexcept;
 	void apply_features(const Features &f) noexcept;
+	uint32_t disk_segments() const noexcept;
 	void log_features() noexcept;
 	void closing() noexcept;
 	// Rings holding requests the backend still maps are kept aside (retired)
@@ -119,6 +120,8 @@ private:
 	Features features_{};
 	uint32_t vdisk_info_ = 0;
 	uint32_t hw_queues_ = 0;	// the disk's hardware queues, fixed once made
+	uint32_t disk_max_segments_ = 0;	// what the disk was made with
+	bool disk_fua_ = false;		// the disk advertises FUA (fixed once made)
 	bool disk_added_ = false;
 
 	// Read by the data path; written with the queues quiesced.

@@ -492,6 +492,37 @@ TEST_F(BlkfrontTest, ResumeOntoFewerQueuesSharesRings)
 	EXPECT_EQ(memcmp(be->disk().data(), pattern(4096, 13).data(), 4096), 0);
 }
 
+// The disk's limits follow the new backend: requests built for the old
+// one's 32 segments would not fit a backend without indirect descriptors.
+TEST_F(BlkfrontTest, ResumeOntoFewerSegmentsLowersTheDiskLimits)
+{
+	bring_up();
+	ASSERT_EQ(FakeBlkmq::disk()->cfg.max_segments, 32u);
+	be->disconnect();
+	BackendOptions o;
+	o.max_indirect_segments = 0;
+	xen.xs_rm(pair.back_path + "/feature-max-indirect-segments");	// the new host's blkback
+	be = std::make_unique<ScriptedBackend>(xen, pair, o);
+	be->offer();
+	ASSERT_EQ(xbc_blkfront_resume(h), 0);
+	be->connect();
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	ASSERT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CONNECTED);
+	EXPECT_EQ(FakeBlkmq::disk()->cfg.max_segments, 11u);
+	EXPECT_EQ(FakeBlkmq::disk()->cfg.max_hw_sectors, 11u * 8);
+	// Back onto a larger backend: up again, to what the disk began with.
+	be->disconnect();
+	be = std::make_unique<ScriptedBackend>(xen, pair);
+	be->offer();
+	ASSERT_EQ(xbc_blkfront_resume(h), 0);
+	be->connect();
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	EXPECT_EQ(FakeBlkmq::disk()->cfg.max_segments, 32u);
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 32 * 4096);
+	ASSERT_EQ(submit(w), 0);
+	EXPECT_EQ(w->err, 0);
+}
+
 TEST_F(BlkfrontTest, IndirectDescriptorsCarryLargeRequests)
 {
 	bring_up();

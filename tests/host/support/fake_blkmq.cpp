@@ -287,6 +287,14 @@ void kapi_blkmq_set_capacity(struct kapi_blkmq_disk *disk, uint64_t sectors) noe
 	disk->state.capacity_changes++;
 }
 
+int kapi_blkmq_set_max_segments(struct kapi_blkmq_disk *disk, unsigned int max_segments,
+				unsigned int max_hw_sectors) noexcept
+{
+	disk->state.cfg.max_segments = max_segments;
+	disk->state.cfg.max_hw_sectors = max_hw_sectors;
+	return 0;
+}
+
 void kapi_blkmq_mark_dead(struct kapi_blkmq_disk *disk) noexcept
 {
 	disk->state.dead = true;
