@@ -200,6 +200,10 @@ void Frontend::switch_state(kapi_xenbus_state s) noexcept
 void Frontend::otherend_changed(kapi_xenbus_state state) noexcept
 {
 	kapi_mutex_lock(mutex_);
+	if (removing_) {
+		kapi_mutex_unlock(mutex_);
+		return;
+	}
 	switch (state) {
 	case KAPI_XENBUS_INITWAIT:
 		if (our_state_ == KAPI_XENBUS_INITIALISING)
@@ -632,6 +636,10 @@ void Frontend::sweep_retired() noexcept
 Status Frontend::resume() noexcept
 {
 	kapi_mutex_lock(mutex_);
+	if (removing_) {
+		kapi_mutex_unlock(mutex_);
+		return Status::error(err::kNoDev);
+	}
 	// xenbus put our state back to Initialising before calling us.
 	our_state_ = KAPI_XENBUS_INITIALISING;
 	if (disk_)
@@ -652,13 +660,23 @@ Status Frontend::resume() noexcept
 
 void Frontend::remove() noexcept
 {
+	// Off the purge list first: the purge thread, which holds the driver
+	// mutex every probe and rmmod need, never waits for this device.
+	if (driver_node.is_linked())
+		driver_->remove(*this);
 	kapi_mutex_lock(mutex_);
+	removing_ = true;
 	// A healthy disk goes first, while the backend still answers, so its
 	// dirty data is written back (in-tree order). A dead one is failed.
 	const bool healthy = conn_ == Conn::kConnected && !is_broken() &&
 			     our_state_ == KAPI_XENBUS_CONNECTED;
 	if (disk_ && healthy && disk_added_) {
+		// del_gendisk may wait long on a slow backend: not under our
+		// mutex, so xenwatch (otherend_changed) never blocks on it;
+		// removing_ makes every other control call a no-op meanwhile.
+		kapi_mutex_unlock(mutex_);
 		kapi_blkmq_disk_free(disk_);
+		kapi_mutex_lock(mutex_);
 		disk_ = nullptr;
 	}
 	write_once(dead_, true);
@@ -695,7 +713,10 @@ void Frontend::drop_disk(bool final) noexcept
 
 void Frontend::purge() noexcept
 {
-	kapi_mutex_lock(mutex_);
+	// The purge thread holds the driver mutex: never wait for a device
+	// busy in its control path (a connect, a remove); next round.
+	if (!kapi_mutex_trylock(mutex_))
+		return;
 	// Every ring: held requests may wait for the backend to unmap.
 	for (uint32_t i = 0; i < nr_rings_; i++)
 		rings_[i]->purge();

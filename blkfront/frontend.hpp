@@ -123,6 +123,7 @@ private:
 	uint32_t disk_max_segments_ = 0;	// what the disk was made with
 	bool disk_fua_ = false;		// the disk advertises FUA (fixed once made)
 	bool disk_added_ = false;
+	bool removing_ = false;		// remove() began: other control calls do nothing
 
 	// Read by the data path; written with the queues quiesced.
 	Box<IoRing> rings_[kMaxRings];

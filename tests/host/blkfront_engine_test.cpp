@@ -1082,6 +1082,25 @@ TEST_F(BlkfrontTest, ClosingThenConnectedAgainReconnectsWithANewDisk)
 	EXPECT_EQ(r.data(), pattern(4096, 31));
 }
 
+// While remove waits in del_gendisk (a stalled backend), the purge thread
+// and xenwatch must not block on this device: the purge thread holds the
+// driver mutex, which every other vbd's probe and rmmod need.
+TEST_F(BlkfrontTest, RemoveWaitingInDelGendiskBlocksNoOne)
+{
+	bring_up();
+	bool ran = false;
+	FakeBlkmq::on_disk_free([&] {
+		ran = true;
+		const size_t before = mutex_self_deadlocks();
+		blkfront::driver_instance()->purge_all();
+		xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CLOSING);
+		EXPECT_EQ(mutex_self_deadlocks(), before) << "would block on the removing device";
+	});
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	EXPECT_TRUE(ran);
+}
+
 TEST_F(BlkfrontTest, ProbeFailsCleanlyAtEveryAllocation)
 {
 	be = std::make_unique<ScriptedBackend>(xen, pair);

@@ -28,6 +28,7 @@ struct Globals {
 	size_t created = 0;
 	unsigned cpus = 4;
 	bool hvm = false;
+	std::function<void()> on_disk_free;
 	bool legacy_disks = false;
 	size_t double_completions = 0;
 	std::map<kapi_page *, int> holds;
@@ -47,6 +48,7 @@ FakeDiskState *FakeBlkmq::disk() { return g().disk ? &g().disk->state : nullptr;
 size_t FakeBlkmq::disks_alive() { return g().alive; }
 size_t FakeBlkmq::disks_created() { return g().created; }
 void FakeBlkmq::set_online_cpus(unsigned int n) { g().cpus = n; }
+void FakeBlkmq::on_disk_free(std::function<void()> fn) { g().on_disk_free = std::move(fn); }
 void FakeBlkmq::set_hvm(bool hvm, bool legacy_disks)
 {
 	g().hvm = hvm;
@@ -66,6 +68,7 @@ void FakeBlkmq::reset()
 {
 	g().cpus = 4;
 	g().hvm = false;
+	g().on_disk_free = nullptr;
 	g().legacy_disks = false;
 	g().created = 0;
 	g().double_completions = 0;
@@ -271,6 +274,11 @@ void kapi_blkmq_disk_free(struct kapi_blkmq_disk *disk) noexcept
 {
 	if (!disk)
 		return;
+	if (g().on_disk_free) {
+		auto fn = std::move(g().on_disk_free);
+		g().on_disk_free = nullptr;
+		fn();
+	}
 	EXPECT_FALSE(disk->state.quiesced) << "disk freed while quiesced: del_gendisk would hang";
 	EXPECT_EQ(disk->state.requeued_unkicked, 0u)
 		<< "requeued requests never kicked: del_gendisk would hang";
