@@ -70,6 +70,17 @@ protected:
 
 	std::string key(const std::string &k) { return be->front_key(k); }
 
+	// A write of `bytes` at `sector` that must reach the backend's disk.
+	void write_lands(uint64_t sector, uint32_t bytes, unsigned seed)
+	{
+		const auto data = pattern(bytes, seed);
+		TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, sector, bytes);
+		w.fill(data);
+		ASSERT_EQ(submit(w), 0);
+		EXPECT_EQ(w->err, 0);
+		EXPECT_EQ(memcmp(be->disk().data() + sector * 512, data.data(), bytes), 0);
+	}
+
 	// Dispatch and let both ends run until nothing moves.
 	int submit(TestRequest &r, unsigned hwq = 0)
 	{
@@ -197,12 +208,7 @@ TEST_F(BlkfrontTest, LargestRingsWithMostSegmentsConnect)
 	bring_up(o);
 	EXPECT_EQ(FakeBlkmq::disk()->cfg.max_segments, 512u);
 	EXPECT_EQ(FakeBlkmq::disk()->cfg.queue_depth, 512u);
-	const auto data = pattern(512 * 4096, 23);
-	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 512 * 4096);
-	w.fill(data);
-	ASSERT_EQ(submit(w), 0);
-	EXPECT_EQ(w->err, 0);
-	EXPECT_EQ(memcmp(be->disk().data(), data.data(), data.size()), 0);
+	write_lands(0, 512 * 4096, 23);
 }
 
 TEST_F(BlkfrontTest, ConnectReadsBackendFeaturesIntoTheDisk)
@@ -266,12 +272,7 @@ TEST_F(BlkfrontTest, BarrierWithIndirectLeavesFuaToTheBlockLayer)
 	EXPECT_EQ(c.max_segments, 32u);
 	EXPECT_TRUE(c.write_cache);
 	EXPECT_FALSE(c.fua);
-	const auto data = pattern(32 * 4096, 22);
-	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 64, 32 * 4096);
-	w.fill(data);
-	ASSERT_EQ(submit(w), 0);
-	EXPECT_EQ(w->err, 0);
-	EXPECT_EQ(memcmp(be->disk().data() + 64 * 512, data.data(), data.size()), 0);
+	write_lands(64, 32 * 4096, 22);
 	TestRequest f = TestRequest::no_data(KAPI_BLK_OP_FLUSH);
 	ASSERT_EQ(submit(f), 0);
 	EXPECT_EQ(f->err, 0);
@@ -518,9 +519,7 @@ TEST_F(BlkfrontTest, ResumeOntoFewerSegmentsLowersTheDiskLimits)
 	be->connect();
 	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
 	EXPECT_EQ(FakeBlkmq::disk()->cfg.max_segments, 32u);
-	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 32 * 4096);
-	ASSERT_EQ(submit(w), 0);
-	EXPECT_EQ(w->err, 0);
+	write_lands(0, 32 * 4096, 24);
 }
 
 TEST_F(BlkfrontTest, IndirectDescriptorsCarryLargeRequests)
