@@ -215,7 +215,7 @@ void Frontend::otherend_changed(kapi_xenbus_state state) noexcept
 			// Back after Closing: that disk is dead for good (in-tree
 			// marks it so); the new connection gets a new one.
 			if (disk_ && our_state_ == KAPI_XENBUS_CLOSED)
-				drop_disk(false);
+				drop_disk();
 			if (talk_to_backend().is_error())
 				break;
 		}
@@ -622,6 +622,17 @@ void Frontend::destroy_rings(bool final) noexcept
 			r.reset();
 }
 
+bool Frontend::holds_mapped_requests() const noexcept
+{
+	for (const Box<IoRing> &r : retired_)
+		if (!r.is_null())
+			return true;
+	for (uint32_t i = 0; i < nr_rings_; i++)
+		if (rings_[i]->held())
+			return true;
+	return false;
+}
+
 void Frontend::sweep_retired() noexcept
 {
 	for (Box<IoRing> &r : retired_) {
@@ -667,9 +678,12 @@ void Frontend::remove() noexcept
 	kapi_mutex_lock(mutex_);
 	removing_ = true;
 	// A healthy disk goes first, while the backend still answers, so its
-	// dirty data is written back (in-tree order). A dead one is failed.
+	// dirty data is written back (in-tree order). A dead one is failed,
+	// and so is one with requests held from an earlier connection
+	// (del_gendisk would wait for them).
+	sweep_retired();
 	const bool healthy = conn_ == Conn::kConnected && !is_broken() &&
-			     our_state_ == KAPI_XENBUS_CONNECTED;
+			     our_state_ == KAPI_XENBUS_CONNECTED && !holds_mapped_requests();
 	if (disk_ && healthy && disk_added_) {
 		// del_gendisk may wait long on a slow backend: not under our
 		// mutex, so xenwatch (otherend_changed) never blocks on it;
@@ -681,7 +695,7 @@ void Frontend::remove() noexcept
 	}
 	write_once(dead_, true);
 	if (disk_)
-		drop_disk(true);
+		drop_disk();
 	destroy_rings(true);
 	conn_ = Conn::kDisconnected;
 	kapi_mutex_unlock(mutex_);
@@ -689,14 +703,15 @@ void Frontend::remove() noexcept
 
 // A disk whose backend is gone: quiesced, so no queue_rq holds a ring while
 // the rings go (failing what is in flight), then everything it still holds
-// is dispatched to fail (no ring, or dead_), and it is deleted. `final`
-// (remove) also gives up on requests the backend still maps.
-void Frontend::drop_disk(bool final) noexcept
+// is dispatched to fail (no ring, or dead_), and it is deleted. Requests
+// the backend still maps get the last resort (see io_ring.hpp): del_gendisk
+// waits for every request of the disk.
+void Frontend::drop_disk() noexcept
 {
 	kapi_blkmq_quiesce(disk_);
 	kapi_blkmq_mark_dead(disk_);
 	conn_ = Conn::kDisconnected;
-	destroy_rings(final);
+	destroy_rings(true);
 	kapi_blkmq_unquiesce(disk_);
 	// Queues stopped at Closing, and the requeue list (flush, FUA,
 	// discard handed back at a resume that never reconnected) still hold

@@ -100,7 +100,8 @@ private:
 	// until purge() sees them released; `final` (remove) gives up on them.
 	void destroy_rings(bool final = false) noexcept;
 	// Quiesces, fails what the disk holds, deletes it; see frontend.cpp.
-	void drop_disk(bool final) noexcept;
+	void drop_disk() noexcept;
+	[[nodiscard]] bool holds_mapped_requests() const noexcept;
 	void sweep_retired() noexcept;
 	void switch_state(kapi_xenbus_state s) noexcept;
 

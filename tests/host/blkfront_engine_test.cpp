@@ -886,6 +886,59 @@ TEST_F(StuckGrantTest, HeldAtResumeNotRequeued)
 	expect_held_then_failed_after_unmap(m);
 }
 
+// del_gendisk waits for every request of the disk: one held in a ring kept
+// aside at a resume must get the last resort before, or remove hangs.
+TEST_F(StuckGrantTest, RemoveAfterResumeDoesNotWaitForAHeldRequest)
+{
+	two_in_flight();
+	auto m = keep_read_mapped();
+	ASSERT_EQ(xbc_blkfront_resume(h), 0);
+	be->disconnect();
+	be = std::make_unique<ScriptedBackend>(xen, pair);
+	be->offer();
+	be->connect();
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	ASSERT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CONNECTED);
+	ASSERT_EQ((*a)->completions, 0);
+	bool ran = false;
+	FakeBlkmq::on_disk_free([&] {
+		ran = true;
+		EXPECT_EQ((*a)->completions, 1) << "del_gendisk would wait for it forever";
+	});
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	EXPECT_TRUE(ran);
+	EXPECT_EQ(FakeBlkmq::pages_held(), 1u);
+	scribble(m);
+	be->unmap(m);
+	a.reset();
+	EXPECT_EQ(FakeBlkmq::pages_held(), 0u);
+	EXPECT_TRUE(xen.violations().empty());
+}
+
+TEST_F(StuckGrantTest, NewDiskAfterClosingDoesNotWaitForAHeldRequest)
+{
+	two_in_flight();
+	auto m = keep_read_mapped();
+	be->release();
+	run();
+	ASSERT_EQ((*a)->completions, 0);	// held
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CLOSING);
+	be->disconnect();
+	bool ran = false;
+	FakeBlkmq::on_disk_free([&] {
+		ran = true;
+		EXPECT_EQ((*a)->completions, 1) << "del_gendisk would wait for it forever";
+	});
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	EXPECT_TRUE(ran);
+	EXPECT_EQ(FakeBlkmq::pages_held(), 1u);
+	be->unmap(m);
+	a.reset();
+	EXPECT_EQ(FakeBlkmq::pages_held(), 0u);
+	EXPECT_TRUE(xen.violations().empty());
+}
+
 TEST_F(StuckGrantTest, RemoveLeaksThePagePinnedAsALastResort)
 {
 	two_in_flight();
