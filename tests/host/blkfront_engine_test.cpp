@@ -848,6 +848,32 @@ protected:
 		EXPECT_EQ((*a)->err, -err::kIo);
 		EXPECT_TRUE(xen.violations().empty()) << xen.violations().front();
 	}
+
+	// The last resort: the read failed, its page pinned for the deferred
+	// end-access, which frees it only once the backend unmaps.
+	void expect_leaked_pinned(ScriptedBackend::Mapping m)
+	{
+		EXPECT_EQ((*a)->completions, 1);
+		EXPECT_EQ((*a)->err, -err::kIo);
+		EXPECT_EQ(FakeBlkmq::pages_held(), 1u);
+		EXPECT_GE(xen.gnttab().deferred_pending, 1u);
+		scribble(m);
+		be->unmap(m);
+		a.reset();
+		EXPECT_EQ(FakeBlkmq::pages_held(), 0u);
+		EXPECT_TRUE(xen.violations().empty());
+	}
+
+	// del_gendisk waits for every request of the disk: the held read must
+	// be failed before it.
+	void expect_failed_before_del_gendisk()
+	{
+		FakeBlkmq::on_disk_free([this] {
+			freed_disk = true;
+			EXPECT_EQ((*a)->completions, 1) << "del_gendisk would wait for it forever";
+		});
+	}
+	bool freed_disk = false;
 };
 
 TEST_F(StuckGrantTest, HeldFromTheResponsePath)
@@ -900,20 +926,11 @@ TEST_F(StuckGrantTest, RemoveAfterResumeDoesNotWaitForAHeldRequest)
 	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
 	ASSERT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CONNECTED);
 	ASSERT_EQ((*a)->completions, 0);
-	bool ran = false;
-	FakeBlkmq::on_disk_free([&] {
-		ran = true;
-		EXPECT_EQ((*a)->completions, 1) << "del_gendisk would wait for it forever";
-	});
+	expect_failed_before_del_gendisk();
 	xbc_blkfront_remove(h);
 	h = nullptr;
-	EXPECT_TRUE(ran);
-	EXPECT_EQ(FakeBlkmq::pages_held(), 1u);
-	scribble(m);
-	be->unmap(m);
-	a.reset();
-	EXPECT_EQ(FakeBlkmq::pages_held(), 0u);
-	EXPECT_TRUE(xen.violations().empty());
+	EXPECT_TRUE(freed_disk);
+	expect_leaked_pinned(m);
 }
 
 TEST_F(StuckGrantTest, NewDiskAfterClosingDoesNotWaitForAHeldRequest)
@@ -925,18 +942,10 @@ TEST_F(StuckGrantTest, NewDiskAfterClosingDoesNotWaitForAHeldRequest)
 	ASSERT_EQ((*a)->completions, 0);	// held
 	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CLOSING);
 	be->disconnect();
-	bool ran = false;
-	FakeBlkmq::on_disk_free([&] {
-		ran = true;
-		EXPECT_EQ((*a)->completions, 1) << "del_gendisk would wait for it forever";
-	});
+	expect_failed_before_del_gendisk();
 	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
-	EXPECT_TRUE(ran);
-	EXPECT_EQ(FakeBlkmq::pages_held(), 1u);
-	be->unmap(m);
-	a.reset();
-	EXPECT_EQ(FakeBlkmq::pages_held(), 0u);
-	EXPECT_TRUE(xen.violations().empty());
+	EXPECT_TRUE(freed_disk);
+	expect_leaked_pinned(m);
 }
 
 TEST_F(StuckGrantTest, RemoveLeaksThePagePinnedAsALastResort)
@@ -945,18 +954,8 @@ TEST_F(StuckGrantTest, RemoveLeaksThePagePinnedAsALastResort)
 	auto m = keep_read_mapped();
 	xbc_blkfront_remove(h);
 	h = nullptr;
-	// The disk must go: the request fails, but its page stays pinned for
-	// the deferred end-access until the backend unmaps.
-	EXPECT_EQ((*a)->completions, 1);
-	EXPECT_EQ((*a)->err, -err::kIo);
-	EXPECT_EQ(FakeBlkmq::pages_held(), 1u);
-	EXPECT_GE(xen.gnttab().deferred_pending, 1u);
 	EXPECT_NE(strstr(last_log(), "leaking"), nullptr) << last_log();
-	scribble(m);
-	be->unmap(m);
-	a.reset();
-	EXPECT_EQ(FakeBlkmq::pages_held(), 0u);
-	EXPECT_TRUE(xen.violations().empty());
+	expect_leaked_pinned(m);
 }
 
 // --- lifecycle
