@@ -93,10 +93,12 @@ Result<Box<Frontend>> Frontend::create(kapi_xenbus_device *dev, Driver *driver) 
 		const uint32_t major = (v & (1u << 28)) ? kXenVbdMajor : (v >> 8);
 		if (kapi_xen_hvm_with_legacy_disks() && major != kXenVbdMajor)
 			return Status::error(err::kNoDev);
-		char type[16];
-		if (kapi_xenbus_read(KAPI_XBT_NIL, node, "device-type", type, sizeof(type)) >= 0 &&
-		    type[0] == 'c' && type[1] == 'd' && type[2] == 'r' && type[3] == 'o' &&
-		    type[4] == 'm')
+		// No device-type (or one we cannot read) is refused too: the
+		// toolstack writes it for every PV disk.
+		char type[32];
+		if (kapi_xenbus_read(KAPI_XBT_NIL, node, "device-type", type, sizeof(type)) < 0 ||
+		    (type[0] == 'c' && type[1] == 'd' && type[2] == 'r' && type[3] == 'o' &&
+		     type[4] == 'm'))
 			return Status::error(err::kNoDev);
 	}
 
@@ -136,7 +138,7 @@ Frontend::~Frontend()
 	// Off the purge list first, so the purge thread never sees us die.
 	if (driver_node.is_linked())
 		driver_->remove(*this);
-	destroy_rings();
+	destroy_rings(true);
 	kapi_blkmq_disk_free(disk_);
 	disk_ = nullptr;
 	if (minors_.node.is_linked())
@@ -159,6 +161,10 @@ void Frontend::switch_state(kapi_xenbus_state s) noexcept
 void Frontend::otherend_changed(kapi_xenbus_state state) noexcept
 {
 	kapi_mutex_lock(mutex_);
+	if (removing_) {
+		kapi_mutex_unlock(mutex_);
+		return;
+	}
 	switch (state) {
 	case KAPI_XENBUS_INITWAIT:
 		if (our_state_ == KAPI_XENBUS_INITIALISING)
@@ -167,6 +173,10 @@ void Frontend::otherend_changed(kapi_xenbus_state state) noexcept
 	case KAPI_XENBUS_CONNECTED:
 		// A backend that re-announces Connected tells us of a resize.
 		if (our_state_ != KAPI_XENBUS_INITIALISED && our_state_ != KAPI_XENBUS_CONNECTED) {
+			// Back after Closing: that disk is dead for good (in-tree
+			// marks it so); the new connection gets a new one.
+			if (disk_ && our_state_ == KAPI_XENBUS_CLOSED)
+				drop_disk();
 			if (talk_to_backend().is_error())
 				break;
 		}
@@ -331,6 +341,14 @@ void Frontend::apply_features(const Features &f) noexcept
 	write_once(secure_discard_, f.secure_discard);
 }
 
+// Segments per request the disk may take now: what the rings carry, and
+// never more than a barrier can if the disk advertises FUA.
+uint32_t Frontend::disk_segments() const noexcept
+{
+	const uint32_t segs = features_.max_segments();
+	return disk_fua_ && segs > kMaxDirectSegments ? kMaxDirectSegments : segs;
+}
+
 void Frontend::log_features() noexcept
 {
 	// The in-tree line, word for word, so existing log checks still match.
@@ -366,12 +384,6 @@ void Frontend::connect() noexcept
 			 name(), b.discard_granularity.value, geometry.discard_granularity);
 	const Features f = negotiate::negotiate_frontend(settings_, b, trusted_key_);
 	Status st = Status::ok();
-	// The disk's limits outlive a resume: never take more segments per
-	// request than the rings can now carry (requests above fail).
-	if (disk_ && f.max_segments() < features_.max_segments())
-		kapi_log(KAPI_LOG_WARNING,
-			 "blkfront: %s: backend now takes %u segments per request, the disk %u\n",
-			 name(), f.max_segments(), features_.max_segments());
 	apply_features(f);
 	for (uint32_t i = 0; i < nr_rings_; i++) {
 		st = rings_[i]->configure(f);
@@ -389,11 +401,22 @@ void Frontend::connect() noexcept
 			kapi_xenbus_dev_fatal(dev_, st.code(), "creating the disk");
 			return;
 		}
+	} else if (disk_segments() != disk_max_segments_) {
+		// A resume onto another backend: the disk's limits follow it
+		// (in-tree blkif_recover), so requests built from now on fit.
+		const uint32_t segs = disk_segments();
+		st = Status::from_kapi(kapi_blkmq_set_max_segments(disk_, segs, segs * (KAPI_PAGE_SIZE / 512)));
+		if (st.is_error()) {
+			kapi_xenbus_dev_fatal(dev_, st.code(), "updating the queue limits");
+			return;
+		}
+		disk_max_segments_ = segs;
 	}
 	log_features();
 	switch_state(KAPI_XENBUS_CONNECTED);
 	conn_ = Conn::kConnected;
 	write_once(broken_, false);
+	write_once(queues_stopped_, false);
 	kapi_blkmq_start_stopped_queues(disk_);
 	if (recovering) {
 		kapi_blkmq_kick_requeue(disk_);
@@ -432,6 +455,10 @@ Status Frontend::create_disk(const negotiate::DiskGeometry &g) noexcept
 {
 	kapi_blkmq_config cfg{};
 	const uint32_t segments = features_.max_segments();
+	// A barrier carries at most 11 segments (blkif has no indirect
+	// barrier; in-tree BUG_ONs): with bigger requests, the block layer
+	// sends FUA as a write then a flush (a barrier without data).
+	disk_fua_ = features_.fua && segments <= kMaxDirectSegments;
 	cfg.nr_hw_queues = nr_rings_;
 	cfg.queue_depth = rings_[0]->size();
 	cfg.capacity = g.sectors;
@@ -443,7 +470,7 @@ Status Frontend::create_disk(const negotiate::DiskGeometry &g) noexcept
 	cfg.segment_boundary_mask = KAPI_PAGE_SIZE - 1;
 	cfg.dma_alignment = 511;
 	cfg.write_cache = features_.flush != negotiate::FlushMode::kNone;
-	cfg.fua = features_.fua;
+	cfg.fua = disk_fua_;
 	cfg.discard = features_.discard;
 	cfg.secure_erase = features_.secure_discard;
 	cfg.max_discard_sectors = 0xffffffffu;
@@ -467,6 +494,7 @@ Status Frontend::create_disk(const negotiate::DiskGeometry &g) noexcept
 	XBC_TRY_STATUS(Status::from_kapi(kapi_blkmq_disk_alloc(&cfg, &kOps, this, &disk)));
 	disk_ = disk;
 	hw_queues_ = nr_rings_;
+	disk_max_segments_ = segments;
 	return Status::ok();
 }
 
@@ -475,6 +503,7 @@ void Frontend::closing() noexcept
 	if (our_state_ == KAPI_XENBUS_CLOSING || our_state_ == KAPI_XENBUS_CLOSED)
 		return;
 	if (disk_) {
+		write_once(queues_stopped_, true);	// before the stop a completion could undo
 		kapi_blkmq_stop_queues(disk_);
 		kapi_blkmq_mark_dead(disk_);
 	}
@@ -523,17 +552,55 @@ void Frontend::ring_broken() noexcept
 // ---------------------------------------------------------------------------
 // Frontend: teardown, suspend, purge
 
-void Frontend::destroy_rings() noexcept
+void Frontend::destroy_rings(bool final) noexcept
 {
 	const uint32_t n = nr_rings_;
 	write_once(nr_rings_, 0u);
-	for (uint32_t i = 0; i < n; i++)
-		rings_[i].reset();
+	for (uint32_t i = 0; i < n; i++) {
+		if (!final && rings_[i]->held()) {
+			for (Box<IoRing> &slot : retired_) {
+				if (slot.is_null()) {
+					slot = move(rings_[i]);
+					break;
+				}
+			}
+		}
+		rings_[i].reset();	// no free slot: the destructor's last resort
+	}
+	if (final)
+		for (Box<IoRing> &r : retired_)
+			r.reset();
+}
+
+bool Frontend::holds_mapped_requests() const noexcept
+{
+	for (const Box<IoRing> &r : retired_)
+		if (!r.is_null())
+			return true;
+	for (uint32_t i = 0; i < nr_rings_; i++)
+		if (rings_[i]->held())
+			return true;
+	return false;
+}
+
+void Frontend::sweep_retired() noexcept
+{
+	for (Box<IoRing> &r : retired_) {
+		if (r.is_null())
+			continue;
+		r->purge();
+		if (!r->held())
+			r.reset();
+	}
 }
 
 Status Frontend::resume() noexcept
 {
 	kapi_mutex_lock(mutex_);
+	if (removing_) {
+		kapi_mutex_unlock(mutex_);
+		return Status::error(err::kNoDev);
+	}
 	// xenbus put our state back to Initialising before calling us.
 	our_state_ = KAPI_XENBUS_INITIALISING;
 	if (disk_)
@@ -554,38 +621,71 @@ Status Frontend::resume() noexcept
 
 void Frontend::remove() noexcept
 {
+	// Off the purge list first: the purge thread, which holds the driver
+	// mutex every probe and rmmod need, never waits for this device.
+	if (driver_node.is_linked())
+		driver_->remove(*this);
 	kapi_mutex_lock(mutex_);
+	removing_ = true;
 	// A healthy disk goes first, while the backend still answers, so its
-	// dirty data is written back (in-tree order). A dead one is failed.
+	// dirty data is written back (in-tree order). A dead one is failed,
+	// and so is one with requests held from an earlier connection
+	// (del_gendisk would wait for them).
+	sweep_retired();
 	const bool healthy = conn_ == Conn::kConnected && !is_broken() &&
-			     our_state_ == KAPI_XENBUS_CONNECTED;
+			     our_state_ == KAPI_XENBUS_CONNECTED && !holds_mapped_requests();
 	if (disk_ && healthy && disk_added_) {
+		// del_gendisk may wait long on a slow backend: not under our
+		// mutex, so xenwatch (otherend_changed) never blocks on it;
+		// removing_ makes every other control call a no-op meanwhile.
+		kapi_mutex_unlock(mutex_);
 		kapi_blkmq_disk_free(disk_);
+		kapi_mutex_lock(mutex_);
 		disk_ = nullptr;
-	} else if (disk_) {
-		kapi_blkmq_quiesce(disk_);
-		kapi_blkmq_mark_dead(disk_);
 	}
 	write_once(dead_, true);
-	destroy_rings();
-	if (disk_) {
-		kapi_blkmq_unquiesce(disk_);
-		// Queues stopped at Closing still hold requests: dispatch them
-		// so they fail (dead_), or del_gendisk waits for them forever.
-		kapi_blkmq_start_stopped_queues(disk_);
-		kapi_blkmq_disk_free(disk_);
-		disk_ = nullptr;
-	}
+	if (disk_)
+		drop_disk();
+	destroy_rings(true);
 	conn_ = Conn::kDisconnected;
 	kapi_mutex_unlock(mutex_);
 }
 
+// A disk whose backend is gone: quiesced, so no queue_rq holds a ring while
+// the rings go (failing what is in flight), then everything it still holds
+// is dispatched to fail (no ring, or dead_), and it is deleted. Requests
+// the backend still maps get the last resort (see io_ring.hpp): del_gendisk
+// waits for every request of the disk.
+void Frontend::drop_disk() noexcept
+{
+	kapi_blkmq_quiesce(disk_);
+	kapi_blkmq_mark_dead(disk_);
+	conn_ = Conn::kDisconnected;
+	destroy_rings(true);
+	kapi_blkmq_unquiesce(disk_);
+	// Queues stopped at Closing, and the requeue list (flush, FUA,
+	// discard handed back at a resume that never reconnected) still hold
+	// requests: dispatch them so they fail, or del_gendisk waits for them
+	// forever.
+	kapi_blkmq_start_stopped_queues(disk_);
+	kapi_blkmq_kick_requeue(disk_);
+	kapi_blkmq_disk_free(disk_);
+	disk_ = nullptr;
+	write_once(disk_added_, false);
+	write_once(queues_stopped_, false);
+	hw_queues_ = 0;
+}
+
 void Frontend::purge() noexcept
 {
-	kapi_mutex_lock(mutex_);
-	if (features_.persistent)
-		for (uint32_t i = 0; i < nr_rings_; i++)
-			rings_[i]->purge();
+	// The purge thread holds the driver mutex: never wait for a device
+	// busy in its control path (a connect, a remove); next round.
+	if (!kapi_mutex_trylock(mutex_))
+		return;
+	// Every ring: held requests may wait for the backend to unmap.
+	for (uint32_t i = 0; i < nr_rings_; i++)
+		rings_[i]->purge();
+	sweep_retired();
 	kapi_mutex_unlock(mutex_);
 }
 

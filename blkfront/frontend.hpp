@@ -68,6 +68,9 @@ public:
 	[[nodiscard]] bool fua_enabled() const noexcept { return read_once(fua_); }
 	[[nodiscard]] bool discard_enabled() const noexcept { return read_once(discard_); }
 	[[nodiscard]] bool secure_discard_enabled() const noexcept { return read_once(secure_discard_); }
+	// The control path stopped every queue (Closing): no completion may
+	// restart them; only connect or remove does.
+	[[nodiscard]] bool queues_stopped() const noexcept { return read_once(queues_stopped_); }
 	// The backend answered EOPNOTSUPP: stop using the feature (in-tree).
 	void disable_flush() noexcept;
 	void disable_discard() noexcept;
@@ -89,9 +92,16 @@ private:
 	void resize() noexcept;
 	Status create_disk(const negotiate::DiskGeometry &g) noexcept;
 	void apply_features(const Features &f) noexcept;
+	uint32_t disk_segments() const noexcept;
 	void log_features() noexcept;
 	void closing() noexcept;
-	void destroy_rings() noexcept;
+	// Rings holding requests the backend still maps are kept aside (retired)
+	// until purge() sees them released; `final` (remove) gives up on them.
+	void destroy_rings(bool final = false) noexcept;
+	// Quiesces, fails what the disk holds, deletes it; see frontend.cpp.
+	void drop_disk() noexcept;
+	[[nodiscard]] bool holds_mapped_requests() const noexcept;
+	void sweep_retired() noexcept;
 	void switch_state(kapi_xenbus_state s) noexcept;
 
 	kapi_xenbus_device *dev_;
@@ -110,11 +120,15 @@ private:
 	Features features_{};
 	uint32_t vdisk_info_ = 0;
 	uint32_t hw_queues_ = 0;	// the disk's hardware queues, fixed once made
+	uint32_t disk_max_segments_ = 0;	// what the disk was made with
+	bool disk_fua_ = false;		// the disk advertises FUA (fixed once made)
 	bool disk_added_ = false;
+	bool removing_ = false;		// remove() began: other control calls do nothing
 
 	// Read by the data path; written with the queues quiesced.
 	Box<IoRing> rings_[kMaxFrontendQueues];
 	uint32_t nr_rings_ = 0;
+	Box<IoRing> retired_[kMaxRings];	// under mutex_; no longer on the data path
 	kapi_blkmq_disk *disk_ = nullptr;
 	bool dead_ = false;
 
@@ -124,6 +138,7 @@ private:
 	bool discard_ = false;
 	bool secure_discard_ = false;
 	bool broken_ = false;
+	bool queues_stopped_ = false;
 };
 
 // Module-wide state: the minors in use, the devices (for the purge).

@@ -52,7 +52,7 @@ Result<Box<IoRing>> IoRing::create(kapi_xenbus_device *dev, Frontend *owner,
 	r->ring_ = ring.take();
 
 	const uint32_t size = r->ring_.size();
-	r->shadow_ = BoxArray<Shadow>::create(size, Gfp::kKernel);
+	r->shadow_ = BoxArray<Shadow>::create_large(size, Gfp::kKernel);
 	if (r->shadow_.is_null())
 		return Status::error(err::kNoMem);
 	for (uint32_t i = 0; i < size; i++)
@@ -70,6 +70,9 @@ IoRing::~IoRing()
 	kapi_evtchn_unbind(irq_);
 	irq_ = nullptr;
 	fail_all(-err::kIo);
+	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
+	leak_held_locked();
+	kapi_spin_unlock_irqrestore(lock_, flags);
 	pool_.reset();	// ends every grant; defers what the backend still maps
 	if (ring_area_)
 		kapi_xenbus_teardown_ring(&ring_area_, nr_ring_pages(), grefs_);
@@ -85,7 +88,7 @@ Status IoRing::configure(const Features &f) noexcept
 
 	BoxArray<SegSlot> segs;
 	if (max_segs != max_segs_ || segs_.is_null()) {
-		segs = BoxArray<SegSlot>::create(size_t(size) * max_segs, Gfp::kNoIo);
+		segs = BoxArray<SegSlot>::create_large(size_t(size) * max_segs, Gfp::kNoIo);
 		if (segs.is_null())
 			return Status::error(err::kNoMem);
 	}
@@ -180,6 +183,16 @@ int IoRing::busy(unsigned int hwq) noexcept
 	stopped_queue_ = true;
 	kapi_blkmq_stop_hw_queue(owner_->disk(), hwq);
 	return -err::kBusy;
+}
+
+// Restarts the queue we stopped (ring full, not live), unless the control
+// path stopped every queue for good (Closing).
+void IoRing::restart_queue_locked() noexcept
+{
+	if (!stopped_queue_ || owner_->queues_stopped())
+		return;
+	stopped_queue_ = false;
+	kapi_blkmq_start_stopped_queues(owner_->disk());
 }
 
 int IoRing::queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept
@@ -377,8 +390,9 @@ Status IoRing::grant_segments(Shadow &s, SegSlot *segs, bool bounce) noexcept
 // ---------------------------------------------------------------------------
 // Completion
 
-void IoRing::release_grants(Shadow &s, SegSlot *segs, bool copy_out, bool *violation) noexcept
+IoRing::Release IoRing::release_grants(Shadow &s, SegSlot *segs, bool copy_out) noexcept
 {
+	Release r = Release::kClean;
 	for (uint32_t i = 0; i < s.nr_segs; i++) {
 		SegSlot &seg = segs[i];
 		if (seg.pool) {
@@ -389,32 +403,31 @@ void IoRing::release_grants(Shadow &s, SegSlot *segs, bool copy_out, bool *viola
 				copy_bytes(dst + seg.offset, src + seg.offset, seg.len);
 			}
 			// Not persistent and still mapped: the pool defers it.
-			if (pool_->put(*seg.pool).is_error())
-				*violation = true;
+			if (pool_->put(*seg.pool).is_error() && r == Release::kClean)
+				r = Release::kPoolKept;
 			seg.pool = nullptr;
 		} else if (GrantRef(seg.gref).is_valid()) {
-			if (!kapi_gnttab_try_end_access(seg.gref)) {
-				// Never let the page go while the backend maps it.
-				*violation = true;
-				kapi_blk_page_get(seg.rq_page);
-				kapi_gnttab_end_access_deferred(seg.gref, seg.rq_page);
-			}
-			seg.gref = GrantRef::invalid().raw();
+			// Still mapped: the grant stays, and so does the request.
+			if (kapi_gnttab_try_end_access(seg.gref))
+				seg.gref = GrantRef::invalid().raw();
+			else
+				r = Release::kPageKept;
 		}
 	}
 	for (uint32_t i = 0; i < s.nr_indirect; i++) {
-		if (pool_->put(*s.indirect[i]).is_error())
-			*violation = true;
+		if (pool_->put(*s.indirect[i]).is_error() && r == Release::kClean)
+			r = Release::kPoolKept;
 		s.indirect[i] = nullptr;
 	}
 	s.nr_indirect = 0;
+	return r;
 }
 
 void IoRing::force_release_grants(Shadow &s, SegSlot *segs) noexcept
 {
-	bool violation = false;
-	release_grants(s, segs, false, &violation);
-	(void)violation;	// abandoning the request: handing off is all we can do
+	// Only for requests the backend never saw: every grant ends.
+	const Release r = release_grants(s, segs, false);
+	XBC_CHECK(r != Release::kPageKept);
 }
 
 void IoRing::free_id(uint32_t id) noexcept
@@ -422,9 +435,88 @@ void IoRing::free_id(uint32_t id) noexcept
 	Shadow &s = shadow_[id];
 	s.rq = nullptr;
 	s.in_flight = false;
+	s.held = false;
 	s.next_free = free_head_;
 	free_head_ = id;
+}
+
+void IoRing::hold_locked(uint32_t id) noexcept
+{
+	Shadow &s = shadow_[id];
+	s.in_flight = false;	// a response for it now breaks the ring
+	s.held = true;
 	in_flight_--;
+	held_++;
+	kapi_log_ratelimited(KAPI_LOG_ERR,
+			     "blkfront: %s: backend has not unmapped a grant of request %u; holding it\n",
+			     owner_->name(), id);
+	broken_ = true;
+	live_ = false;
+	owner_->ring_broken();
+}
+
+bool IoRing::finish_locked(uint32_t id, int err_code, bool copy_out) noexcept
+{
+	Shadow &s = shadow_[id];
+	const Release r = release_grants(s, segs_of(id), copy_out);
+	if (r == Release::kPageKept) {
+		hold_locked(id);
+		return false;
+	}
+	kapi_blk_request *rq = s.rq;
+	free_id(id);
+	in_flight_--;
+	completed_++;
+	kapi_blk_rq_complete(rq, r == Release::kClean ? err_code : -err::kIo);
+	return r == Release::kClean;
+}
+
+// Fails each held request whose grants the backend has let go of by now.
+void IoRing::retry_held_locked() noexcept
+{
+	for (uint32_t id = 0; held_ && id < shadow_.size(); id++) {
+		Shadow &s = shadow_[id];
+		if (!s.held)
+			continue;
+		if (release_grants(s, segs_of(id), false) == Release::kPageKept)
+			continue;
+		kapi_blk_request *rq = s.rq;
+		free_id(id);
+		held_--;
+		completed_++;
+		kapi_blk_rq_complete(rq, -err::kIo);
+	}
+}
+
+// The last resort at teardown: the disk cannot go while a request is
+// outstanding, so each held page is pinned and handed to the deferred
+// end-access (freed only after the backend unmaps), and the request fails.
+void IoRing::leak_held_locked() noexcept
+{
+	if (shadow_.is_null())
+		return;
+	retry_held_locked();
+	for (uint32_t id = 0; held_ && id < shadow_.size(); id++) {
+		Shadow &s = shadow_[id];
+		if (!s.held)
+			continue;
+		SegSlot *segs = segs_of(id);
+		for (uint32_t i = 0; i < s.nr_segs; i++) {
+			if (!GrantRef(segs[i].gref).is_valid())
+				continue;
+			kapi_blk_page_get(segs[i].rq_page);
+			kapi_gnttab_end_access_deferred(segs[i].gref, segs[i].rq_page);
+			segs[i].gref = GrantRef::invalid().raw();
+		}
+		kapi_log(KAPI_LOG_ERR,
+			 "blkfront: %s: leaking the pages of request %u: the backend still maps them\n",
+			 owner_->name(), id);
+		kapi_blk_request *rq = s.rq;
+		free_id(id);
+		held_--;
+		completed_++;
+		kapi_blk_rq_complete(rq, -err::kIo);
+	}
 }
 
 void IoRing::irq_trampoline(void *ctx) noexcept
@@ -482,10 +574,6 @@ void IoRing::handle_irq() noexcept
 				rq_err = -err::kIo;
 			}
 
-			bool violation = false;
-			release_grants(s, segs_of(uint32_t(id)),
-				       rq_err == 0 && s.data_op == op_byte(blkif::Op::kRead), &violation);
-
 			const auto op = static_cast<blkif::Op>(s.data_op);
 			if (op == blkif::Op::kDiscard && rq_err == -err::kOpNotSupp) {
 				kapi_log_ratelimited(KAPI_LOG_WARNING, "blkfront: %s: discard op failed\n",
@@ -499,19 +587,21 @@ void IoRing::handle_irq() noexcept
 							     owner_->name(),
 							     op == blkif::Op::kFlushDiskCache ? "flush"
 											      : "barrier");
+					// Only an empty flush may pass as done: a
+					// barrier carrying data wrote nothing (in-tree
+					// reports success there, losing the write).
 					if (rq_err == -err::kOpNotSupp)
-						rq_err = 0;
+						rq_err = s.nr_segs == 0 ? 0 : -err::kIo;
 					owner_->disable_flush();
 				}
+			} else if (rq_err == -err::kOpNotSupp) {
+				// A read or write the backend refuses is a failed
+				// I/O: dm-multipath fails a path over on IOERR only.
+				rq_err = -err::kIo;
 			}
 
-			kapi_blk_request *rq = s.rq;
-			if (violation)
-				rq_err = -err::kIo;
-			free_id(uint32_t(id));
-			completed_++;
-			kapi_blk_rq_complete(rq, rq_err);
-			if (violation) {
+			const bool copy_out = rq_err == 0 && op == blkif::Op::kRead;
+			if (!finish_locked(uint32_t(id), rq_err, copy_out)) {
 				break_ring("backend has not unmapped a grant", id);
 				kapi_spin_unlock_irqrestore(lock_, flags);
 				return;
@@ -527,10 +617,8 @@ void IoRing::handle_irq() noexcept
 			break;
 	}
 
-	if (stopped_queue_ && !ring_.full()) {
-		stopped_queue_ = false;
-		kapi_blkmq_start_stopped_queues(owner_->disk());
-	}
+	if (!ring_.full())
+		restart_queue_locked();
 	kapi_spin_unlock_irqrestore(lock_, flags);
 	kapi_evtchn_lateeoi(irq_, spurious);
 }
@@ -546,21 +634,17 @@ void IoRing::break_ring(const char *why, uint64_t value) noexcept
 	live_ = false;
 	owner_->ring_broken();
 	fail_all_locked(-err::kIo);
+	// Requests waiting in a queue we stopped must reach queue() to fail.
+	restart_queue_locked();
 }
 
 void IoRing::fail_all_locked(int err_code) noexcept
 {
 	if (shadow_.is_null())
 		return;
-	for (uint32_t id = 0; id < shadow_.size(); id++) {
-		Shadow &s = shadow_[id];
-		if (!s.in_flight)
-			continue;
-		force_release_grants(s, segs_of(id));
-		kapi_blk_request *rq = s.rq;
-		free_id(id);
-		kapi_blk_rq_complete(rq, err_code);
-	}
+	for (uint32_t id = 0; id < shadow_.size(); id++)
+		if (shadow_[id].in_flight)
+			(void)finish_locked(id, err_code, false);	// held ones stay
 }
 
 void IoRing::fail_all(int err_code) noexcept
@@ -579,7 +663,10 @@ void IoRing::requeue_all() noexcept
 		Shadow &s = shadow_[id];
 		if (!s.in_flight)
 			continue;
-		force_release_grants(s, segs_of(id));
+		if (release_grants(s, segs_of(id), false) == Release::kPageKept) {
+			hold_locked(id);	// never reissued while mapped
+			continue;
+		}
 		kapi_blk_request *rq = s.rq;
 		// Plain reads and writes go back as bios, which the block layer
 		// splits for whatever the next backend takes; flush, barrier
@@ -587,6 +674,7 @@ void IoRing::requeue_all() noexcept
 		const bool plain = s.data_op == op_byte(blkif::Op::kRead) ||
 				   s.data_op == op_byte(blkif::Op::kWrite);
 		free_id(id);
+		in_flight_--;
 		if (plain)
 			kapi_blk_rq_detach_bios(owner_->disk(), rq);
 		else
@@ -600,6 +688,7 @@ void IoRing::purge() noexcept
 	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
 	if (persistent_ && !pool_.is_null())
 		pool_->revoke_idle();
+	retry_held_locked();
 	kapi_spin_unlock_irqrestore(lock_, flags);
 }
 

@@ -14,8 +14,15 @@
 //                 recycle or end grants; complete the request.
 // A response the ring cannot trust breaks the ring: it stops taking
 // requests, every request in flight fails with -EIO, and no grant or page
-// the backend may still reach is ever freed (it is handed to the deferred
-// end-access path with a page reference).
+// the backend may still reach is ever freed.
+//
+// A request whose own page the backend still maps (direct grants: trusted,
+// no persistent grants) is never completed, not even failed: completing it
+// would hand the page back to the page cache or an O_DIRECT buffer while
+// the backend can still write into it (XSA-396). It is held in its shadow
+// slot, the ring breaks, and purge() fails it once the grant really ends.
+// Only the destructor (remove) gives up on it: it pins the page, defers the
+// end-access and fails the request, so the disk can go.
 //
 // Concurrency: lock_ (irq-safe spinlock) guards everything below marked so;
 // queue() runs in blk-mq's queue_rq context, handle_irq() in hard irq,
@@ -57,6 +64,7 @@ struct Shadow {
 	uint8_t data_op;		// what the response must echo
 	uint16_t nr_segs;
 	uint8_t nr_indirect;
+	bool held;			// its page is still mapped: never completed yet
 	PoolGrant *indirect[blkif::kMaxIndirectPages];
 };
 
@@ -99,8 +107,11 @@ public:
 	// they are split for the new backend's limits; the rest requeued
 	// whole); grants are ended (the new backend will not know them).
 	void requeue_all() noexcept;
-	// The periodic purge of grants the backend stopped mapping.
+	// The periodic purge of grants the backend stopped mapping; also fails
+	// the held requests whose grants have now ended.
 	void purge() noexcept;
+	// Requests held because the backend still maps their pages.
+	[[nodiscard]] uint32_t held() const noexcept { return read_once(held_); }
 
 	[[nodiscard]] GrantPoolStats pool_stats() const noexcept;
 	[[nodiscard]] bool is_broken() const noexcept { return read_once(broken_); }
@@ -117,10 +128,23 @@ private:
 
 	int queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept;
 	int busy(unsigned int hwq) noexcept;
+	void restart_queue_locked() noexcept;
 	Status grant_segments(Shadow &s, SegSlot *segs, bool bounce) noexcept;
-	void release_grants(Shadow &s, SegSlot *segs, bool ok_read, bool *backend_kept_grant) noexcept;
+	// What ending a request's grants found.
+	enum class Release : uint8_t {
+		kClean,
+		kPoolKept,	// the backend still maps a pool page (deferred)
+		kPageKept,	// ... or the request's own page: the grant stays
+	};
+	[[nodiscard]] Release release_grants(Shadow &s, SegSlot *segs, bool copy_out) noexcept;
 	void force_release_grants(Shadow &s, SegSlot *segs) noexcept;
 	void free_id(uint32_t id) noexcept;
+	// Ends a request in flight: holds it (kPageKept; returns false and
+	// breaks the device) or completes it with err (-EIO if a grant was kept).
+	bool finish_locked(uint32_t id, int err, bool copy_out) noexcept;
+	void hold_locked(uint32_t id) noexcept;
+	void retry_held_locked() noexcept;
+	void leak_held_locked() noexcept;
 	void break_ring(const char *why, uint64_t value) noexcept;
 	void fail_all_locked(int err) noexcept;
 	SegSlot *segs_of(uint32_t id) const noexcept
@@ -149,6 +173,7 @@ private:
 	bool broken_ = false;
 	bool stopped_queue_ = false;	// we answered -EBUSY since the last kick
 	uint32_t in_flight_ = 0;
+	uint32_t held_ = 0;
 	uint64_t completed_ = 0;
 	Box<GrantPool> pool_;		// made per connection by configure()
 };

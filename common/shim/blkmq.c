@@ -377,6 +377,22 @@ void kapi_blkmq_mark_dead(struct kapi_blkmq_disk *d)
 	set_capacity(d->gd, 0);
 }
 
+int kapi_blkmq_set_max_segments(struct kapi_blkmq_disk *d, unsigned int max_segments,
+				unsigned int max_hw_sectors)
+{
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 9, 0)
+	struct queue_limits lim = queue_limits_start_update(d->gd->queue);
+
+	lim.max_segments = max_segments;
+	lim.max_hw_sectors = max_hw_sectors;
+	return queue_limits_commit_update(d->gd->queue, &lim);
+#else
+	blk_queue_max_segments(d->gd->queue, max_segments);
+	blk_queue_max_hw_sectors(d->gd->queue, max_hw_sectors);
+	return 0;
+#endif
+}
+
 void kapi_blkmq_disable_flush(struct kapi_blkmq_disk *d)
 {
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 9, 0)

@@ -3,6 +3,7 @@
 #include "shim.h"
 
 #include <linux/mm.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 
 void *kapi_malloc(size_t size, enum kapi_gfp gfp)
@@ -18,6 +19,27 @@ void *kapi_zalloc(size_t size, enum kapi_gfp gfp)
 void kapi_free(void *ptr)
 {
 	kfree(ptr);
+}
+
+void *kapi_kvzalloc(size_t size, enum kapi_gfp gfp)
+{
+	unsigned int noio;
+	void *p;
+
+	if (WARN_ON_ONCE(gfp == KAPI_GFP_ATOMIC))
+		return NULL;
+	if (gfp != KAPI_GFP_NOIO)
+		return kvzalloc(size, GFP_KERNEL);
+	/* vmalloc's own allocations honour only the scoped form of NOIO. */
+	noio = memalloc_noio_save();
+	p = kvzalloc(size, GFP_KERNEL);
+	memalloc_noio_restore(noio);
+	return p;
+}
+
+void kapi_kvfree(void *ptr)
+{
+	kvfree(ptr);
 }
 
 /* struct kapi_page is never defined: it is the kernel's struct page, renamed. */

@@ -86,6 +86,11 @@ void kapi_mutex_lock(struct kapi_mutex *mutex)
 	mutex_lock(&mutex->mutex);
 }
 
+bool kapi_mutex_trylock(struct kapi_mutex *mutex)
+{
+	return mutex_trylock(&mutex->mutex);
+}
+
 void kapi_mutex_unlock(struct kapi_mutex *mutex)
 {
 	mutex_unlock(&mutex->mutex);

@@ -70,6 +70,17 @@ protected:
 
 	std::string key(const std::string &k) { return be->front_key(k); }
 
+	// A write of `bytes` at `sector` that must reach the backend's disk.
+	void write_lands(uint64_t sector, uint32_t bytes, unsigned seed)
+	{
+		const auto data = pattern(bytes, seed);
+		TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, sector, bytes);
+		w.fill(data);
+		ASSERT_EQ(submit(w), 0);
+		EXPECT_EQ(w->err, 0);
+		EXPECT_EQ(memcmp(be->disk().data() + sector * 512, data.data(), bytes), 0);
+	}
+
 	// Dispatch and let both ends run until nothing moves.
 	int submit(TestRequest &r, unsigned hwq = 0)
 	{
@@ -185,6 +196,21 @@ TEST_F(BlkfrontTest, MultiQueueAndMultiPageRingKeys)
 	EXPECT_EQ(memcmp(be->disk().data() + 8 * 512, pattern(4096, 1).data(), 4096), 0);
 }
 
+// The largest rings with the most segments: 512 slots x 512 segments of
+// bookkeeping is megabytes, which one kmalloc can never give.
+TEST_F(BlkfrontTest, LargestRingsWithMostSegmentsConnect)
+{
+	blkfront_params().max_ring_page_order = 4;
+	blkfront_params().max_indirect_segments = 512;
+	FakeBlkmq::set_online_cpus(1);
+	BackendOptions o;
+	o.max_indirect_segments = 512;
+	bring_up(o);
+	EXPECT_EQ(FakeBlkmq::disk()->cfg.max_segments, 512u);
+	EXPECT_EQ(FakeBlkmq::disk()->cfg.queue_depth, 512u);
+	write_lands(0, 512 * 4096, 23);
+}
+
 TEST_F(BlkfrontTest, ConnectReadsBackendFeaturesIntoTheDisk)
 {
 	BackendOptions o;
@@ -230,6 +256,26 @@ TEST_F(BlkfrontTest, BarrierMeansFlushAndFua)
 	TestRequest f = TestRequest::no_data(KAPI_BLK_OP_FLUSH);
 	ASSERT_EQ(submit(f), 0);
 	EXPECT_EQ(f->completions, 1);
+	EXPECT_EQ(be->log().back().op, blkif::Op::kWriteBarrier);
+}
+
+// blkif has no indirect barrier: a FUA write over 11 segments could not be
+// sent. With indirect descriptors, FUA is left to the block layer (write,
+// then an empty barrier), and every request size works.
+TEST_F(BlkfrontTest, BarrierWithIndirectLeavesFuaToTheBlockLayer)
+{
+	BackendOptions o;
+	o.flush_cache = false;
+	o.barrier = true;
+	bring_up(o);
+	const kapi_blkmq_config &c = FakeBlkmq::disk()->cfg;
+	EXPECT_EQ(c.max_segments, 32u);
+	EXPECT_TRUE(c.write_cache);
+	EXPECT_FALSE(c.fua);
+	write_lands(64, 32 * 4096, 22);
+	TestRequest f = TestRequest::no_data(KAPI_BLK_OP_FLUSH);
+	ASSERT_EQ(submit(f), 0);
+	EXPECT_EQ(f->err, 0);
 	EXPECT_EQ(be->log().back().op, blkif::Op::kWriteBarrier);
 }
 
@@ -553,6 +599,35 @@ TEST_F(BlkfrontTest, ResumeOntoFewerQueuesSharesRings)
 	EXPECT_EQ(memcmp(be->disk().data(), pattern(4096, 13).data(), 4096), 0);
 }
 
+// The disk's limits follow the new backend: requests built for the old
+// one's 32 segments would not fit a backend without indirect descriptors.
+TEST_F(BlkfrontTest, ResumeOntoFewerSegmentsLowersTheDiskLimits)
+{
+	bring_up();
+	ASSERT_EQ(FakeBlkmq::disk()->cfg.max_segments, 32u);
+	be->disconnect();
+	BackendOptions o;
+	o.max_indirect_segments = 0;
+	xen.xs_rm(pair.back_path + "/feature-max-indirect-segments");	// the new host's blkback
+	be = std::make_unique<ScriptedBackend>(xen, pair, o);
+	be->offer();
+	ASSERT_EQ(xbc_blkfront_resume(h), 0);
+	be->connect();
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	ASSERT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CONNECTED);
+	EXPECT_EQ(FakeBlkmq::disk()->cfg.max_segments, 11u);
+	EXPECT_EQ(FakeBlkmq::disk()->cfg.max_hw_sectors, 11u * 8);
+	// Back onto a larger backend: up again, to what the disk began with.
+	be->disconnect();
+	be = std::make_unique<ScriptedBackend>(xen, pair);
+	be->offer();
+	ASSERT_EQ(xbc_blkfront_resume(h), 0);
+	be->connect();
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	EXPECT_EQ(FakeBlkmq::disk()->cfg.max_segments, 32u);
+	write_lands(0, 32 * 4096, 24);
+}
+
 TEST_F(BlkfrontTest, IndirectDescriptorsCarryLargeRequests)
 {
 	bring_up();
@@ -605,6 +680,52 @@ TEST_F(BlkfrontTest, FullRingAnswersBusyAndRestartsWhenSpaceFrees)
 	EXPECT_EQ(extra->completions, 1);
 }
 
+class FullRingTest : public BlkfrontTest {
+protected:
+	// Every slot of ring 0 in flight, and one more request stopped its queue.
+	void fill()
+	{
+		blkfront_params().feature_persistent = false;
+		bring_up();
+		be->hold = true;
+		const uint32_t depth = FakeBlkmq::disk()->cfg.queue_depth;
+		for (uint32_t i = 0; i < depth; i++) {
+			reqs.push_back(TestRequest::rw(KAPI_BLK_OP_READ, i * 8, 4096));
+			ASSERT_EQ(submit(reqs.back()), 0) << i;
+		}
+		ASSERT_EQ(FakeBlkmq::dispatch(extra.get()), -err::kBusy);
+	}
+
+	std::vector<TestRequest> reqs;
+	TestRequest extra = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+};
+
+// The waiting requests must reach queue_rq again, to be failed there.
+TEST_F(FullRingTest, BreakingRestartsAStoppedQueue)
+{
+	fill();
+	const size_t restarts = FakeBlkmq::disk()->restarts;
+	be->push_raw_response(0, {blkif::RequestId(1000000), blkif::Op::kRead, blkif::RspStatus::kOkay});
+	run();
+	for (auto &r : reqs)
+		EXPECT_EQ(r->err, -err::kIo);
+	EXPECT_GT(FakeBlkmq::disk()->restarts, restarts);
+	EXPECT_EQ(FakeBlkmq::dispatch(extra.get()), -err::kIo);
+}
+
+// Closing stopped every queue for good: a late completion must not undo it.
+TEST_F(FullRingTest, CompletionAfterClosingLeavesQueuesStopped)
+{
+	fill();
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CLOSING);
+	const size_t restarts = FakeBlkmq::disk()->restarts;
+	be->release();
+	run();
+	for (auto &r : reqs)
+		EXPECT_EQ(r->completions, 1);
+	EXPECT_EQ(FakeBlkmq::disk()->restarts, restarts);
+}
+
 TEST_F(BlkfrontTest, UnsupportedFlushAndDiscardAreDisabledAsInTree)
 {
 	bring_up();
@@ -629,6 +750,61 @@ TEST_F(BlkfrontTest, UnsupportedFlushAndDiscardAreDisabledAsInTree)
 	EXPECT_TRUE(FakeBlkmq::disk()->discard_disabled);
 	TestRequest d2 = TestRequest::no_data(KAPI_BLK_OP_DISCARD, 0, 8);
 	EXPECT_EQ(FakeBlkmq::dispatch(d2.get()), -err::kOpNotSupp);
+}
+
+// In-tree completes a barrier answered EOPNOTSUPP as success even when it
+// carried data: the write was never done. Only an empty flush may succeed.
+TEST_F(BlkfrontTest, UnsupportedBarrierWithDataIsAnError)
+{
+	BackendOptions o;
+	o.flush_cache = false;
+	o.barrier = true;
+	bring_up(o);
+	be->rewrite = [](const blkif::Request &req, blkif::Response *rsp) {
+		if (req.data_op == blkif::Op::kWriteBarrier)
+			rsp->status = blkif::RspStatus::kEopnotsupp;
+		return true;
+	};
+	TestRequest fua = TestRequest::rw(KAPI_BLK_OP_WRITE, 8, 4096, 0, KAPI_BLK_RQ_FUA);
+	fua.fill(pattern(4096, 21));
+	ASSERT_EQ(submit(fua), 0);
+	EXPECT_EQ(be->log().back().data_op, blkif::Op::kWriteBarrier);
+	EXPECT_EQ(fua->completions, 1);
+	EXPECT_EQ(fua->err, -err::kIo);
+	EXPECT_TRUE(FakeBlkmq::disk()->flush_disabled);	// and the feature goes
+}
+
+TEST_F(BlkfrontTest, UnsupportedBarrierWithoutDataSucceeds)
+{
+	BackendOptions o;
+	o.flush_cache = false;
+	o.barrier = true;
+	bring_up(o);
+	be->rewrite = [](const blkif::Request &, blkif::Response *rsp) {
+		rsp->status = blkif::RspStatus::kEopnotsupp;
+		return true;
+	};
+	TestRequest f = TestRequest::no_data(KAPI_BLK_OP_FLUSH);
+	ASSERT_EQ(submit(f), 0);
+	EXPECT_EQ(be->log().back().data_op, blkif::Op::kWriteBarrier);
+	EXPECT_EQ(f->err, 0);
+	EXPECT_TRUE(FakeBlkmq::disk()->flush_disabled);
+}
+
+// dm-multipath fails a path over on IOERR, not on NOTSUPP (in-tree: IOERR).
+TEST_F(BlkfrontTest, UnsupportedReadOrWriteIsAnIoError)
+{
+	bring_up();
+	be->rewrite = [](const blkif::Request &, blkif::Response *rsp) {
+		rsp->status = blkif::RspStatus::kEopnotsupp;
+		return true;
+	};
+	TestRequest r = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	ASSERT_EQ(submit(r), 0);
+	EXPECT_EQ(r->err, -err::kIo);
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 4096);
+	ASSERT_EQ(submit(w), 0);
+	EXPECT_EQ(w->err, -err::kIo);
 }
 
 TEST_F(BlkfrontTest, DiscardReachesTheBackend)
@@ -741,25 +917,151 @@ TEST_F(HostileBackendTest, UnknownStatusFailsOnlyThatRequest)
 	EXPECT_EQ((*b)->err, 0);
 }
 
-TEST_F(HostileBackendTest, GrantStillMappedWithoutPersistenceIsAnErrorAndThePageIsKept)
+// XSA-396: a request whose page the backend still maps after its answer is
+// never completed (the page would go back to the page cache or an O_DIRECT
+// buffer the backend can still write into); it is held, the device is
+// broken, and it fails only once the backend lets go.
+class StuckGrantTest : public HostileBackendTest {
+protected:
+	void SetUp() override
+	{
+		HostileBackendTest::SetUp();
+		blkfront_params().feature_persistent = false;
+	}
+
+	// The backend maps the read's page writable and keeps it.
+	ScriptedBackend::Mapping keep_read_mapped()
+	{
+		return be->map(be->log()[0].segments[0].gref.raw(), false);
+	}
+
+	// The backend scribbles into the guest page through its mapping.
+	static void scribble(ScriptedBackend::Mapping m)
+	{
+		memset(kapi_page_address(m.page), 0xee, KAPI_PAGE_SIZE);
+	}
+
+	void expect_held_then_failed_after_unmap(ScriptedBackend::Mapping m)
+	{
+		EXPECT_EQ((*a)->completions, 0) << "completed while the backend maps its page";
+		scribble(m);
+		blkfront::driver_instance()->purge_all();	// still mapped: still held
+		EXPECT_EQ((*a)->completions, 0);
+		EXPECT_EQ(FakeBlkmq::pages_held(), 0u);
+		be->unmap(m);
+		blkfront::driver_instance()->purge_all();
+		EXPECT_EQ((*a)->completions, 1);
+		EXPECT_EQ((*a)->err, -err::kIo);
+		EXPECT_TRUE(xen.violations().empty()) << xen.violations().front();
+	}
+
+	// The last resort: the read failed, its page pinned for the deferred
+	// end-access, which frees it only once the backend unmaps.
+	void expect_leaked_pinned(ScriptedBackend::Mapping m)
+	{
+		EXPECT_EQ((*a)->completions, 1);
+		EXPECT_EQ((*a)->err, -err::kIo);
+		EXPECT_EQ(FakeBlkmq::pages_held(), 1u);
+		EXPECT_GE(xen.gnttab().deferred_pending, 1u);
+		scribble(m);
+		be->unmap(m);
+		a.reset();
+		EXPECT_EQ(FakeBlkmq::pages_held(), 0u);
+		EXPECT_TRUE(xen.violations().empty());
+	}
+
+	// del_gendisk waits for every request of the disk: the held read must
+	// be failed before it.
+	void expect_failed_before_del_gendisk()
+	{
+		FakeBlkmq::on_disk_free([this] {
+			freed_disk = true;
+			EXPECT_EQ((*a)->completions, 1) << "del_gendisk would wait for it forever";
+		});
+	}
+	bool freed_disk = false;
+};
+
+TEST_F(StuckGrantTest, HeldFromTheResponsePath)
 {
-	blkfront_params().feature_persistent = false;
 	two_in_flight();
-	// The backend maps the write's grant and never lets go.
-	const blkif::Request second = be->log()[1];
-	auto m = be->map(second.segments[0].gref.raw(), true);
+	auto m = keep_read_mapped();
 	be->release();
 	run();
 	EXPECT_EQ((*b)->completions, 1);
-	EXPECT_EQ((*b)->err, -err::kIo);
-	EXPECT_EQ(FakeBlkmq::pages_held(), 1u);		// page pinned for the deferred end
-	EXPECT_GE(xen.gnttab().deferred_pending, 1u);
+	EXPECT_EQ((*b)->err, -err::kIo);	// failed with the broken ring
 	TestRequest c = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
 	EXPECT_EQ(FakeBlkmq::dispatch(c.get()), -err::kIo);
-	EXPECT_TRUE(xen.violations().empty());
-	be->unmap(m);	// now Xen may free it
-	b.reset();
-	EXPECT_EQ(FakeBlkmq::pages_held(), 0u);
+	EXPECT_NE(strstr(last_log(), "disabled for further use"), nullptr) << last_log();
+	expect_held_then_failed_after_unmap(m);
+}
+
+TEST_F(StuckGrantTest, HeldWhenTheRingBreaks)
+{
+	two_in_flight();
+	auto m = keep_read_mapped();
+	be->push_raw_response(0, {blkif::RequestId(1000000), blkif::Op::kRead, blkif::RspStatus::kOkay});
+	run();
+	EXPECT_EQ((*b)->completions, 1);
+	EXPECT_EQ((*b)->err, -err::kIo);
+	expect_held_then_failed_after_unmap(m);
+}
+
+TEST_F(StuckGrantTest, HeldAtResumeNotRequeued)
+{
+	two_in_flight();
+	auto m = keep_read_mapped();
+	ASSERT_EQ(xbc_blkfront_resume(h), 0);
+	EXPECT_FALSE((*a)->bios_detached);
+	EXPECT_EQ((*a)->requeues, 0);
+	EXPECT_TRUE((*b)->bios_detached);	// the clean one goes back as bios
+	expect_held_then_failed_after_unmap(m);
+}
+
+// del_gendisk waits for every request of the disk: one held in a ring kept
+// aside at a resume must get the last resort before, or remove hangs.
+TEST_F(StuckGrantTest, RemoveAfterResumeDoesNotWaitForAHeldRequest)
+{
+	two_in_flight();
+	auto m = keep_read_mapped();
+	ASSERT_EQ(xbc_blkfront_resume(h), 0);
+	be->disconnect();
+	be = std::make_unique<ScriptedBackend>(xen, pair);
+	be->offer();
+	be->connect();
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	ASSERT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CONNECTED);
+	ASSERT_EQ((*a)->completions, 0);
+	expect_failed_before_del_gendisk();
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	EXPECT_TRUE(freed_disk);
+	expect_leaked_pinned(m);
+}
+
+TEST_F(StuckGrantTest, NewDiskAfterClosingDoesNotWaitForAHeldRequest)
+{
+	two_in_flight();
+	auto m = keep_read_mapped();
+	be->release();
+	run();
+	ASSERT_EQ((*a)->completions, 0);	// held
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CLOSING);
+	be->disconnect();
+	expect_failed_before_del_gendisk();
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	EXPECT_TRUE(freed_disk);
+	expect_leaked_pinned(m);
+}
+
+TEST_F(StuckGrantTest, RemoveLeaksThePagePinnedAsALastResort)
+{
+	two_in_flight();
+	auto m = keep_read_mapped();
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	EXPECT_NE(strstr(last_log(), "leaking"), nullptr) << last_log();
+	expect_leaked_pinned(m);
 }
 
 // --- lifecycle
@@ -839,6 +1141,28 @@ TEST_F(BlkfrontTest, ResumeReissuesWhatWasInFlight)
 	EXPECT_NE(strstr(last_log(), "persistent grants: disabled;"), nullptr) << last_log();
 }
 
+// Flush, FUA and discard were requeued at the resume; nothing kicks them
+// if the backend never comes back, and del_gendisk would wait for ever.
+TEST_F(BlkfrontTest, RemoveAfterAResumeThatNeverReconnectedDoesNotHang)
+{
+	bring_up();
+	be->hold = true;
+	TestRequest fua = TestRequest::rw(KAPI_BLK_OP_WRITE, 64, 4096, 0, KAPI_BLK_RQ_FUA);
+	TestRequest f = TestRequest::no_data(KAPI_BLK_OP_FLUSH);
+	TestRequest d = TestRequest::no_data(KAPI_BLK_OP_DISCARD, 0, 8);
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 4096);
+	for (TestRequest *r : {&fua, &f, &d, &w})
+		ASSERT_EQ(submit(*r), 0);
+	be->disconnect();
+	ASSERT_EQ(xbc_blkfront_resume(h), 0);
+	EXPECT_EQ(fua->requeues + f->requeues + d->requeues, 3);
+	EXPECT_EQ(FakeBlkmq::disk()->requeued_unkicked, 3u);
+	// The fake's disk_free checks nothing is left on the requeue list.
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	EXPECT_EQ(FakeBlkmq::disks_alive(), 0u);
+}
+
 TEST_F(BlkfrontTest, PurgeRevokesGrantsTheBackendDropped)
 {
 	bring_up();
@@ -860,6 +1184,78 @@ TEST_F(BlkfrontTest, BackendClosingKillsTheDisk)
 	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CLOSING);
 	EXPECT_TRUE(FakeBlkmq::disk()->dead);
 	EXPECT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CLOSED);
+}
+
+// HVM: no PV disk without a device-type, and never a CD-ROM (in-tree).
+TEST_F(BlkfrontTest, HvmProbeWantsADiskDeviceType)
+{
+	FakeBlkmq::set_hvm(true);
+	xbc_blkfront *dev = nullptr;
+	xen.xs_rm(pair.front_path + "/device-type");
+	EXPECT_EQ(xbc_blkfront_probe(pair.front, &dev), -err::kNoDev);
+	xen.xs_write(pair.front_path + "/device-type", "cdrom");
+	EXPECT_EQ(xbc_blkfront_probe(pair.front, &dev), -err::kNoDev);
+	xen.xs_write(pair.front_path + "/device-type", "disk");
+	ASSERT_EQ(xbc_blkfront_probe(pair.front, &h), 0);
+}
+
+TEST_F(BlkfrontTest, PvProbeNeedsNoDeviceType)
+{
+	xen.xs_rm(pair.front_path + "/device-type");
+	ASSERT_EQ(xbc_blkfront_probe(pair.front, &h), 0);
+}
+
+// Closing killed the disk for good (in-tree). A backend that comes back to
+// Connected gets a new disk over new rings; the old disk's requests fail
+// and its rings go only with its queues quiesced.
+TEST_F(BlkfrontTest, ClosingThenConnectedAgainReconnectsWithANewDisk)
+{
+	bring_up();
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 4096);
+	w.fill(pattern(4096, 31));
+	ASSERT_EQ(submit(w), 0);
+	be->hold = true;
+	TestRequest stuck = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	ASSERT_EQ(submit(stuck), 0);
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CLOSING);
+	ASSERT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CLOSED);
+	ASSERT_TRUE(FakeBlkmq::disk()->dead);
+
+	be->disconnect();
+	be->hold = false;
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
+	EXPECT_EQ(stuck->completions, 1);
+	EXPECT_EQ(stuck->err, -err::kIo);
+	EXPECT_EQ(FakeBlkmq::disks_created(), 2u);
+	EXPECT_EQ(FakeBlkmq::disks_alive(), 1u);
+	ASSERT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CONNECTED);
+	ASSERT_NE(FakeBlkmq::disk(), nullptr);
+	EXPECT_FALSE(FakeBlkmq::disk()->dead);
+	EXPECT_TRUE(FakeBlkmq::disk()->added);
+	be->connect();	// the backend maps the new rings
+	TestRequest r = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	ASSERT_EQ(submit(r), 0);
+	EXPECT_EQ(r->err, 0);
+	EXPECT_EQ(r.data(), pattern(4096, 31));
+}
+
+// While remove waits in del_gendisk (a stalled backend), the purge thread
+// and xenwatch must not block on this device: the purge thread holds the
+// driver mutex, which every other vbd's probe and rmmod need.
+TEST_F(BlkfrontTest, RemoveWaitingInDelGendiskBlocksNoOne)
+{
+	bring_up();
+	bool ran = false;
+	FakeBlkmq::on_disk_free([&] {
+		ran = true;
+		const size_t before = mutex_self_deadlocks();
+		blkfront::driver_instance()->purge_all();
+		xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CLOSING);
+		EXPECT_EQ(mutex_self_deadlocks(), before) << "would block on the removing device";
+	});
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	EXPECT_TRUE(ran);
 }
 
 TEST_F(BlkfrontTest, ProbeFailsCleanlyAtEveryAllocation)

@@ -132,6 +132,12 @@ int kapi_blkmq_disk_add(struct kapi_blkmq_disk *disk, struct kapi_xenbus_device 
  */
 void kapi_blkmq_disk_free(struct kapi_blkmq_disk *disk) KAPI_NOEXCEPT;
 
+/*
+ * New per-request limits after a resume onto another backend (in-tree
+ * blkif_recover): requests built from then on fit them. Process context.
+ */
+int kapi_blkmq_set_max_segments(struct kapi_blkmq_disk *disk, unsigned int max_segments,
+				unsigned int max_hw_sectors) KAPI_NOEXCEPT;
 /* Online resize (set_capacity_and_notify). */
 void kapi_blkmq_set_capacity(struct kapi_blkmq_disk *disk, uint64_t sectors) KAPI_NOEXCEPT;
 /* The disk is gone: fail new I/O, capacity 0 (blk_mark_disk_dead). */

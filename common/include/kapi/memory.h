@@ -21,6 +21,12 @@ enum kapi_gfp {
 void *kapi_malloc(size_t size, enum kapi_gfp gfp) KAPI_NOEXCEPT;
 void *kapi_zalloc(size_t size, enum kapi_gfp gfp) KAPI_NOEXCEPT;
 void kapi_free(void *ptr) KAPI_NOEXCEPT;
+/*
+ * Large zeroed arrays (kvzalloc): contiguous if cheap, else vmalloc. May
+ * sleep: KAPI_GFP_KERNEL or KAPI_GFP_NOIO only. Freed with kapi_kvfree.
+ */
+void *kapi_kvzalloc(size_t size, enum kapi_gfp gfp) KAPI_NOEXCEPT;
+void kapi_kvfree(void *ptr) KAPI_NOEXCEPT;
 
 /* A whole page (struct page), zeroed. NULL on failure. */
 struct kapi_page;

@@ -24,6 +24,8 @@ struct kapi_mutex;
 struct kapi_mutex *kapi_mutex_create(const char *name, enum kapi_gfp gfp) KAPI_NOEXCEPT;
 void kapi_mutex_destroy(struct kapi_mutex *mutex) KAPI_NOEXCEPT;
 void kapi_mutex_lock(struct kapi_mutex *mutex) KAPI_NOEXCEPT;
+/* Takes the mutex only if free: true if taken (mutex_trylock). */
+bool kapi_mutex_trylock(struct kapi_mutex *mutex) KAPI_NOEXCEPT;
 void kapi_mutex_unlock(struct kapi_mutex *mutex) KAPI_NOEXCEPT;
 
 /* Barriers between this domain and another over shared memory (virt_*mb). */

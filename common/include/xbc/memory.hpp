@@ -106,7 +106,7 @@ template <typename T, typename... Args>
 template <typename T> class BoxArray {
 public:
 	constexpr BoxArray() noexcept : p_(nullptr), n_(0) {}
-	BoxArray(BoxArray &&o) noexcept : p_(o.p_), n_(o.n_)
+	BoxArray(BoxArray &&o) noexcept : p_(o.p_), n_(o.n_), large_(o.large_)
 	{
 		o.p_ = nullptr;
 		o.n_ = 0;
@@ -117,6 +117,7 @@ public:
 			reset();
 			p_ = o.p_;
 			n_ = o.n_;
+			large_ = o.large_;
 			o.p_ = nullptr;
 			o.n_ = 0;
 		}
@@ -138,6 +139,20 @@ public:
 			return BoxArray();
 		return BoxArray(static_cast<T *>(mem), n);
 	}
+	// For arrays that may span many pages (ring bookkeeping sized by
+	// module parameters): never one huge kmalloc. Process context only.
+	[[nodiscard]] static BoxArray create_large(size_t n, Gfp gfp) noexcept
+	{
+		static_assert(__is_trivially_copyable(T), "BoxArray holds plain data");
+		static_assert(alignof(T) <= 8, "vmalloc gives page alignment, kmalloc 8 bytes");
+		size_t bytes;
+		if (n == 0 || __builtin_mul_overflow(n, sizeof(T), &bytes))
+			return BoxArray();
+		void *mem = kapi_kvzalloc(bytes, to_kapi(gfp));
+		if (!mem)
+			return BoxArray();
+		return BoxArray(static_cast<T *>(mem), n, true);
+	}
 
 	[[nodiscard]] bool is_null() const noexcept { return p_ == nullptr; }
 	size_t size() const noexcept { return n_; }
@@ -152,15 +167,19 @@ public:
 
 	void reset() noexcept
 	{
-		kapi_free(p_);
+		if (large_)
+			kapi_kvfree(p_);
+		else
+			kapi_free(p_);
 		p_ = nullptr;
 		n_ = 0;
 	}
 
 private:
-	BoxArray(T *p, size_t n) noexcept : p_(p), n_(n) {}
+	BoxArray(T *p, size_t n, bool large = false) noexcept : p_(p), n_(n), large_(large) {}
 	T *p_;
 	size_t n_;
+	bool large_ = false;	// from kapi_kvzalloc
 };
 
 } // namespace xbc

@@ -27,6 +27,9 @@ struct Globals {
 	size_t alive = 0;
 	size_t created = 0;
 	unsigned cpus = 4;
+	bool hvm = false;
+	std::function<void()> on_disk_free;
+	bool legacy_disks = false;
 	size_t double_completions = 0;
 	std::map<kapi_page *, int> holds;
 	BlkfrontParams params;
@@ -45,6 +48,12 @@ FakeDiskState *FakeBlkmq::disk() { return g().disk ? &g().disk->state : nullptr;
 size_t FakeBlkmq::disks_alive() { return g().alive; }
 size_t FakeBlkmq::disks_created() { return g().created; }
 void FakeBlkmq::set_online_cpus(unsigned int n) { g().cpus = n; }
+void FakeBlkmq::on_disk_free(std::function<void()> fn) { g().on_disk_free = std::move(fn); }
+void FakeBlkmq::set_hvm(bool hvm, bool legacy_disks)
+{
+	g().hvm = hvm;
+	g().legacy_disks = legacy_disks;
+}
 size_t FakeBlkmq::double_completions() { return g().double_completions; }
 
 size_t FakeBlkmq::pages_held()
@@ -58,6 +67,9 @@ size_t FakeBlkmq::pages_held()
 void FakeBlkmq::reset()
 {
 	g().cpus = 4;
+	g().hvm = false;
+	g().on_disk_free = nullptr;
+	g().legacy_disks = false;
 	g().created = 0;
 	g().double_completions = 0;
 	g().params = BlkfrontParams();
@@ -201,6 +213,8 @@ void kapi_blk_rq_requeue(struct kapi_blk_request *rq) noexcept
 {
 	rq->requeues++;
 	rq->started = false;
+	if (g().disk)
+		g().disk->state.requeued_unkicked++;
 }
 
 void kapi_blk_rq_detach_bios(struct kapi_blkmq_disk *disk, struct kapi_blk_request *rq) noexcept
@@ -260,7 +274,14 @@ void kapi_blkmq_disk_free(struct kapi_blkmq_disk *disk) noexcept
 {
 	if (!disk)
 		return;
+	if (g().on_disk_free) {
+		auto fn = std::move(g().on_disk_free);
+		g().on_disk_free = nullptr;
+		fn();
+	}
 	EXPECT_FALSE(disk->state.quiesced) << "disk freed while quiesced: del_gendisk would hang";
+	EXPECT_EQ(disk->state.requeued_unkicked, 0u)
+		<< "requeued requests never kicked: del_gendisk would hang";
 	if (g().disk == disk)
 		g().disk = nullptr;
 	g().alive--;
@@ -272,6 +293,14 @@ void kapi_blkmq_set_capacity(struct kapi_blkmq_disk *disk, uint64_t sectors) noe
 {
 	disk->state.capacity = sectors;
 	disk->state.capacity_changes++;
+}
+
+int kapi_blkmq_set_max_segments(struct kapi_blkmq_disk *disk, unsigned int max_segments,
+				unsigned int max_hw_sectors) noexcept
+{
+	disk->state.cfg.max_segments = max_segments;
+	disk->state.cfg.max_hw_sectors = max_hw_sectors;
+	return 0;
 }
 
 void kapi_blkmq_mark_dead(struct kapi_blkmq_disk *disk) noexcept
@@ -322,11 +351,12 @@ void kapi_blkmq_start_stopped_queues(struct kapi_blkmq_disk *disk) noexcept
 void kapi_blkmq_kick_requeue(struct kapi_blkmq_disk *disk) noexcept
 {
 	disk->state.requeue_kicks++;
+	disk->state.requeued_unkicked = 0;
 }
 
 unsigned int kapi_num_online_cpus(void) noexcept { return g().cpus; }
-bool kapi_xen_hvm_with_legacy_disks(void) noexcept { return false; }
-bool kapi_xen_hvm_domain(void) noexcept { return false; }
+bool kapi_xen_hvm_with_legacy_disks(void) noexcept { return g().hvm && g().legacy_disks; }
+bool kapi_xen_hvm_domain(void) noexcept { return g().hvm; }
 
 void kapi_xenbus_frontend_closed(struct kapi_xenbus_device *dev) noexcept
 {

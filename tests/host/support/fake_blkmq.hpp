@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -79,6 +80,7 @@ struct FakeDiskState {
 	size_t hw_stops = 0;	// kapi_blkmq_stop_hw_queue
 	size_t restarts = 0;
 	size_t requeue_kicks = 0;
+	size_t requeued_unkicked = 0;	// on blk-mq's requeue list, not yet kicked
 	size_t bios_pending = 0;	// requests whose bios were detached
 	size_t bios_resubmitted = 0;
 };
@@ -93,6 +95,11 @@ public:
 	// `hwq`); returns queue_rq's answer.
 	static int dispatch(kapi_blk_request *rq, unsigned int hwq = 0);
 	static void set_online_cpus(unsigned int n);
+	// Runs inside kapi_blkmq_disk_free (del_gendisk), as whatever else
+	// the kernel runs while del_gendisk waits for I/O.
+	static void on_disk_free(std::function<void()> fn);
+	// An HVM guest (kapi_xen_hvm_domain), with emulated disks not unplugged.
+	static void set_hvm(bool hvm, bool legacy_disks = false);
 	static size_t double_completions();
 	static size_t pages_held();
 	static void reset();

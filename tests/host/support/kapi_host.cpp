@@ -2,11 +2,14 @@
 // Userspace implementation of the hypervisor-free kapi headers (memory, log,
 // sync, time) for host tests. Counting every allocation lets each test prove
 // it leaks nothing; failure injection drives every error path.
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <set>
 
 #include "kapi/log.h"
 #include "kapi/memory.h"
@@ -26,6 +29,8 @@ struct {
 
 bool g_atomic;
 size_t g_sleeps_in_atomic;
+size_t g_self_deadlocks;
+std::set<void *> g_kv;	// blocks from kapi_kvzalloc, which kapi_free must not take
 
 void check_may_sleep(bool sleeps) noexcept
 {
@@ -88,6 +93,7 @@ void release_alloc() noexcept { g_alloc.live--; }
 void set_atomic_context(bool atomic) noexcept { g_atomic = atomic; }
 bool in_atomic_context() noexcept { return g_atomic; }
 size_t sleeps_in_atomic() noexcept { return g_sleeps_in_atomic; }
+size_t mutex_self_deadlocks() noexcept { return g_self_deadlocks; }
 void set_jiffies(unsigned long j) noexcept { g_jiffies = j; }
 void advance_jiffies(unsigned long d) noexcept { g_jiffies += d; }
 size_t log_count() noexcept { return g_log_count; }
@@ -101,6 +107,12 @@ extern "C" {
 void *kapi_malloc(size_t size, enum kapi_gfp gfp) noexcept
 {
 	check_may_sleep(gfp != KAPI_GFP_ATOMIC);
+	// Above KMALLOC_MAX_SIZE (x86_64: 4 MiB) kmalloc always fails, and
+	// the page allocator WARNs.
+	if (size > (size_t(4) << 20)) {
+		fprintf(stderr, "kapi_malloc: %zu bytes is above KMALLOC_MAX_SIZE\n", size);
+		return nullptr;
+	}
 	if (should_fail())
 		return nullptr;
 	const bool pow2 = size >= 8 && size <= KAPI_PAGE_SIZE && (size & (size - 1)) == 0;
@@ -119,6 +131,37 @@ void kapi_free(void *ptr) noexcept
 {
 	if (!ptr)
 		return;
+	if (g_kv.count(ptr)) {
+		fprintf(stderr, "kapi_free of a kapi_kvzalloc block\n");
+		abort();
+	}
+	g_alloc.live--;
+	free(ptr);
+}
+
+void *kapi_kvzalloc(size_t size, enum kapi_gfp gfp) noexcept
+{
+	if (gfp == KAPI_GFP_ATOMIC) {
+		fprintf(stderr, "kapi_kvzalloc in atomic context\n");
+		abort();
+	}
+	check_may_sleep(true);
+	if (should_fail())
+		return nullptr;
+	void *p = counted(calloc(1, size ? size : 1));
+	if (p)
+		g_kv.insert(p);
+	return p;
+}
+
+void kapi_kvfree(void *ptr) noexcept
+{
+	if (!ptr)
+		return;
+	if (!g_kv.erase(ptr)) {
+		fprintf(stderr, "kapi_kvfree of a block not from kapi_kvzalloc\n");
+		abort();
+	}
 	g_alloc.live--;
 	free(ptr);
 }
@@ -167,6 +210,7 @@ struct kapi_spinlock {
 };
 struct kapi_mutex {
 	pthread_mutex_t m;
+	unsigned phantom;	// retakes by the owner, counted in g_self_deadlocks
 };
 
 struct kapi_spinlock *kapi_spinlock_create(const char *, enum kapi_gfp gfp) noexcept
@@ -196,8 +240,14 @@ void kapi_spin_unlock_irqrestore(struct kapi_spinlock *l, unsigned long) noexcep
 struct kapi_mutex *kapi_mutex_create(const char *, enum kapi_gfp gfp) noexcept
 {
 	auto *m = static_cast<kapi_mutex *>(kapi_malloc(sizeof(kapi_mutex), gfp));
-	if (m)
-		pthread_mutex_init(&m->m, nullptr);
+	if (m) {
+		pthread_mutexattr_t a;
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
+		pthread_mutex_init(&m->m, &a);
+		pthread_mutexattr_destroy(&a);
+		m->phantom = 0;
+	}
 	return m;
 }
 void kapi_mutex_destroy(struct kapi_mutex *m) noexcept
@@ -210,9 +260,23 @@ void kapi_mutex_destroy(struct kapi_mutex *m) noexcept
 void kapi_mutex_lock(struct kapi_mutex *m) noexcept
 {
 	check_may_sleep(true);
-	pthread_mutex_lock(&m->m);
+	if (pthread_mutex_lock(&m->m) == EDEADLK) {
+		g_self_deadlocks++;
+		m->phantom++;
+	}
 }
-void kapi_mutex_unlock(struct kapi_mutex *m) noexcept { pthread_mutex_unlock(&m->m); }
+bool kapi_mutex_trylock(struct kapi_mutex *m) noexcept
+{
+	return pthread_mutex_trylock(&m->m) == 0;
+}
+void kapi_mutex_unlock(struct kapi_mutex *m) noexcept
+{
+	if (m->phantom) {
+		m->phantom--;
+		return;
+	}
+	pthread_mutex_unlock(&m->m);
+}
 
 void kapi_virt_mb(void) noexcept { __atomic_thread_fence(__ATOMIC_SEQ_CST); }
 void kapi_virt_rmb(void) noexcept { __atomic_thread_fence(__ATOMIC_ACQUIRE); }

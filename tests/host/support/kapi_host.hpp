@@ -32,6 +32,11 @@ void set_atomic_context(bool atomic) noexcept;
 [[nodiscard]] bool in_atomic_context() noexcept;
 [[nodiscard]] size_t sleeps_in_atomic() noexcept;
 
+// A kapi mutex taken again by the thread that holds it: in the kernel, a
+// deadlock. The fake counts it and goes on (the retake and its unlock are
+// no-ops), so a test sees it instead of hanging.
+[[nodiscard]] size_t mutex_self_deadlocks() noexcept;
+
 // kapi_jiffies() returns this; it only moves when a test moves it.
 void set_jiffies(unsigned long j) noexcept;
 void advance_jiffies(unsigned long delta) noexcept;
