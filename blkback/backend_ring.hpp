@@ -76,7 +76,7 @@ struct PendingRequest {
 // Per-ring scratch space for the one request being dispatched: too big
 // for the kernel stack, and only the ring thread uses it.
 // A request's segments must all fit one RequestMapping.
-static_assert(kMaxIndirectSegments <= RequestMapping::kMaxSegments,
+static_assert(kBackendIndirectSegments <= RequestMapping::kMaxSegments,
 	      "the advertised feature-max-indirect-segments exceeds RequestMapping");
 
 struct RingScratch {

@@ -128,7 +128,7 @@ private:
 	// Read by the data path; written with the queues quiesced.
 	Box<IoRing> rings_[kMaxFrontendQueues];
 	uint32_t nr_rings_ = 0;
-	Box<IoRing> retired_[kMaxRings];	// under mutex_; no longer on the data path
+	Box<IoRing> retired_[kMaxFrontendQueues];	// under mutex_; no longer on the data path
 	kapi_blkmq_disk *disk_ = nullptr;
 	bool dead_ = false;
 
