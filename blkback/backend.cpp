@@ -66,7 +66,8 @@ Status write_uint(kapi_xbt t, const char *dir, const char *node, uint64_t v) noe
 
 } // namespace
 
-Backend::Backend(kapi_xenbus_device *dev, kapi_mutex *lock) noexcept : dev_(dev), lock_(lock)
+Backend::Backend(kapi_xenbus_device *dev, kapi_mutex *lock, kapi_mutex *resize_lock) noexcept
+	: dev_(dev), lock_(lock), resize_lock_(resize_lock)
 {
 	// Held for the vbd's whole life, as in-tree: rmmod fails while a
 	// guest has a disk here instead of cutting it off.
@@ -76,12 +77,18 @@ Backend::Backend(kapi_xenbus_device *dev, kapi_mutex *lock) noexcept : dev_(dev)
 Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
 {
 	kapi_mutex *lock = kapi_mutex_create("xbc_vbd", KAPI_GFP_KERNEL);
-	if (!lock) {
+	// Not lock_: ring threads announce, and disconnect holds lock_ while
+	// it stops them.
+	kapi_mutex *resize_lock = kapi_mutex_create("xbc_vbd_resize", KAPI_GFP_KERNEL);
+	if (!lock || !resize_lock) {
+		kapi_mutex_destroy(resize_lock);
+		kapi_mutex_destroy(lock);
 		kapi_xenbus_dev_fatal(dev, -err::kNoMem, "allocating backend structure");
 		return Status::error(err::kNoMem);
 	}
-	auto be = create<Backend>(Gfp::kKernel, dev, lock);
+	auto be = create<Backend>(Gfp::kKernel, dev, lock, resize_lock);
 	if (be.is_null()) {
+		kapi_mutex_destroy(resize_lock);
 		kapi_mutex_destroy(lock);
 		kapi_xenbus_dev_fatal(dev, -err::kNoMem, "allocating backend structure");
 		return Status::error(err::kNoMem);
@@ -145,6 +152,7 @@ Backend::~Backend()
 		Locked l(lock_);
 		device_.reset();
 	}
+	kapi_mutex_destroy(resize_lock_);
 	kapi_mutex_destroy(lock_);
 	xbc_blkback_module_put();
 }
@@ -547,21 +555,27 @@ void Backend::write_connect_keys() noexcept
 		fatal(-err::kIo, "switching to Connected state");
 }
 
-void Backend::announce_resize(Sector capacity) noexcept
+void Backend::announce_resize(const Device &device) noexcept
 {
 	const char *node = kapi_xenbus_nodename(dev_);
+	// Two rings may each have seen a different change (S0->S1, S1->S2);
+	// unserialised, the one announcing S1 could commit last and leave
+	// xenstore at S1 for good. So one announcement at a time, each
+	// writing the live size rather than the one its ring saw.
+	Locked l(resize_lock_);
+	Sector written;
 	kapi_log(KAPI_LOG_INFO, "VBD Resize: Domid: %d, Device: (%u, %u)\n",
 		 int(kapi_xenbus_otherend_id(dev_)), major_, minor_);
-	kapi_log(KAPI_LOG_INFO, "VBD Resize: new size %llu\n",
-		 static_cast<unsigned long long>(capacity.raw()));
 	for (;;) {
 		kapi_xbt t;
 		if (kapi_xenbus_transaction_start(&t) < 0) {
 			kapi_log(KAPI_LOG_WARNING, "Error starting transaction\n");
 			return;
 		}
+		// Read again on every attempt: a retry may follow a resize.
+		written = device.capacity();
 		// Rewriting our state makes a connected frontend re-read sectors.
-		if (write_uint(t, node, "sectors", capacity.raw()).is_error() ||
+		if (write_uint(t, node, "sectors", written.raw()).is_error() ||
 		    write_uint(t, node, "state", unsigned(state_)).is_error()) {
 			kapi_log(KAPI_LOG_WARNING, "Error writing new size\n");
 			if (kapi_xenbus_transaction_end(t, true) < 0)
@@ -571,9 +585,17 @@ void Backend::announce_resize(Sector capacity) noexcept
 		const int rc = kapi_xenbus_transaction_end(t, false);
 		if (rc == -err::kAgain)
 			continue;
-		if (rc < 0)
+		if (rc < 0) {
 			kapi_log(KAPI_LOG_WARNING, "Error ending transaction\n");
-		return;
+			return;
+		}
+		kapi_log(KAPI_LOG_INFO, "VBD Resize: new size %llu\n",
+			 static_cast<unsigned long long>(written.raw()));
+		// The device may have changed again while we wrote; the ring
+		// that saw that change waits for us, but we are not sure to be
+		// the last writer: write until what we wrote is still live.
+		if (device.capacity() == written)
+			return;
 	}
 }
 

@@ -88,7 +88,11 @@ public:
 	}
 	// A ring's thread calls this when the device size changed: rewrite
 	// `sectors` and `state` so a connected frontend re-reads the size.
-	void announce_resize(Sector capacity) noexcept;
+	// Rings announce one at a time and each writes the device's live
+	// size (again, until it holds still), so whichever commits last
+	// leaves the newest size in xenstore: a ring that saw an older
+	// change can no longer overwrite a newer one.
+	void announce_resize(const Device &device) noexcept;
 	// A flush (or with `barrier`, a barrier) came back EOPNOTSUPP: stop
 	// advertising that one feature.
 	void withdraw_flush_feature(bool barrier) noexcept;
@@ -98,7 +102,7 @@ public:
 	BackendRing *ring(unsigned i) const noexcept { return i < nr_rings_ ? rings_[i] : nullptr; }
 	Device *device() const noexcept { return device_.get(); }
 
-	Backend(kapi_xenbus_device *dev, kapi_mutex *lock) noexcept;
+	Backend(kapi_xenbus_device *dev, kapi_mutex *lock, kapi_mutex *resize_lock) noexcept;
 
 private:
 	static void on_physical_device(void *ctx, const char *path) noexcept;
@@ -116,6 +120,7 @@ private:
 
 	kapi_xenbus_device *const dev_;
 	kapi_mutex *const lock_;		// see the file comment
+	kapi_mutex *const resize_lock_;		// serialises announce_resize
 	struct kapi_xenbus_watch *watch_ = nullptr;	// physical-device
 
 	// Guarded by lock_.

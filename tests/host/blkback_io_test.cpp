@@ -752,6 +752,33 @@ TEST(BlkbackIo, EveryRingChecksTheLiveDeviceSize)
 	EXPECT_EQ(b.back_key("sectors"), "1024");
 }
 
+TEST(BlkbackIo, ResizeAnnouncedLastIsTheNewest)
+{
+	// Ring 0 sees 2048->4096 and announces. Before its commit the device
+	// grows to 8192, ring 1 claims that change and its announcement
+	// commits first (the hook). Whoever commits last must leave 8192:
+	// before the fix ring 0 retried with its stale 4096, for good.
+	Bench b;
+	b.connect(with_queues(2));
+	FrontPage &p = b.grant_page();
+	b.disk().resize(4096);
+	bool hooked = false;
+	b.xen.on_next_commit([&] {
+		hooked = true;
+		b.disk().resize(8192);
+		Sector now;
+		ASSERT_TRUE(b.be->device()->take_resize(&now));
+		EXPECT_EQ(now.raw(), 8192u);
+		b.xen.xs_write(b.pair.back_path + "/sectors", "8192");
+	});
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 1, 0, {Bench::seg(p)}), 0).status, RspStatus::kOkay);
+	EXPECT_TRUE(hooked);
+	EXPECT_EQ(b.back_key("sectors"), "8192");
+	// Nothing new to announce: the size rests at the newest.
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 2, 0, {Bench::seg(p)}), 1).status, RspStatus::kOkay);
+	EXPECT_EQ(b.back_key("sectors"), "8192");
+}
+
 TEST(BlkbackIo, X86_32AbiRoundTrip)
 {
 	// A 32-bit frontend: 108-byte slots, 4-aligned 64-bit fields, 12-byte

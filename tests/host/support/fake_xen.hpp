@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -201,6 +202,9 @@ public:
 	void xs_rm(const std::string &path);
 	// The next n transaction commits fail with -EAGAIN (their writes dropped).
 	void fail_next_commits(size_t n) noexcept;
+	// Runs `hook` once, inside the next transaction commit and before
+	// xenstored's conflict check: what another writer did meanwhile.
+	void on_next_commit(std::function<void()> hook);
 	// The next n transaction starts fail with err.
 	void fail_next_transaction_starts(size_t n, int err = -12 /* -ENOMEM */) noexcept;
 	[[nodiscard]] size_t commits() const noexcept;

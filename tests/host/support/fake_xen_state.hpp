@@ -124,6 +124,7 @@ struct FakeXen::State {
 	uint32_t next_txn = 1;
 	std::map<uint32_t, Txn> txns;
 	size_t fail_commits = 0;
+	std::function<void()> commit_hook;	// on_next_commit
 	size_t fail_starts = 0;
 	int fail_start_err = -12;
 	size_t n_commits = 0, n_commits_failed = 0, n_aborts = 0;

@@ -76,6 +76,7 @@ std::optional<std::string> FakeXen::xs_read(const std::string &path) const
 
 void FakeXen::xs_rm(const std::string &path) { s_->store_rm(path); }
 void FakeXen::fail_next_commits(size_t n) noexcept { s_->fail_commits = n; }
+void FakeXen::on_next_commit(std::function<void()> hook) { s_->commit_hook = std::move(hook); }
 void FakeXen::fail_next_transaction_starts(size_t n, int err) noexcept
 {
 	s_->fail_starts = n;
@@ -238,6 +239,12 @@ int kapi_xenbus_transaction_end(kapi_xbt t, bool abort) noexcept
 	if (abort) {
 		s.n_aborts++;
 		return 0;
+	}
+	if (s.commit_hook) {
+		// Taken out first: the hook may commit transactions itself.
+		std::function<void()> hook = std::move(s.commit_hook);
+		s.commit_hook = nullptr;
+		hook();
 	}
 	bool conflict = false;
 	if (s.fail_commits) {
