@@ -175,6 +175,10 @@ public:
 	// does so when the p2m update of one op fails after the hypercall
 	// mapped the others (that op alone reports an error status).
 	void fail_next_map_call(int err) noexcept;
+	// The next kapi_gnttab_unmap runs every operation as usual and then
+	// returns `err`, as gnttab_unmap_refs_sync does when a step after the
+	// hypercall fails: each op's status still says whether it unmapped.
+	void fail_next_unmap_call(int err) noexcept;
 	// kapi_gnttab_grant_page returns -ENOSPC while this many grants are live.
 	void set_grant_limit(size_t max_live_grants) noexcept;
 	[[nodiscard]] GnttabStats gnttab() const noexcept;

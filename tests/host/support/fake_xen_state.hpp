@@ -96,6 +96,7 @@ struct FakeXen::State {
 	uint16_t mapping_domid = 0;
 	size_t grant_limit = SIZE_MAX;
 	int next_map_call_err = 0;	// fail_next_map_call
+	int next_unmap_call_err = 0;	// fail_next_unmap_call
 	uint32_t next_ref = kFirstGrantRef;
 	std::deque<uint32_t> free_refs;
 	std::map<uint32_t, Grant> grants;
