@@ -709,6 +709,10 @@ IoStats Backend::io_stats() noexcept
 	IoStats s = retired_io_;
 	for (unsigned i = 0; i < nr_rings_; i++)
 		s.add(rings_[i]->io_stats());
+	// A retiring ring's counters join retired_io_ only once it retires:
+	// until then they count here, or the totals would dip meanwhile.
+	for (const BackendRing *r = retiring_; r; r = r->next_retiring)
+		s.add(r->io_stats());
 	return s;
 }
 
@@ -718,6 +722,8 @@ GrantStats Backend::grant_stats() noexcept
 	GrantStats s = retired_grants_;
 	for (unsigned i = 0; i < nr_rings_; i++)
 		s.add(rings_[i]->grant_stats());
+	for (const BackendRing *r = retiring_; r; r = r->next_retiring)
+		s.add(r->grant_stats());
 	return s;
 }
 

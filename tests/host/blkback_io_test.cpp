@@ -733,6 +733,36 @@ TEST(BlkbackIo, MultiQueueRingsWorkIndependently)
 	EXPECT_EQ(b.be->io_stats().wr_req, 2u);
 }
 
+TEST(BlkbackIo, StatisticsHoldStillWhileRingsRetire)
+{
+	// sysfs totals include a retiring ring's counters: they neither dip
+	// while its bios are in flight nor jump when it retires.
+	Bench b;
+	b.connect(with_queues(2));
+	FrontPage &p = b.grant_page();
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 9, 0, {Bench::seg(p)}), 1).status, RspStatus::kOkay);
+	reads_in_flight(b);
+	const auto io = b.be->io_stats();
+	const auto gr = b.be->grant_stats();
+	EXPECT_EQ(io.rd_req, 6u);
+	b.frontend_state(KAPI_XENBUS_CLOSING);
+	b.frontend_state(KAPI_XENBUS_CLOSED);
+	ASSERT_EQ(b.be->nr_retiring(), 1u);
+	const auto same = [&](const auto &i, const auto &g) {
+		EXPECT_EQ(i.rd_req, io.rd_req);
+		EXPECT_EQ(i.rd_sect, io.rd_sect);
+		EXPECT_EQ(i.wr_req, io.wr_req);
+		EXPECT_EQ(g.maps, gr.maps);
+		EXPECT_EQ(g.misses, gr.misses);
+		EXPECT_EQ(g.hits, gr.hits);
+	};
+	same(b.be->io_stats(), b.be->grant_stats());
+	b.xen.complete_bios();
+	host::run_works();
+	EXPECT_EQ(b.be->nr_retiring(), 0u);
+	same(b.be->io_stats(), b.be->grant_stats());
+}
+
 TEST(BlkbackIo, EveryRingChecksTheLiveDeviceSize)
 {
 	// Only ring 1 runs: it must see the device grow and shrink itself,
