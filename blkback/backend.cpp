@@ -93,6 +93,13 @@ Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
 		kapi_xenbus_dev_fatal(dev, -err::kNoMem, "allocating backend structure");
 		return Status::error(err::kNoMem);
 	}
+	// Frees retired rings as soon as they retire: ring_retired runs in
+	// the ring's own work item, which cannot free the ring it runs for.
+	be->reap_work_ = kapi_work_create(&Backend::on_reap_work, be.get(), KAPI_GFP_KERNEL);
+	if (!be->reap_work_) {
+		kapi_xenbus_dev_fatal(dev, -err::kNoMem, "allocating backend structure");
+		return Status::error(err::kNoMem);
+	}
 	const char *node = kapi_xenbus_nodename(dev);
 	const Settings s = Settings::snapshot(xbc_blkback_online_cpus());
 
@@ -147,6 +154,9 @@ Backend::~Backend()
 				 kapi_xenbus_nodename(dev_), nr_retiring());
 		kapi_msleep(kPollMs);
 	}
+	// The last ring_retired queued it before nr_retiring() reached 0:
+	// cancel or wait for it, then free what it did not.
+	kapi_work_destroy(reap_work_);
 	reap();
 	{
 		Locked l(lock_);
@@ -655,6 +665,10 @@ void Backend::ring_retired(BackendRing &ring) noexcept
 	retired_ = &ring;
 	retired_io_.add(ring.io_stats());
 	retired_grants_.add(ring.grant_stats());
+	// Freed by the reap work, not at the next xenwatch event. Queued
+	// before the count drops: the destructor destroys reap_work_ once
+	// it sees no ring retiring.
+	kapi_work_queue(reap_work_);
 	if (__atomic_sub_fetch(&nr_retiring_, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
 	log_disconnected();
@@ -665,6 +679,11 @@ void Backend::ring_retired(BackendRing &ring) noexcept
 		if (frontend_ == KAPI_XENBUS_INITIALISING)
 			switch_state(KAPI_XENBUS_INITWAIT);
 	}
+}
+
+void Backend::on_reap_work(void *ctx) noexcept
+{
+	static_cast<Backend *>(ctx)->reap();
 }
 
 // Without lock_: freeing a ring waits for its work item, which may still

@@ -25,12 +25,14 @@
 // once the rings with nothing in flight. A ring with bios in flight is
 // retiring: its last completion (through its work item, which takes lock_
 // in ring_retired) unmaps and frees what it held, and only then does a
-// Closed frontend see us Closed. Until then a reconnect is refused (-EBUSY,
+// Closed frontend see us Closed; the Backend's reap work item then frees
+// the ring itself (its own work item cannot). Until then a reconnect is refused (-EBUSY,
 // as in-tree). Removal (the destructor) does wait for retiring rings,
 // without lock_.
 #pragma once
 
 #include "kapi/sync.h"
+#include "kapi/thread.h"
 #include "kapi/xenbus.h"
 #include "xbc/blkif.hpp"
 #include "xbc/memory.hpp"
@@ -114,6 +116,7 @@ private:
 	void disconnect() noexcept;
 	// Frees the rings that finished retiring. Takes lock_ itself.
 	void reap() noexcept;
+	static void on_reap_work(void *ctx) noexcept;
 	void log_disconnected() noexcept;
 	void switch_state(kapi_xenbus_state s) noexcept;
 	void fatal(int err, const char *msg) noexcept;
@@ -122,6 +125,7 @@ private:
 	kapi_mutex *const lock_;		// see the file comment
 	kapi_mutex *const resize_lock_;		// serialises announce_resize
 	struct kapi_xenbus_watch *watch_ = nullptr;	// physical-device
+	struct kapi_work *reap_work_ = nullptr;	// runs reap(); queued by ring_retired
 
 	// Guarded by lock_.
 	Box<Device> device_;
@@ -138,7 +142,7 @@ private:
 	bool threads_started_ = false;
 	kapi_xenbus_state frontend_ = KAPI_XENBUS_UNKNOWN;	// last seen
 	// Disconnected rings with bios in flight, then (once ring_retired)
-	// the retired ones until reap() frees them.
+	// the retired ones until reap() (reap_work_) frees them.
 	BackendRing *retiring_ = nullptr;
 	BackendRing *retired_ = nullptr;
 	unsigned nr_retiring_ = 0;		// atomic: the destructor polls it

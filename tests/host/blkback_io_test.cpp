@@ -668,6 +668,28 @@ TEST(BlkbackIo, ClosedWithIoInFlightReturnsAtOnceAndRetiresOnLastCompletion)
 	EXPECT_EQ(host::works_pending(), 0u);
 }
 
+TEST(BlkbackIo, RetiredRingIsFreedWithoutWaitingForXenwatch)
+{
+	// After the last completion and the work it queues, nothing of the
+	// retired ring may be left for the next xenwatch event to free.
+	Bench b;
+	b.connect();
+	reads_in_flight(b);
+	b.frontend_state(KAPI_XENBUS_CLOSING);
+	b.frontend_state(KAPI_XENBUS_CLOSED);
+	ASSERT_EQ(b.be->nr_retiring(), 1u);
+	b.xen.complete_bios();
+	host::run_works();
+	ASSERT_EQ(b.be->nr_retiring(), 0u);
+	EXPECT_EQ(host::works_pending(), 0u);
+	const size_t live = host::alloc_stats().live;
+	// The next xenwatch event (a frontend back for a reconnect) has
+	// nothing left to free: before the fix it freed the ring here.
+	b.frontend_state(KAPI_XENBUS_INITIALISING);
+	EXPECT_EQ(b.be->state(), KAPI_XENBUS_INITWAIT);
+	EXPECT_EQ(host::alloc_stats().live, live);
+}
+
 TEST(BlkbackIo, ReconnectWaitsForRetiringRings)
 {
 	Bench b;
