@@ -26,9 +26,11 @@
 // retiring: its last completion (through its work item, which takes lock_
 // in ring_retired) unmaps and frees what it held, and only then does a
 // Closed frontend see us Closed; the Backend's reap work item then frees
-// the ring itself (its own work item cannot). Until then a reconnect is refused (-EBUSY,
-// as in-tree). Removal (the destructor) does wait for retiring rings,
-// without lock_.
+// the ring itself (its own work item cannot). Until then a reconnect is
+// refused (-EBUSY, as in-tree). Removal (remove()) does not wait
+// either: the Backend becomes a zombie, freed on the module's workqueue
+// after its last ring retires. The destructor alone waits, without
+// lock_, for a Backend destroyed directly with rings retiring.
 #pragma once
 
 #include "kapi/sync.h"
@@ -51,8 +53,22 @@ public:
 	// xenbus probe. On failure the device has been marked failed in
 	// xenstore (dev_fatal) and nothing is left allocated.
 	[[nodiscard]] static Result<Box<Backend>> probe(kapi_xenbus_device *dev) noexcept;
-	// xenbus remove: unwatch, disconnect, close the device.
+	// xenbus remove (xenwatch): unwatch and disconnect without waiting
+	// for I/O. With none in flight the Backend is freed at once;
+	// otherwise it becomes a zombie, freed on the module's workqueue
+	// after its last ring retires, and never touches `dev`'s xenstore
+	// nodes or state again.
+	static void remove(Box<Backend> be) noexcept;
+	// Frees everything. Waits for retiring rings, so only remove() (and
+	// the zombie reaper, once none retire) should get here in the module.
 	~Backend();
+
+	// module_init / module_exit: the zombie reaper's workqueue. exit
+	// waits until every zombie is freed. init: 0 or -errno.
+	[[nodiscard]] static int module_init() noexcept;
+	static void module_exit() noexcept;
+	// Tests: removed Backends not yet freed.
+	[[nodiscard]] static unsigned nr_zombies() noexcept;
 
 	// otherend_changed. Returns true when the caller (the C shim) must
 	// unregister the device: the frontend is gone (Unknown), or Closed
@@ -104,7 +120,7 @@ public:
 	BackendRing *ring(unsigned i) const noexcept { return i < nr_rings_ ? rings_[i] : nullptr; }
 	Device *device() const noexcept { return device_.get(); }
 
-	Backend(kapi_xenbus_device *dev, kapi_mutex *lock, kapi_mutex *resize_lock) noexcept;
+	Backend(kapi_xenbus_device *dev, kapi_mutex *lock, kapi_mutex *xs_lock) noexcept;
 
 private:
 	static void on_physical_device(void *ctx, const char *path) noexcept;
@@ -117,13 +133,22 @@ private:
 	// Frees the rings that finished retiring. Takes lock_ itself.
 	void reap() noexcept;
 	static void on_reap_work(void *ctx) noexcept;
+	static void on_zombie_work(void *ctx) noexcept;
+	// ring_retired's part under lock_: true when the last ring of a
+	// removed Backend retired.
+	[[nodiscard]] bool retire_locked(BackendRing &ring) noexcept;
+	// The last ring of a removed Backend retired: hand it to the reaper.
+	void zombie_ready() noexcept;
 	void log_disconnected() noexcept;
 	void switch_state(kapi_xenbus_state s) noexcept;
 	void fatal(int err, const char *msg) noexcept;
 
 	kapi_xenbus_device *const dev_;
 	kapi_mutex *const lock_;		// see the file comment
-	kapi_mutex *const resize_lock_;		// serialises announce_resize
+	// Serialises the rings' xenstore writes (announce_resize,
+	// withdraw_flush_feature) and guards removed_ for them. Taken after
+	// lock_, never before it.
+	kapi_mutex *const xs_lock_;
 	struct kapi_xenbus_watch *watch_ = nullptr;	// physical-device
 	struct kapi_work *reap_work_ = nullptr;	// runs reap(); queued by ring_retired
 
@@ -153,6 +178,13 @@ private:
 	GrantStats retired_grants_ = {};
 
 	unsigned long squeeze_gen_ = 0;		// atomic, rings read it
+
+	// Set by remove() under lock_ and xs_lock_, with bios in flight:
+	// nothing may write to dev_'s nodes or switch its state any more.
+	bool removed_ = false;
+	bool pin_held_ = true;			// module pin from the constructor
+	bool dev_ref_ = false;			// kapi_xenbus_device_get for a zombie
+	Backend *next_zombie_ = nullptr;	// the reaper's list
 };
 
 } // namespace xbc::blkback

@@ -4,6 +4,7 @@
 // over the cap; hostile requests get error responses and leak nothing; a
 // broken ring halts; disconnect drains and unmaps everything.
 #include "blkback_harness.hpp"
+#include "blkback/entry.h"
 
 namespace xbc::test {
 namespace {
@@ -713,10 +714,45 @@ TEST(BlkbackIo, ReconnectWaitsForRetiringRings)
 	EXPECT_EQ(b.xen.gnttab().live_mappings, 0u);
 }
 
-TEST(BlkbackIo, RemovalWithIoInFlightWaitsAndFreesEverything)
+TEST(BlkbackIo, RemovalWithIoInFlightReturnsAtOnceAndTheZombieFreesEverything)
 {
-	// Removal may not leave bios pointing into a closed device: it
-	// waits (outside the lock the retiring ring needs).
+	// xenbus remove runs in xenwatch: it hands the retiring rings to a
+	// zombie and returns. The last completion frees it on the module's
+	// workqueue; module exit then has nothing to wait for.
+	ASSERT_EQ(xbc_blkback_init(), 0);
+	Bench b;
+	b.connect();
+	reads_in_flight(b);
+	const auto history = b.xen.state_history(b.pair.back);
+	{
+		WaitCounter waits(b);
+		Backend::remove(std::move(b.be));
+		EXPECT_EQ(waits.count(), 0u);
+	}
+	EXPECT_EQ(b.xen.bios_in_flight(), 5u);
+	EXPECT_EQ(Backend::nr_zombies(), 1u);
+	// Removal drops the pin: unload waits for zombies itself.
+	EXPECT_EQ(host::module_pins(), 0);
+
+	EXPECT_EQ(b.xen.complete_bios(), 5u);
+	host::run_works();
+	EXPECT_EQ(Backend::nr_zombies(), 0u);
+	EXPECT_EQ(b.xen.gnttab().live_mappings, 0u);
+	EXPECT_EQ(b.xen.live_ring_maps(), 0u);
+	// A removed device's state is no longer ours to switch.
+	EXPECT_EQ(b.xen.state_history(b.pair.back), history);
+	EXPECT_EQ(b.xen.leftovers().find("xenbus device reference"), std::string::npos);
+	{
+		WaitCounter waits(b);
+		xbc_blkback_exit();
+		EXPECT_EQ(waits.count(), 0u);
+	}
+}
+
+TEST(BlkbackIo, DestroyingWithIoInFlightWaitsAndFreesEverything)
+{
+	// The destructor (not remove()) may not leave bios pointing into a
+	// closed device: it waits (outside the lock the retiring ring needs).
 	Bench b;
 	b.connect();
 	reads_in_flight(b);

@@ -110,6 +110,10 @@ std::string FakeXen::leftovers() const
 	add(s.mappings.size(), "grant mapping(s) not unmapped");
 	add(s.irqs.size(), "irq(s) still bound");
 	add(s.watches.size(), "watch(es) still registered");
+	size_t refs = 0;
+	for (const auto &d : s.devices)
+		refs += d->refs > 0 ? size_t(d->refs) : 0;
+	add(refs, "xenbus device reference(s) not put");
 	add(s.ring_setups.size(), "frontend ring(s) not torn down");
 	add(s.ring_maps.size(), "backend ring mapping(s) not unmapped");
 	add(s.bdevs.size(), "block device(s) still open");

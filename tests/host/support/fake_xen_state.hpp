@@ -37,6 +37,7 @@ struct kapi_xenbus_device {
 	int state;
 	std::vector<int> history;
 	std::vector<xbc::host::FatalError> fatals;
+	int refs = 0;	// kapi_xenbus_device_get minus put
 };
 
 struct kapi_xenbus_watch {

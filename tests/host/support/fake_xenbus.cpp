@@ -174,6 +174,12 @@ using WatchObj = struct kapi_xenbus_watch;
 extern "C" {
 
 const char *kapi_xenbus_nodename(const struct kapi_xenbus_device *dev) noexcept { return dev->nodename.c_str(); }
+void kapi_xenbus_device_get(struct kapi_xenbus_device *dev) noexcept { dev->refs++; }
+void kapi_xenbus_device_put(struct kapi_xenbus_device *dev) noexcept
+{
+	if (--dev->refs < 0)
+		active_fake(__func__).violation("xenbus device put without get");
+}
 const char *kapi_xenbus_otherend(const struct kapi_xenbus_device *dev) noexcept { return dev->otherend.c_str(); }
 uint16_t kapi_xenbus_otherend_id(const struct kapi_xenbus_device *dev) noexcept { return dev->otherend_id; }
 
