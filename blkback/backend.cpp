@@ -54,7 +54,8 @@ Status write_uint(kapi_xbt t, const char *dir, const char *node, uint64_t v) noe
 
 } // namespace
 
-Backend::Backend(kapi_xenbus_device *dev, kapi_mutex *lock) noexcept : dev_(dev), lock_(lock)
+Backend::Backend(kapi_xenbus_device *dev, kapi_mutex *lock, kapi_mutex *xs_lock) noexcept
+	: dev_(dev), lock_(lock), xs_lock_(xs_lock)
 {
 	// Held for the vbd's whole life, as in-tree: rmmod fails while a
 	// guest has a disk here instead of cutting it off.
@@ -64,13 +65,26 @@ Backend::Backend(kapi_xenbus_device *dev, kapi_mutex *lock) noexcept : dev_(dev)
 Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
 {
 	kapi_mutex *lock = kapi_mutex_create("xbc_vbd", KAPI_GFP_KERNEL);
-	if (!lock) {
+	// Not lock_: ring threads announce, and disconnect holds lock_ while
+	// it stops them.
+	kapi_mutex *xs_lock = kapi_mutex_create("xbc_vbd_xs", KAPI_GFP_KERNEL);
+	if (!lock || !xs_lock) {
+		kapi_mutex_destroy(xs_lock);
+		kapi_mutex_destroy(lock);
 		kapi_xenbus_dev_fatal(dev, -err::kNoMem, "allocating backend structure");
 		return Status::error(err::kNoMem);
 	}
-	auto be = create<Backend>(Gfp::kKernel, dev, lock);
+	auto be = create<Backend>(Gfp::kKernel, dev, lock, xs_lock);
 	if (be.is_null()) {
+		kapi_mutex_destroy(xs_lock);
 		kapi_mutex_destroy(lock);
+		kapi_xenbus_dev_fatal(dev, -err::kNoMem, "allocating backend structure");
+		return Status::error(err::kNoMem);
+	}
+	// Frees retired rings as soon as they retire: ring_retired runs in
+	// the ring's own work item, which cannot free the ring it runs for.
+	be->reap_work_ = kapi_work_create(&Backend::on_reap_work, be.get(), KAPI_GFP_KERNEL);
+	if (!be->reap_work_) {
 		kapi_xenbus_dev_fatal(dev, -err::kNoMem, "allocating backend structure");
 		return Status::error(err::kNoMem);
 	}
@@ -129,13 +143,140 @@ Backend::~Backend()
 				 kapi_xenbus_nodename(dev_), nr_retiring());
 		kapi_msleep(kPollMs);
 	}
+	// The last ring_retired queued it before nr_retiring() reached 0:
+	// cancel or wait for it, then free what it did not.
+	kapi_work_destroy(reap_work_);
 	reap();
 	{
 		Locked l(lock_);
 		device_.reset();
 	}
+	kapi_mutex_destroy(xs_lock_);
 	kapi_mutex_destroy(lock_);
-	xbc_blkback_module_put();
+	if (dev_ref_)
+		kapi_xenbus_device_put(dev_);
+	if (pin_held_)
+		xbc_blkback_module_put();
+}
+
+namespace {
+
+// Module-level zombie reaper (module_init..module_exit). Zombies are
+// Backends removed with bios in flight; the reaper work frees them on our
+// own workqueue, which module_exit destroys (so waits for) after every
+// zombie is gone. The reaper never drops the module pin: remove() did.
+struct Zombies {
+	kapi_workqueue *wq;
+	kapi_work *work;
+	kapi_spinlock *lock;	// guards ready
+	kapi_waitq *gone;	// woken as count drops
+	Backend *ready;		// last ring retired, to be freed
+	unsigned count;		// atomic: removed, not yet freed
+};
+Zombies g_zombies;
+
+bool no_zombies(void *) noexcept
+{
+	return __atomic_load_n(&g_zombies.count, __ATOMIC_ACQUIRE) == 0;
+}
+
+} // namespace
+
+int Backend::module_init() noexcept
+{
+	Zombies &z = g_zombies;
+	z.wq = kapi_workqueue_create("xbc_blkback_reap");
+	z.work = kapi_work_create(&Backend::on_zombie_work, nullptr, KAPI_GFP_KERNEL);
+	z.lock = kapi_spinlock_create("xbc_blkback_zombies", KAPI_GFP_KERNEL);
+	z.gone = kapi_waitq_create(KAPI_GFP_KERNEL);
+	if (z.wq && z.work && z.lock && z.gone)
+		return 0;
+	module_exit();
+	return -err::kNoMem;
+}
+
+void Backend::module_exit() noexcept
+{
+	Zombies &z = g_zombies;
+	// xenbus has removed every vbd: only zombies' I/O is left.
+	constexpr unsigned kLogEveryMs = 10000;
+	while (z.gone && !no_zombies(nullptr) &&
+	       !kapi_waitq_wait_timeout(z.gone, &no_zombies, nullptr,
+					kapi_msecs_to_jiffies(kLogEveryMs)))
+		kapi_log(KAPI_LOG_WARNING, "unload waits for %u removed vbds' in-flight I/O\n",
+			 nr_zombies());
+	// The reaper's last run may still be returning: wait for it.
+	kapi_work_destroy(z.work);
+	kapi_workqueue_destroy(z.wq);
+	kapi_spinlock_destroy(z.lock);
+	kapi_waitq_destroy(z.gone);
+	z = Zombies{};
+}
+
+unsigned Backend::nr_zombies() noexcept
+{
+	return __atomic_load_n(&g_zombies.count, __ATOMIC_ACQUIRE);
+}
+
+void Backend::remove(Box<Backend> be) noexcept
+{
+	// Without the lock: the callback takes it, and unwatch waits for a
+	// running callback.
+	kapi_xenbus_unwatch(be->watch_);
+	be->watch_ = nullptr;
+	Backend *zombie = nullptr;
+	{
+		Locked l(be->lock_);
+		be->disconnect();
+		// ring_retired decides under lock_ too: no ring can retire
+		// between this test and the hand-over.
+		if (be->nr_retiring() > 0 && g_zombies.work) {
+			kapi_log(KAPI_LOG_INFO, "%s: removed; %u rings retire once their I/O completes\n",
+				 kapi_xenbus_nodename(be->dev_), be->nr_retiring());
+			{
+				Locked x(be->xs_lock_);
+				be->removed_ = true;
+			}
+			// Retiring rings still unmap through the device.
+			kapi_xenbus_device_get(be->dev_);
+			be->dev_ref_ = true;
+			be->pin_held_ = false;
+			__atomic_add_fetch(&g_zombies.count, 1, __ATOMIC_ACQ_REL);
+			zombie = be.release();
+		}
+	}
+	// A zombie may be freed from here on: do not touch it.
+	if (zombie)
+		xbc_blkback_module_put();
+	// Otherwise nothing retires (or no reaper): ~Backend frees it now.
+}
+
+void Backend::zombie_ready() noexcept
+{
+	Zombies &z = g_zombies;
+	const unsigned long flags = kapi_spin_lock_irqsave(z.lock);
+	next_zombie_ = z.ready;
+	z.ready = this;
+	kapi_spin_unlock_irqrestore(z.lock, flags);
+	kapi_work_queue_on(z.wq, z.work);
+}
+
+void Backend::on_zombie_work(void *) noexcept
+{
+	Zombies &z = g_zombies;
+	for (;;) {
+		const unsigned long flags = kapi_spin_lock_irqsave(z.lock);
+		Backend *be = z.ready;
+		if (be)
+			z.ready = be->next_zombie_;
+		kapi_spin_unlock_irqrestore(z.lock, flags);
+		if (!be)
+			return;
+		// Waits for the ring work that handed it over to return.
+		Box<Backend>::adopt(be).reset();
+		__atomic_sub_fetch(&z.count, 1, __ATOMIC_ACQ_REL);
+		kapi_waitq_wake(z.gone);
+	}
 }
 
 void Backend::switch_state(kapi_xenbus_state s) noexcept
@@ -504,21 +645,29 @@ void Backend::write_connect_keys() noexcept
 		fatal(-err::kIo, "switching to Connected state");
 }
 
-void Backend::announce_resize(Sector capacity) noexcept
+void Backend::announce_resize(const Device &device) noexcept
 {
 	const char *node = kapi_xenbus_nodename(dev_);
+	// Two rings may each have seen a different change (S0->S1, S1->S2);
+	// unserialised, the one announcing S1 could commit last and leave
+	// xenstore at S1 for good. So one announcement at a time, each
+	// writing the live size rather than the one its ring saw.
+	Locked l(xs_lock_);
+	if (removed_)
+		return;
+	Sector written;
 	kapi_log(KAPI_LOG_INFO, "VBD Resize: Domid: %d, Device: (%u, %u)\n",
 		 int(kapi_xenbus_otherend_id(dev_)), major_, minor_);
-	kapi_log(KAPI_LOG_INFO, "VBD Resize: new size %llu\n",
-		 static_cast<unsigned long long>(capacity.raw()));
 	for (;;) {
 		kapi_xbt t;
 		if (kapi_xenbus_transaction_start(&t) < 0) {
 			kapi_log(KAPI_LOG_WARNING, "Error starting transaction\n");
 			return;
 		}
+		// Read again on every attempt: a retry may follow a resize.
+		written = device.capacity();
 		// Rewriting our state makes a connected frontend re-read sectors.
-		if (write_uint(t, node, "sectors", capacity.raw()).is_error() ||
+		if (write_uint(t, node, "sectors", written.raw()).is_error() ||
 		    write_uint(t, node, "state", unsigned(state_)).is_error()) {
 			kapi_log(KAPI_LOG_WARNING, "Error writing new size\n");
 			if (kapi_xenbus_transaction_end(t, true) < 0)
@@ -528,9 +677,17 @@ void Backend::announce_resize(Sector capacity) noexcept
 		const int rc = kapi_xenbus_transaction_end(t, false);
 		if (rc == -err::kAgain)
 			continue;
-		if (rc < 0)
+		if (rc < 0) {
 			kapi_log(KAPI_LOG_WARNING, "Error ending transaction\n");
-		return;
+			return;
+		}
+		kapi_log(KAPI_LOG_INFO, "VBD Resize: new size %llu\n",
+			 static_cast<unsigned long long>(written.raw()));
+		// The device may have changed again while we wrote; the ring
+		// that saw that change waits for us, but we are not sure to be
+		// the last writer: write until what we wrote is still live.
+		if (device.capacity() == written)
+			return;
 	}
 }
 
@@ -538,6 +695,11 @@ void Backend::withdraw_flush_feature(bool barrier) noexcept
 {
 	const char *node = kapi_xenbus_nodename(dev_);
 	const char *key = barrier ? "feature-barrier" : "feature-flush-cache";
+	// A retiring ring of a removed vbd: its nodes are gone, and a write
+	// would create them again.
+	Locked x(xs_lock_);
+	if (removed_)
+		return;
 	if (write_uint(KAPI_XBT_NIL, node, key, 0).is_error())
 		kapi_log(KAPI_LOG_WARNING, "%s: withdrawing %s failed\n", node, key);
 }
@@ -579,6 +741,12 @@ void Backend::disconnect() noexcept
 
 void Backend::ring_retired(BackendRing &ring) noexcept
 {
+	if (retire_locked(ring))
+		zombie_ready();	// with lock_ released: the reaper frees it
+}
+
+bool Backend::retire_locked(BackendRing &ring) noexcept
+{
 	Locked l(lock_);
 	for (BackendRing **p = &retiring_; *p; p = &(*p)->next_retiring) {
 		if (*p == &ring) {
@@ -590,8 +758,15 @@ void Backend::ring_retired(BackendRing &ring) noexcept
 	retired_ = &ring;
 	retired_io_.add(ring.io_stats());
 	retired_grants_.add(ring.grant_stats());
+	// Freed by the reap work, not at the next xenwatch event. Queued
+	// before the count drops: the destructor destroys reap_work_ once
+	// it sees no ring retiring.
+	kapi_work_queue(reap_work_);
 	if (__atomic_sub_fetch(&nr_retiring_, 1, __ATOMIC_ACQ_REL) > 0)
-		return;
+		return false;
+	// Removed: dev_'s nodes and state are no longer ours.
+	if (removed_)
+		return true;
 	log_disconnected();
 	if (close_pending_) {
 		close_pending_ = false;
@@ -600,6 +775,12 @@ void Backend::ring_retired(BackendRing &ring) noexcept
 		if (frontend_ == KAPI_XENBUS_INITIALISING)
 			switch_state(KAPI_XENBUS_INITWAIT);
 	}
+	return false;
+}
+
+void Backend::on_reap_work(void *ctx) noexcept
+{
+	static_cast<Backend *>(ctx)->reap();
 }
 
 // Without lock_: freeing a ring waits for its work item, which may still
@@ -644,6 +825,10 @@ IoStats Backend::io_stats() noexcept
 	IoStats s = retired_io_;
 	for (unsigned i = 0; i < nr_rings_; i++)
 		s.add(rings_[i]->io_stats());
+	// A retiring ring's counters join retired_io_ only once it retires:
+	// until then they count here, or the totals would dip meanwhile.
+	for (const BackendRing *r = retiring_; r; r = r->next_retiring)
+		s.add(r->io_stats());
 	return s;
 }
 
@@ -653,6 +838,8 @@ GrantStats Backend::grant_stats() noexcept
 	GrantStats s = retired_grants_;
 	for (unsigned i = 0; i < nr_rings_; i++)
 		s.add(rings_[i]->grant_stats());
+	for (const BackendRing *r = retiring_; r; r = r->next_retiring)
+		s.add(r->grant_stats());
 	return s;
 }
 

@@ -25,12 +25,16 @@
 // once the rings with nothing in flight. A ring with bios in flight is
 // retiring: its last completion (through its work item, which takes lock_
 // in ring_retired) unmaps and frees what it held, and only then does a
-// Closed frontend see us Closed. Until then a reconnect is refused (-EBUSY,
-// as in-tree). Removal (the destructor) does wait for retiring rings,
-// without lock_.
+// Closed frontend see us Closed; the Backend's reap work item then frees
+// the ring itself (its own work item cannot). Until then a reconnect is
+// refused (-EBUSY, as in-tree). Removal (remove()) does not wait
+// either: the Backend becomes a zombie, freed on the module's workqueue
+// after its last ring retires. The destructor alone waits, without
+// lock_, for a Backend destroyed directly with rings retiring.
 #pragma once
 
 #include "kapi/sync.h"
+#include "kapi/thread.h"
 #include "kapi/xenbus.h"
 #include "xbc/blkif.hpp"
 #include "xbc/memory.hpp"
@@ -49,8 +53,22 @@ public:
 	// xenbus probe. On failure the device has been marked failed in
 	// xenstore (dev_fatal) and nothing is left allocated.
 	[[nodiscard]] static Result<Box<Backend>> probe(kapi_xenbus_device *dev) noexcept;
-	// xenbus remove: unwatch, disconnect, close the device.
+	// xenbus remove (xenwatch): unwatch and disconnect without waiting
+	// for I/O. With none in flight the Backend is freed at once;
+	// otherwise it becomes a zombie, freed on the module's workqueue
+	// after its last ring retires, and never touches `dev`'s xenstore
+	// nodes or state again.
+	static void remove(Box<Backend> be) noexcept;
+	// Frees everything. Waits for retiring rings, so only remove() (and
+	// the zombie reaper, once none retire) should get here in the module.
 	~Backend();
+
+	// module_init / module_exit: the zombie reaper's workqueue. exit
+	// waits until every zombie is freed. init: 0 or -errno.
+	[[nodiscard]] static int module_init() noexcept;
+	static void module_exit() noexcept;
+	// Tests: removed Backends not yet freed.
+	[[nodiscard]] static unsigned nr_zombies() noexcept;
 
 	// otherend_changed. Returns true when the caller (the C shim) must
 	// unregister the device: the frontend is gone (Unknown), or Closed
@@ -88,7 +106,11 @@ public:
 	}
 	// A ring's thread calls this when the device size changed: rewrite
 	// `sectors` and `state` so a connected frontend re-reads the size.
-	void announce_resize(Sector capacity) noexcept;
+	// Rings announce one at a time and each writes the device's live
+	// size (again, until it holds still), so whichever commits last
+	// leaves the newest size in xenstore: a ring that saw an older
+	// change can no longer overwrite a newer one.
+	void announce_resize(const Device &device) noexcept;
 	// A flush (or with `barrier`, a barrier) came back EOPNOTSUPP: stop
 	// advertising that one feature.
 	void withdraw_flush_feature(bool barrier) noexcept;
@@ -98,7 +120,7 @@ public:
 	BackendRing *ring(unsigned i) const noexcept { return i < nr_rings_ ? rings_[i] : nullptr; }
 	Device *device() const noexcept { return device_.get(); }
 
-	Backend(kapi_xenbus_device *dev, kapi_mutex *lock) noexcept;
+	Backend(kapi_xenbus_device *dev, kapi_mutex *lock, kapi_mutex *xs_lock) noexcept;
 
 private:
 	static void on_physical_device(void *ctx, const char *path) noexcept;
@@ -110,13 +132,25 @@ private:
 	void disconnect() noexcept;
 	// Frees the rings that finished retiring. Takes lock_ itself.
 	void reap() noexcept;
+	static void on_reap_work(void *ctx) noexcept;
+	static void on_zombie_work(void *ctx) noexcept;
+	// ring_retired's part under lock_: true when the last ring of a
+	// removed Backend retired.
+	[[nodiscard]] bool retire_locked(BackendRing &ring) noexcept;
+	// The last ring of a removed Backend retired: hand it to the reaper.
+	void zombie_ready() noexcept;
 	void log_disconnected() noexcept;
 	void switch_state(kapi_xenbus_state s) noexcept;
 	void fatal(int err, const char *msg) noexcept;
 
 	kapi_xenbus_device *const dev_;
 	kapi_mutex *const lock_;		// see the file comment
+	// Serialises the rings' xenstore writes (announce_resize,
+	// withdraw_flush_feature) and guards removed_ for them. Taken after
+	// lock_, never before it.
+	kapi_mutex *const xs_lock_;
 	struct kapi_xenbus_watch *watch_ = nullptr;	// physical-device
+	struct kapi_work *reap_work_ = nullptr;	// runs reap(); queued by ring_retired
 
 	// Guarded by lock_.
 	Box<Device> device_;
@@ -133,7 +167,7 @@ private:
 	bool threads_started_ = false;
 	kapi_xenbus_state frontend_ = KAPI_XENBUS_UNKNOWN;	// last seen
 	// Disconnected rings with bios in flight, then (once ring_retired)
-	// the retired ones until reap() frees them.
+	// the retired ones until reap() (reap_work_) frees them.
 	BackendRing *retiring_ = nullptr;
 	BackendRing *retired_ = nullptr;
 	unsigned nr_retiring_ = 0;		// atomic: the destructor polls it
@@ -144,6 +178,13 @@ private:
 	GrantStats retired_grants_ = {};
 
 	unsigned long squeeze_gen_ = 0;		// atomic, rings read it
+
+	// Set by remove() under lock_ and xs_lock_, with bios in flight:
+	// nothing may write to dev_'s nodes or switch its state any more.
+	bool removed_ = false;
+	bool pin_held_ = true;			// module pin from the constructor
+	bool dev_ref_ = false;			// kapi_xenbus_device_get for a zombie
+	Backend *next_zombie_ = nullptr;	// the reaper's list
 };
 
 } // namespace xbc::blkback

@@ -281,7 +281,7 @@ void BackendRing::run_once() noexcept
 	// Every ring looks: ring 0 may be idle while another serves I/O.
 	Sector now;
 	if (device_->take_resize(&now))
-		owner_.announce_resize(now);
+		owner_.announce_resize(*device_);
 	if (__atomic_exchange_n(&events_pending_, false, __ATOMIC_ACQ_REL))
 		eoi_owed_ = true;
 

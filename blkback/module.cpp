@@ -5,13 +5,21 @@
 #include "entry.h"
 #include "kapi/log.h"
 
+#include "backend.hpp"
+
 int xbc_blkback_init(void) noexcept
 {
+	const int rc = xbc::blkback::Backend::module_init();
+	if (rc < 0)
+		return rc;
 	kapi_log(KAPI_LOG_INFO, "C++ engine loaded\n");
 	return 0;
 }
 
+// After xenbus removed every vbd: waits for the ones removed with I/O in
+// flight to be freed.
 void xbc_blkback_exit(void) noexcept
 {
+	xbc::blkback::Backend::module_exit();
 	kapi_log(KAPI_LOG_INFO, "C++ engine unloaded\n");
 }

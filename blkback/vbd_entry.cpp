@@ -28,8 +28,8 @@ void xbc_vbd_remove(struct xbc_vbd *vbd) noexcept
 {
 	if (!vbd)
 		return;
-	// Adopted back from probe's release(): the Box frees it.
-	auto be = xbc::Box<xbc::blkback::Backend>::adopt(backend(vbd));
+	// Adopted back from probe's release(); never waits for I/O.
+	xbc::blkback::Backend::remove(xbc::Box<xbc::blkback::Backend>::adopt(backend(vbd)));
 }
 
 bool xbc_vbd_frontend_changed(struct xbc_vbd *vbd, enum kapi_xenbus_state state, bool online) noexcept

@@ -162,7 +162,9 @@ void GrantMapper::queue_unmap(struct kapi_page *page, GrantHandle handle) noexce
 	struct kapi_grant_unmap &op = unmap_ops_[nunmap_++];
 	op.page = page;
 	op.handle = handle.raw();
-	op.status = KAPI_GNTST_OKAY;
+	// Only the call reports success: an op it never ran (say, it
+	// refused the batch) must count as failed, its page still mapped.
+	op.status = KAPI_GNTST_GENERAL_ERROR;
 	if (nunmap_ == KAPI_GNTTAB_MAX_BATCH)
 		flush_unmaps();
 }
@@ -177,13 +179,16 @@ void GrantMapper::flush_unmaps() noexcept
 	uint32_t done = 0;
 	for (uint32_t j = 0; j < n; j++) {
 		const struct kapi_grant_unmap &op = unmap_ops_[j];
-		if (rc < 0 || op.status != KAPI_GNTST_OKAY) {
+		// Each op's own status counts, not the call's: an error may
+		// come after part of the batch was unmapped, and those pages
+		// are as good as any.
+		if (op.status != KAPI_GNTST_OKAY) {
 			// The page may still show the guest's frame: never
 			// reuse or free it. Leak it, loudly.
 			unmap_failures_++;
 			failed_in_flush_++;
-			kapi_log_ratelimited(KAPI_LOG_ERR, "xbc: unmap of handle %u failed (%d): page leaked\n",
-					     op.handle, rc < 0 ? rc : op.status);
+			kapi_log_ratelimited(KAPI_LOG_ERR, "xbc: unmap of handle %u failed (%d, call %d): page leaked\n",
+					     op.handle, op.status, rc);
 			continue;
 		}
 		unmaps_++;

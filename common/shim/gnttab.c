@@ -100,10 +100,16 @@ int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr)
 	for (i = 0; i < nr; i++) {
 		gnttab_set_unmap_op(&unmap[i], kapi_page_host_addr(ops[i].page), GNTMAP_host_map,
 				    ops[i].handle);
+		/* An op the hypercall never reaches keeps this status. */
+		unmap[i].status = GNTST_general_error;
 		pages[i] = (struct page *)ops[i].page;
 	}
 	err = gnttab_unmap_refs_sync(&data);
+	/*
+	 * As for maps: an error may come after the hypercall unmapped part
+	 * of the batch. Pass every op's own status on.
+	 */
 	for (i = 0; i < nr; i++)
-		ops[i].status = err ? GNTST_general_error : unmap[i].status;
+		ops[i].status = unmap[i].status;
 	return err;
 }

@@ -158,6 +158,22 @@ void kapi_work_destroy(struct kapi_work *w)
 	kfree(w);
 }
 
+struct kapi_workqueue *kapi_workqueue_create(const char *name)
+{
+	return (struct kapi_workqueue *)alloc_workqueue("%s", 0, 0, name);
+}
+
+void kapi_work_queue_on(struct kapi_workqueue *wq, struct kapi_work *w)
+{
+	queue_work((struct workqueue_struct *)wq, &w->work);
+}
+
+void kapi_workqueue_destroy(struct kapi_workqueue *wq)
+{
+	if (wq)
+		destroy_workqueue((struct workqueue_struct *)wq);
+}
+
 unsigned long kapi_msecs_to_jiffies(unsigned int ms)
 {
 	return msecs_to_jiffies(ms);

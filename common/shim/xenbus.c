@@ -166,3 +166,13 @@ void kapi_xenbus_unmap_ring(struct kapi_xenbus_device *dev, void *vaddr)
 {
 	xenbus_unmap_ring_vfree(to_xbdev(dev), vaddr);
 }
+
+void kapi_xenbus_device_get(struct kapi_xenbus_device *dev)
+{
+	get_device(&to_xbdev(dev)->dev);
+}
+
+void kapi_xenbus_device_put(struct kapi_xenbus_device *dev)
+{
+	put_device(&to_xbdev(dev)->dev);
+}

@@ -4,6 +4,7 @@
 // over the cap; hostile requests get error responses and leak nothing; a
 // broken ring halts; disconnect drains and unmaps everything.
 #include "blkback_harness.hpp"
+#include "blkback/entry.h"
 
 namespace xbc::test {
 namespace {
@@ -668,6 +669,28 @@ TEST(BlkbackIo, ClosedWithIoInFlightReturnsAtOnceAndRetiresOnLastCompletion)
 	EXPECT_EQ(host::works_pending(), 0u);
 }
 
+TEST(BlkbackIo, RetiredRingIsFreedWithoutWaitingForXenwatch)
+{
+	// After the last completion and the work it queues, nothing of the
+	// retired ring may be left for the next xenwatch event to free.
+	Bench b;
+	b.connect();
+	reads_in_flight(b);
+	b.frontend_state(KAPI_XENBUS_CLOSING);
+	b.frontend_state(KAPI_XENBUS_CLOSED);
+	ASSERT_EQ(b.be->nr_retiring(), 1u);
+	b.xen.complete_bios();
+	host::run_works();
+	ASSERT_EQ(b.be->nr_retiring(), 0u);
+	EXPECT_EQ(host::works_pending(), 0u);
+	const size_t live = host::alloc_stats().live;
+	// The next xenwatch event (a frontend back for a reconnect) has
+	// nothing left to free: before the fix it freed the ring here.
+	b.frontend_state(KAPI_XENBUS_INITIALISING);
+	EXPECT_EQ(b.be->state(), KAPI_XENBUS_INITWAIT);
+	EXPECT_EQ(host::alloc_stats().live, live);
+}
+
 TEST(BlkbackIo, ReconnectWaitsForRetiringRings)
 {
 	Bench b;
@@ -691,10 +714,45 @@ TEST(BlkbackIo, ReconnectWaitsForRetiringRings)
 	EXPECT_EQ(b.xen.gnttab().live_mappings, 0u);
 }
 
-TEST(BlkbackIo, RemovalWithIoInFlightWaitsAndFreesEverything)
+TEST(BlkbackIo, RemovalWithIoInFlightReturnsAtOnceAndTheZombieFreesEverything)
 {
-	// Removal may not leave bios pointing into a closed device: it
-	// waits (outside the lock the retiring ring needs).
+	// xenbus remove runs in xenwatch: it hands the retiring rings to a
+	// zombie and returns. The last completion frees it on the module's
+	// workqueue; module exit then has nothing to wait for.
+	ASSERT_EQ(xbc_blkback_init(), 0);
+	Bench b;
+	b.connect();
+	reads_in_flight(b);
+	const auto history = b.xen.state_history(b.pair.back);
+	{
+		WaitCounter waits(b);
+		Backend::remove(std::move(b.be));
+		EXPECT_EQ(waits.count(), 0u);
+	}
+	EXPECT_EQ(b.xen.bios_in_flight(), 5u);
+	EXPECT_EQ(Backend::nr_zombies(), 1u);
+	// Removal drops the pin: unload waits for zombies itself.
+	EXPECT_EQ(host::module_pins(), 0);
+
+	EXPECT_EQ(b.xen.complete_bios(), 5u);
+	host::run_works();
+	EXPECT_EQ(Backend::nr_zombies(), 0u);
+	EXPECT_EQ(b.xen.gnttab().live_mappings, 0u);
+	EXPECT_EQ(b.xen.live_ring_maps(), 0u);
+	// A removed device's state is no longer ours to switch.
+	EXPECT_EQ(b.xen.state_history(b.pair.back), history);
+	EXPECT_EQ(b.xen.leftovers().find("xenbus device reference"), std::string::npos);
+	{
+		WaitCounter waits(b);
+		xbc_blkback_exit();
+		EXPECT_EQ(waits.count(), 0u);
+	}
+}
+
+TEST(BlkbackIo, DestroyingWithIoInFlightWaitsAndFreesEverything)
+{
+	// The destructor (not remove()) may not leave bios pointing into a
+	// closed device: it waits (outside the lock the retiring ring needs).
 	Bench b;
 	b.connect();
 	reads_in_flight(b);
@@ -733,6 +791,36 @@ TEST(BlkbackIo, MultiQueueRingsWorkIndependently)
 	EXPECT_EQ(b.be->io_stats().wr_req, 2u);
 }
 
+TEST(BlkbackIo, StatisticsHoldStillWhileRingsRetire)
+{
+	// sysfs totals include a retiring ring's counters: they neither dip
+	// while its bios are in flight nor jump when it retires.
+	Bench b;
+	b.connect(with_queues(2));
+	FrontPage &p = b.grant_page();
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 9, 0, {Bench::seg(p)}), 1).status, RspStatus::kOkay);
+	reads_in_flight(b);
+	const auto io = b.be->io_stats();
+	const auto gr = b.be->grant_stats();
+	EXPECT_EQ(io.rd_req, 6u);
+	b.frontend_state(KAPI_XENBUS_CLOSING);
+	b.frontend_state(KAPI_XENBUS_CLOSED);
+	ASSERT_EQ(b.be->nr_retiring(), 1u);
+	const auto same = [&](const auto &i, const auto &g) {
+		EXPECT_EQ(i.rd_req, io.rd_req);
+		EXPECT_EQ(i.rd_sect, io.rd_sect);
+		EXPECT_EQ(i.wr_req, io.wr_req);
+		EXPECT_EQ(g.maps, gr.maps);
+		EXPECT_EQ(g.misses, gr.misses);
+		EXPECT_EQ(g.hits, gr.hits);
+	};
+	same(b.be->io_stats(), b.be->grant_stats());
+	b.xen.complete_bios();
+	host::run_works();
+	EXPECT_EQ(b.be->nr_retiring(), 0u);
+	same(b.be->io_stats(), b.be->grant_stats());
+}
+
 TEST(BlkbackIo, EveryRingChecksTheLiveDeviceSize)
 {
 	// Only ring 1 runs: it must see the device grow and shrink itself,
@@ -750,6 +838,33 @@ TEST(BlkbackIo, EveryRingChecksTheLiveDeviceSize)
 	// Refused before the device saw it.
 	EXPECT_EQ(b.disk().stats().bios_submitted, bios);
 	EXPECT_EQ(b.back_key("sectors"), "1024");
+}
+
+TEST(BlkbackIo, ResizeAnnouncedLastIsTheNewest)
+{
+	// Ring 0 sees 2048->4096 and announces. Before its commit the device
+	// grows to 8192, ring 1 claims that change and its announcement
+	// commits first (the hook). Whoever commits last must leave 8192:
+	// before the fix ring 0 retried with its stale 4096, for good.
+	Bench b;
+	b.connect(with_queues(2));
+	FrontPage &p = b.grant_page();
+	b.disk().resize(4096);
+	bool hooked = false;
+	b.xen.on_next_commit([&] {
+		hooked = true;
+		b.disk().resize(8192);
+		Sector now;
+		ASSERT_TRUE(b.be->device()->take_resize(&now));
+		EXPECT_EQ(now.raw(), 8192u);
+		b.xen.xs_write(b.pair.back_path + "/sectors", "8192");
+	});
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 1, 0, {Bench::seg(p)}), 0).status, RspStatus::kOkay);
+	EXPECT_TRUE(hooked);
+	EXPECT_EQ(b.back_key("sectors"), "8192");
+	// Nothing new to announce: the size rests at the newest.
+	EXPECT_EQ(b.roundtrip(b.rw(Op::kRead, 2, 0, {Bench::seg(p)}), 1).status, RspStatus::kOkay);
+	EXPECT_EQ(b.back_key("sectors"), "8192");
 }
 
 TEST(BlkbackIo, X86_32AbiRoundTrip)

@@ -64,7 +64,13 @@ struct kapi_grant_unmap {
 	uint32_t handle;		/* in: from kapi_grant_map */
 	int16_t status;			/* out: GNTST_* */
 };
-/* Unmaps @nr mappings and waits until the pages are reusable (gnttab_unmap_refs_sync). */
+/*
+ * Unmaps @nr mappings and waits until the pages are reusable
+ * (gnttab_unmap_refs_sync). Each op's status says whether its mapping is
+ * gone, whatever the return value: on -errno the operations with status
+ * KAPI_GNTST_OKAY are unmapped all the same, and one the hypercall never
+ * reached reports KAPI_GNTST_GENERAL_ERROR.
+ */
 int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr) KAPI_NOEXCEPT;
 
 /* The largest batch either call accepts. */

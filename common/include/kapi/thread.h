@@ -79,6 +79,17 @@ void kapi_work_queue(struct kapi_work *work) KAPI_NOEXCEPT;
  * (cancel_work_sync), and frees it. Never from the item's own @fn. NULL: no-op.
  */
 void kapi_work_destroy(struct kapi_work *work) KAPI_NOEXCEPT;
+/*
+ * A workqueue of the module's own (alloc_workqueue): destroying it waits
+ * for every item queued on it, so module_exit can be sure none of its
+ * work functions still runs. NULL on allocation failure.
+ */
+struct kapi_workqueue;
+struct kapi_workqueue *kapi_workqueue_create(const char *name) KAPI_NOEXCEPT;
+/* queue_work on @wq; any context. */
+void kapi_work_queue_on(struct kapi_workqueue *wq, struct kapi_work *work) KAPI_NOEXCEPT;
+/* destroy_workqueue: drains @wq, then frees it. NULL: no-op. */
+void kapi_workqueue_destroy(struct kapi_workqueue *wq) KAPI_NOEXCEPT;
 /* Milliseconds to jiffies, rounded up (msecs_to_jiffies). */
 unsigned long kapi_msecs_to_jiffies(unsigned int ms) KAPI_NOEXCEPT;
 

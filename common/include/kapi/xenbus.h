@@ -74,6 +74,12 @@ void kapi_xenbus_teardown_ring(void **vaddr, unsigned int nr_pages, uint32_t *gr
 int kapi_xenbus_map_ring(struct kapi_xenbus_device *dev, const uint32_t *grefs, unsigned int nr_grefs,
 			 void **vaddr) KAPI_NOEXCEPT;
 void kapi_xenbus_unmap_ring(struct kapi_xenbus_device *dev, void *vaddr) KAPI_NOEXCEPT;
+/*
+ * get_device / put_device on @dev: keeps the structure (not the xenstore
+ * nodes) alive after remove, for a ring unmap that has to come later.
+ */
+void kapi_xenbus_device_get(struct kapi_xenbus_device *dev) KAPI_NOEXCEPT;
+void kapi_xenbus_device_put(struct kapi_xenbus_device *dev) KAPI_NOEXCEPT;
 
 KAPI_END_DECLS
 

@@ -222,6 +222,30 @@ void kapi_work_destroy(struct kapi_work *w) noexcept
 	kapi_free(w);
 }
 
+// One queue for every item: work still only runs in run_works().
+struct kapi_workqueue {
+	int unused;
+};
+
+struct kapi_workqueue *kapi_workqueue_create(const char *) noexcept
+{
+	return static_cast<kapi_workqueue *>(kapi_zalloc(sizeof(kapi_workqueue), KAPI_GFP_KERNEL));
+}
+
+void kapi_work_queue_on(struct kapi_workqueue *, struct kapi_work *w) noexcept
+{
+	kapi_work_queue(w);
+}
+
+void kapi_workqueue_destroy(struct kapi_workqueue *wq) noexcept
+{
+	if (!wq)
+		return;
+	// destroy_workqueue drains what was queued.
+	xbc::host::run_works();
+	kapi_free(wq);
+}
+
 unsigned long kapi_msecs_to_jiffies(unsigned int ms) noexcept
 {
 	return (static_cast<unsigned long>(ms) * kapi_hz() + 999) / 1000;

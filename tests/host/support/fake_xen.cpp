@@ -110,6 +110,10 @@ std::string FakeXen::leftovers() const
 	add(s.mappings.size(), "grant mapping(s) not unmapped");
 	add(s.irqs.size(), "irq(s) still bound");
 	add(s.watches.size(), "watch(es) still registered");
+	size_t refs = 0;
+	for (const auto &d : s.devices)
+		refs += d->refs > 0 ? size_t(d->refs) : 0;
+	add(refs, "xenbus device reference(s) not put");
 	add(s.ring_setups.size(), "frontend ring(s) not torn down");
 	add(s.ring_maps.size(), "backend ring mapping(s) not unmapped");
 	add(s.bdevs.size(), "block device(s) still open");
@@ -261,6 +265,7 @@ void FakeXen::fail_map(uint32_t ref, int16_t status, size_t times)
 
 void FakeXen::clear_map_failures() { s_->map_failures.clear(); }
 void FakeXen::fail_next_map_call(int err) noexcept { s_->next_map_call_err = err; }
+void FakeXen::fail_next_unmap_call(int err) noexcept { s_->next_unmap_call_err = err; }
 void FakeXen::set_grant_limit(size_t n) noexcept { s_->grant_limit = n; }
 
 GnttabStats FakeXen::gnttab() const noexcept
@@ -487,7 +492,9 @@ int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr) noexcept
 		if (ops[i].status != gntst::kOkay)
 			s.gst.unmap_failures++;
 	}
-	return 0;
+	const int err = s.next_unmap_call_err;
+	s.next_unmap_call_err = 0;
+	return err;
 }
 
 // --- event channels

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -174,6 +175,10 @@ public:
 	// does so when the p2m update of one op fails after the hypercall
 	// mapped the others (that op alone reports an error status).
 	void fail_next_map_call(int err) noexcept;
+	// The next kapi_gnttab_unmap runs every operation as usual and then
+	// returns `err`, as gnttab_unmap_refs_sync does when a step after the
+	// hypercall fails: each op's status still says whether it unmapped.
+	void fail_next_unmap_call(int err) noexcept;
 	// kapi_gnttab_grant_page returns -ENOSPC while this many grants are live.
 	void set_grant_limit(size_t max_live_grants) noexcept;
 	[[nodiscard]] GnttabStats gnttab() const noexcept;
@@ -201,6 +206,9 @@ public:
 	void xs_rm(const std::string &path);
 	// The next n transaction commits fail with -EAGAIN (their writes dropped).
 	void fail_next_commits(size_t n) noexcept;
+	// Runs `hook` once, inside the next transaction commit and before
+	// xenstored's conflict check: what another writer did meanwhile.
+	void on_next_commit(std::function<void()> hook);
 	// The next n transaction starts fail with err.
 	void fail_next_transaction_starts(size_t n, int err = -12 /* -ENOMEM */) noexcept;
 	[[nodiscard]] size_t commits() const noexcept;

@@ -37,6 +37,7 @@ struct kapi_xenbus_device {
 	int state;
 	std::vector<int> history;
 	std::vector<xbc::host::FatalError> fatals;
+	int refs = 0;	// kapi_xenbus_device_get minus put
 };
 
 struct kapi_xenbus_watch {
@@ -96,6 +97,7 @@ struct FakeXen::State {
 	uint16_t mapping_domid = 0;
 	size_t grant_limit = SIZE_MAX;
 	int next_map_call_err = 0;	// fail_next_map_call
+	int next_unmap_call_err = 0;	// fail_next_unmap_call
 	uint32_t next_ref = kFirstGrantRef;
 	std::deque<uint32_t> free_refs;
 	std::map<uint32_t, Grant> grants;
@@ -124,6 +126,7 @@ struct FakeXen::State {
 	uint32_t next_txn = 1;
 	std::map<uint32_t, Txn> txns;
 	size_t fail_commits = 0;
+	std::function<void()> commit_hook;	// on_next_commit
 	size_t fail_starts = 0;
 	int fail_start_err = -12;
 	size_t n_commits = 0, n_commits_failed = 0, n_aborts = 0;

@@ -76,6 +76,7 @@ std::optional<std::string> FakeXen::xs_read(const std::string &path) const
 
 void FakeXen::xs_rm(const std::string &path) { s_->store_rm(path); }
 void FakeXen::fail_next_commits(size_t n) noexcept { s_->fail_commits = n; }
+void FakeXen::on_next_commit(std::function<void()> hook) { s_->commit_hook = std::move(hook); }
 void FakeXen::fail_next_transaction_starts(size_t n, int err) noexcept
 {
 	s_->fail_starts = n;
@@ -173,6 +174,12 @@ using WatchObj = struct kapi_xenbus_watch;
 extern "C" {
 
 const char *kapi_xenbus_nodename(const struct kapi_xenbus_device *dev) noexcept { return dev->nodename.c_str(); }
+void kapi_xenbus_device_get(struct kapi_xenbus_device *dev) noexcept { dev->refs++; }
+void kapi_xenbus_device_put(struct kapi_xenbus_device *dev) noexcept
+{
+	if (--dev->refs < 0)
+		active_fake(__func__).violation("xenbus device put without get");
+}
 const char *kapi_xenbus_otherend(const struct kapi_xenbus_device *dev) noexcept { return dev->otherend.c_str(); }
 uint16_t kapi_xenbus_otherend_id(const struct kapi_xenbus_device *dev) noexcept { return dev->otherend_id; }
 
@@ -238,6 +245,12 @@ int kapi_xenbus_transaction_end(kapi_xbt t, bool abort) noexcept
 	if (abort) {
 		s.n_aborts++;
 		return 0;
+	}
+	if (s.commit_hook) {
+		// Taken out first: the hook may commit transactions itself.
+		std::function<void()> hook = std::move(s.commit_hook);
+		s.commit_hook = nullptr;
+		hook();
 	}
 	bool conflict = false;
 	if (s.fail_commits) {
