@@ -161,6 +161,17 @@ run_scenario() {
 				echo "$before" | grep -qx "$m" || be_mod=$m
 			done
 		fi ;;
+	pkg)
+		# Ours as the installed DKMS package put it in place: loaded by name,
+		# as an administrator would. The in-tree driver has no version.
+		modprobe xen-blkback feature_persistent="$fp_back" max_queues=4 || fail "modprobe xen-blkback failed"
+		if [ -r /sys/module/xen_blkback/version ]; then
+			say "scenario $idx: modprobe loaded $(modinfo -F filename xen-blkback) version $(cat /sys/module/xen_blkback/version)"
+		else
+			fail "modprobe xen-blkback loaded the in-tree driver, not the package's"
+		fi
+		# From here on it is our backend.
+		back=ours be_mod=xen_blkback ;;
 	qdisk)
 		# (target= must stay last in a disk spec: it takes the rest.)
 		# QEMU 7.2's xen-block refuses a read-only disk ("Block node is

@@ -3,7 +3,10 @@
 # Installs the DKMS package as a user would and checks that the system then
 # uses our modules, and the in-tree ones again once it is removed.
 #
-# usage: tests/build/dkms-test.sh DEB      (DEB: from `make deb`; needs root)
+# usage: tests/build/dkms-test.sh [--e2e] DEB   (DEB: from `make deb`; needs root)
+#   --e2e: also, while the package is installed, boot Xen (scripts/xen-e2e,
+#          under the QEMU lock) with this root as dom0's, and run the cells
+#          whose backend is the package's, loaded by `modprobe xen-blkback`.
 #
 # Everything happens in a throwaway root: an overlay of / whose writable
 # layer is a tmpfs, in a private mount namespace, entered with chroot. The
@@ -25,8 +28,19 @@
 # Prints "dkms: N passed, N failed" last; exits non-zero on a failure.
 set -u
 
+# Mounts made from here on vanish with this process's mount namespace.
+if [ -z "${XBC_DKMS_TEST_NS:-}" ]; then
+	exec env XBC_DKMS_TEST_NS=1 unshare --mount --propagation private "$0" "$@"
+fi
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+e2e=no
+if [ "${1:-}" = --e2e ]; then
+	e2e=yes
+	shift
+fi
 if [ $# -ne 1 ] || [ ! -f "$1" ]; then
-	echo "usage: $0 DEB" >&2
+	echo "usage: $0 [--e2e] DEB" >&2
 	exit 2
 fi
 DEB=$(realpath "$1")
@@ -34,11 +48,6 @@ PKG=$(dpkg-deb -f "$DEB" Package)
 VERSION=$(dpkg-deb -f "$DEB" Version)
 NAME=${PKG%-dkms}
 MODULES="xen-blkfront xen-blkback"
-
-# Mounts made from here on vanish with this process's mount namespace.
-if [ -z "${XBC_DKMS_TEST_NS:-}" ]; then
-	exec env XBC_DKMS_TEST_NS=1 unshare --mount --propagation private "$0" "$@"
-fi
 
 passed=0
 failed=0
@@ -233,6 +242,17 @@ for kver in $kernels; do
 	resolves "$kver" ours
 	initramfs_has "$kver" ours
 done
+
+# dom0 mounts this root (xen-e2e --root), so the package is what it loads.
+if [ $e2e = yes ]; then
+	if flock /tmp/xbc-qemu.lock "$ROOT/scripts/xen-e2e" --root "$R" --only '/pkg ' \
+		> "$WORK/e2e.log" 2>&1; then
+		pass "xen-e2e: dom0 runs the package's xen-blkback ($(tail -n 1 "$WORK/e2e.log"))"
+	else
+		fail "xen-e2e with the package's xen-blkback:"
+	fi
+	grep -E '^(ok|not ok|#   )' "$WORK/e2e.log" | sed 's/^/    /'
+fi
 
 apt_get remove remove "$PKG"
 for kver in $kernels; do
