@@ -198,7 +198,8 @@ int Backend::module_init() noexcept
 void Backend::module_exit() noexcept
 {
 	Zombies &z = g_zombies;
-	// xenbus has removed every vbd: only zombies' I/O is left.
+	// Each zombie holds a module pin, so none should be left by now; the
+	// wait is only a safety net for a pin taken out of order.
 	constexpr unsigned kLogEveryMs = 10000;
 	while (z.gone && !no_zombies(nullptr) &&
 	       !kapi_waitq_wait_timeout(z.gone, &no_zombies, nullptr,
@@ -240,15 +241,27 @@ void Backend::remove(Box<Backend> be) noexcept
 			// Retiring rings still unmap through the device.
 			kapi_xenbus_device_get(be->dev_);
 			be->dev_ref_ = true;
-			be->pin_held_ = false;
+			// The zombie keeps the module pin until the reaper frees it:
+			// rmmod then fails (module in use), as in-tree, rather than
+			// waiting on a device's I/O. module_exit cancels the reaper's
+			// work before the text goes, so its module_put is safe.
+			__atomic_store_n(&be->zombie_refs_, 2u, __ATOMIC_RELEASE);
 			__atomic_add_fetch(&g_zombies.count, 1, __ATOMIC_ACQ_REL);
 			zombie = be.release();
 		}
 	}
-	// A zombie may be freed from here on: do not touch it.
+	// Only now, with remove() out of mutex_unlock(lock_) (the unlocker may
+	// still touch the mutex after another task took it), may the last
+	// ring's retirement free the zombie. Do not touch it after this.
 	if (zombie)
-		xbc_blkback_module_put();
+		zombie->zombie_put();
 	// Otherwise nothing retires (or no reaper): ~Backend frees it now.
+}
+
+void Backend::zombie_put() noexcept
+{
+	if (__atomic_sub_fetch(&zombie_refs_, 1u, __ATOMIC_ACQ_REL) == 0)
+		zombie_ready();
 }
 
 void Backend::zombie_ready() noexcept
@@ -742,7 +755,7 @@ void Backend::disconnect() noexcept
 void Backend::ring_retired(BackendRing &ring) noexcept
 {
 	if (retire_locked(ring))
-		zombie_ready();	// with lock_ released: the reaper frees it
+		zombie_put();	// with lock_ released: the reaper may free it
 }
 
 bool Backend::retire_locked(BackendRing &ring) noexcept

@@ -137,7 +137,10 @@ private:
 	// ring_retired's part under lock_: true when the last ring of a
 	// removed Backend retired.
 	[[nodiscard]] bool retire_locked(BackendRing &ring) noexcept;
-	// The last ring of a removed Backend retired: hand it to the reaper.
+	// remove() and the last retiring ring each drop one reference to a
+	// zombie, after releasing lock_: the second one hands it to the reaper.
+	void zombie_put() noexcept;
+	// Both references are gone: hand it to the reaper.
 	void zombie_ready() noexcept;
 	void log_disconnected() noexcept;
 	void switch_state(kapi_xenbus_state s) noexcept;
@@ -184,6 +187,9 @@ private:
 	bool removed_ = false;
 	bool pin_held_ = true;			// module pin from the constructor
 	bool dev_ref_ = false;			// kapi_xenbus_device_get for a zombie
+	// atomic: a zombie is freed only once remove() is out of lock_'s
+	// mutex_unlock and the last ring has retired (2 -> 0).
+	unsigned zombie_refs_ = 0;
 	Backend *next_zombie_ = nullptr;	// the reaper's list
 };
 

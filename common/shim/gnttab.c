@@ -107,9 +107,15 @@ int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr)
 	err = gnttab_unmap_refs_sync(&data);
 	/*
 	 * As for maps: an error may come after the hypercall unmapped part
-	 * of the batch. Pass every op's own status on.
+	 * of the batch. Pass every op's own status on. When the hypercall
+	 * itself failed, the kernel skipped its per-page cleanup (the page
+	 * stays PageForeign, the p2m entry stale) even for ops Xen did
+	 * process: those pages must not be reused either.
 	 */
-	for (i = 0; i < nr; i++)
+	for (i = 0; i < nr; i++) {
 		ops[i].status = unmap[i].status;
+		if (err && PageForeign(pages[i]))
+			ops[i].status = GNTST_general_error;
+	}
 	return err;
 }
