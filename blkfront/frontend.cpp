@@ -138,8 +138,11 @@ Frontend::~Frontend()
 	// Off the purge list first, so the purge thread never sees us die.
 	if (driver_node.is_linked())
 		driver_->remove(*this);
+	// Normally remove() did all this; the same order if it did not: no
+	// irq may reach the disk once it is put.
 	destroy_rings(true);
-	kapi_blkmq_disk_free(disk_);
+	kapi_blkmq_disk_del(disk_);
+	kapi_blkmq_disk_put(disk_);
 	disk_ = nullptr;
 	if (minors_.node.is_linked())
 		driver_->minors().release(minors_);
@@ -639,9 +642,15 @@ void Frontend::remove() noexcept
 		// mutex, so xenwatch (otherend_changed) never blocks on it;
 		// removing_ makes every other control call a no-op meanwhile.
 		kapi_mutex_unlock(mutex_);
-		kapi_blkmq_disk_free(disk_);
+		kapi_blkmq_disk_del(disk_);
 		kapi_mutex_lock(mutex_);
+		write_once(dead_, true);
+		// The rings (and their irqs) go before the disk's memory: a
+		// completion still running on another CPU restarts queues.
+		destroy_rings(true);
+		kapi_blkmq_disk_put(disk_);
 		disk_ = nullptr;
+		write_once(disk_added_, false);
 	}
 	write_once(dead_, true);
 	if (disk_)
@@ -669,7 +678,9 @@ void Frontend::drop_disk() noexcept
 	// forever.
 	kapi_blkmq_start_stopped_queues(disk_);
 	kapi_blkmq_kick_requeue(disk_);
-	kapi_blkmq_disk_free(disk_);
+	// The rings are gone already: nothing reaches the disk after put.
+	kapi_blkmq_disk_del(disk_);
+	kapi_blkmq_disk_put(disk_);
 	disk_ = nullptr;
 	write_once(disk_added_, false);
 	write_once(queues_stopped_, false);

@@ -974,7 +974,7 @@ protected:
 	// be failed before it.
 	void expect_failed_before_del_gendisk()
 	{
-		FakeBlkmq::on_disk_free([this] {
+		FakeBlkmq::on_disk_del([this] {
 			freed_disk = true;
 			EXPECT_EQ((*a)->completions, 1) << "del_gendisk would wait for it forever";
 		});
@@ -1157,7 +1157,7 @@ TEST_F(BlkfrontTest, RemoveAfterAResumeThatNeverReconnectedDoesNotHang)
 	ASSERT_EQ(xbc_blkfront_resume(h), 0);
 	EXPECT_EQ(fua->requeues + f->requeues + d->requeues, 3);
 	EXPECT_EQ(FakeBlkmq::disk()->requeued_unkicked, 3u);
-	// The fake's disk_free checks nothing is left on the requeue list.
+	// The fake's disk_del checks nothing is left on the requeue list.
 	xbc_blkfront_remove(h);
 	h = nullptr;
 	EXPECT_EQ(FakeBlkmq::disks_alive(), 0u);
@@ -1246,7 +1246,7 @@ TEST_F(BlkfrontTest, RemoveWaitingInDelGendiskBlocksNoOne)
 {
 	bring_up();
 	bool ran = false;
-	FakeBlkmq::on_disk_free([&] {
+	FakeBlkmq::on_disk_del([&] {
 		ran = true;
 		const size_t before = mutex_self_deadlocks();
 		blkfront::driver_instance()->purge_all();
@@ -1256,6 +1256,36 @@ TEST_F(BlkfrontTest, RemoveWaitingInDelGendiskBlocksNoOne)
 	xbc_blkfront_remove(h);
 	h = nullptr;
 	EXPECT_TRUE(ran);
+}
+
+// A completion on another CPU must never reach the disk after put_disk:
+// remove unbinds the rings' event channels between del_gendisk and put
+// (in-tree order). Here the ring was full, so the completion would restart
+// the queue the frontend stopped, on freed memory.
+TEST_F(BlkfrontTest, RemoveUnbindsTheRingsBeforePuttingTheDisk)
+{
+	FakeBlkmq::set_online_cpus(1);
+	bring_up();
+	be->hold = true;
+	std::vector<std::unique_ptr<TestRequest>> rqs;
+	int rc = 0;
+	while (rc == 0 && rqs.size() < 1000) {
+		rqs.push_back(std::make_unique<TestRequest>(TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096)));
+		rc = FakeBlkmq::dispatch(rqs.back()->get());
+		run();
+	}
+	ASSERT_EQ(rc, -err::kBusy) << "the ring never filled";
+	FakeBlkmq::on_disk_del([&] { be->release(); });	// answered, irq not yet run
+	bool put = false;
+	FakeBlkmq::on_disk_put([&] {
+		put = true;
+		xen.run_pending_irqs();
+	});
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	EXPECT_TRUE(put);
+	for (auto &r : rqs)
+		EXPECT_LE((*r)->completions, 1);
 }
 
 TEST_F(BlkfrontTest, ProbeFailsCleanlyAtEveryAllocation)
