@@ -164,7 +164,7 @@ void Frontend::switch_state(kapi_xenbus_state s) noexcept
 void Frontend::otherend_changed(kapi_xenbus_state state) noexcept
 {
 	kapi_mutex_lock(mutex_);
-	if (removing_) {
+	if (read_once(removing_)) {
 		kapi_mutex_unlock(mutex_);
 		return;
 	}
@@ -600,7 +600,7 @@ void Frontend::sweep_retired() noexcept
 Status Frontend::resume() noexcept
 {
 	kapi_mutex_lock(mutex_);
-	if (removing_) {
+	if (read_once(removing_)) {
 		kapi_mutex_unlock(mutex_);
 		return Status::error(err::kNoDev);
 	}
@@ -629,7 +629,10 @@ void Frontend::remove() noexcept
 	if (driver_node.is_linked())
 		driver_->remove(*this);
 	kapi_mutex_lock(mutex_);
-	removing_ = true;
+	write_once(removing_, true);
+	// Pairs with IoRing::hold_locked: a request held from here on gets
+	// the last resort at once; one held before shows in the checks below.
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	// A healthy disk goes first, while the backend still answers, so its
 	// dirty data is written back (in-tree order). A dead one is failed,
 	// and so is one with requests held from an earlier connection

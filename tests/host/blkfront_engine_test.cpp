@@ -982,6 +982,29 @@ protected:
 	bool freed_disk = false;
 };
 
+// A hostile backend answers the write-back of a healthy remove but keeps
+// the page mapped: the request cannot wait for the purge (the device left
+// the purge list), and del_gendisk waits for it. It gets the last resort at
+// once: failed, its page pinned until the backend unmaps.
+TEST_F(StuckGrantTest, HeldDuringRemoveGetsTheLastResortAtOnce)
+{
+	two_in_flight();
+	ScriptedBackend::Mapping m{nullptr, 0};
+	bool deleted = false;
+	FakeBlkmq::on_disk_del([&] {
+		m = keep_read_mapped();
+		be->release();
+		run();
+		deleted = true;
+		EXPECT_EQ((*a)->completions, 1) << "del_gendisk would wait for it forever";
+		EXPECT_EQ((*b)->completions, 1);
+	});
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	ASSERT_TRUE(deleted);
+	expect_leaked_pinned(m);
+}
+
 TEST_F(StuckGrantTest, HeldFromTheResponsePath)
 {
 	two_in_flight();
