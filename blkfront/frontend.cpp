@@ -613,6 +613,10 @@ Status Frontend::resume() noexcept
 	if (conn_ == Conn::kConnected)
 		conn_ = Conn::kSuspended;
 	destroy_rings();
+	// A ring that broke (or held a request just now) belonged to the old
+	// connection; held requests wait in retired_ for the purge. What is
+	// dispatched from now on waits for the new rings instead of failing.
+	write_once(broken_, false);
 	// New rings exist (not yet live) before blk-mq may dispatch again, so
 	// a dispatch stops its queue under the ring lock and connect restarts it.
 	const Status st = talk_to_backend();

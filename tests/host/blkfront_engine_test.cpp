@@ -1041,6 +1041,19 @@ TEST_F(StuckGrantTest, HeldAtResumeNotRequeued)
 	expect_held_then_failed_after_unmap(m);
 }
 
+// A request held at suspend broke only the old connection (its ring is
+// kept aside): what is dispatched before the reconnect waits for it.
+TEST_F(StuckGrantTest, ResumeClearsTheBrokenState)
+{
+	two_in_flight();
+	auto m = keep_read_mapped();
+	ASSERT_EQ(xbc_blkfront_resume(h), 0);
+	TestRequest c = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	EXPECT_EQ(FakeBlkmq::dispatch(c.get()), -err::kBusy) << "failed instead of waiting to reconnect";
+	EXPECT_EQ(c->completions, 0);
+	expect_held_then_failed_after_unmap(m);
+}
+
 // del_gendisk waits for every request of the disk: one held in a ring kept
 // aside at a resume must get the last resort before, or remove hangs.
 TEST_F(StuckGrantTest, RemoveAfterResumeDoesNotWaitForAHeldRequest)
