@@ -98,15 +98,21 @@ Status IoRing::configure(const Features &f) noexcept
 	auto pool = GrantPool::create(Gfp::kNoIo, cfg_.backend, limit, f.persistent);
 	if (pool.is_error())
 		return pool.status();
+	// Both are torn down on return, outside the lock: the old SegSlots are
+	// a kvzalloc (vfree may sleep), the old pool ends grants.
 	Box<GrantPool> old_pool;
+	BoxArray<SegSlot> old_segs;
 
 	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
-	if (in_flight_ != 0) {
-		// Reconfiguring under live requests would orphan their grants.
+	if (in_flight_ != 0 || held_ != 0 || broken_) {
+		// Reconfiguring under live requests would orphan their grants;
+		// a held request still needs its SegSlots (its grant and page),
+		// and a broken ring stays broken until it is destroyed.
 		kapi_spin_unlock_irqrestore(lock_, flags);
 		return Status::error(err::kBusy);
 	}
 	if (!segs.is_null()) {
+		old_segs = move(segs_);
 		segs_ = move(segs);
 		max_segs_ = max_segs;
 	}
@@ -114,10 +120,9 @@ Status IoRing::configure(const Features &f) noexcept
 	persistent_ = f.persistent;
 	old_pool = move(pool_);
 	pool_ = pool.take();
-	broken_ = false;
 	live_ = true;
 	kapi_spin_unlock_irqrestore(lock_, flags);
-	return Status::ok();	// old_pool is torn down here, outside the lock
+	return Status::ok();
 }
 
 // ---------------------------------------------------------------------------

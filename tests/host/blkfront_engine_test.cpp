@@ -19,6 +19,11 @@
 using namespace xbc;
 using namespace xbc::host;
 
+// The C handle, as frontend.cpp defines it, to reach a device's rings.
+struct xbc_blkfront {
+	xbc::Box<xbc::blkfront::Frontend> fe;
+};
+
 namespace {
 
 std::vector<uint8_t> pattern(size_t n, unsigned seed)
@@ -1041,6 +1046,25 @@ TEST_F(StuckGrantTest, HeldAtResumeNotRequeued)
 	expect_held_then_failed_after_unmap(m);
 }
 
+// configure() zeroes the SegSlots a held request still needs (its grant
+// would be ended as ref 0) and un-breaks the ring: it refuses instead.
+TEST_F(StuckGrantTest, ConfigureRefusesARingThatHoldsARequest)
+{
+	two_in_flight();
+	auto m = keep_read_mapped();
+	be->release();
+	run();
+	ASSERT_EQ((*a)->completions, 0);	// held
+	blkfront::IoRing *ring = h->fe->ring(0);
+	ASSERT_NE(ring, nullptr);
+	ASSERT_EQ(ring->held(), 1u);
+	blkfront::Features f = h->fe->features();
+	f.max_indirect_segments = f.max_indirect_segments ? 0 : 32;	// new SegSlots
+	EXPECT_EQ(ring->configure(f).code(), -err::kBusy);
+	EXPECT_TRUE(ring->is_broken());
+	expect_held_then_failed_after_unmap(m);
+}
+
 // A request held at suspend broke only the old connection (its ring is
 // kept aside): what is dispatched before the reconnect waits for it.
 TEST_F(StuckGrantTest, ResumeClearsTheBrokenState)
@@ -1292,6 +1316,25 @@ TEST_F(BlkfrontTest, RemoveWaitingInDelGendiskBlocksNoOne)
 	xbc_blkfront_remove(h);
 	h = nullptr;
 	EXPECT_TRUE(ran);
+}
+
+// A new segment count reallocates the ring's SegSlots: the old array is a
+// kvzalloc, and vfree may sleep, so it is freed after the ring lock.
+TEST_F(BlkfrontTest, ConfigureFreesTheOldSegmentsOutsideTheRingLock)
+{
+	bring_up();
+	blkfront::IoRing *ring = h->fe->ring(0);
+	ASSERT_NE(ring, nullptr);
+	blkfront::Features f = h->fe->features();
+	f.max_indirect_segments = f.max_indirect_segments ? 0 : 32;
+	const size_t sleeps = sleeps_in_atomic();
+	ASSERT_TRUE(ring->configure(f).is_ok());
+	EXPECT_EQ(sleeps_in_atomic(), sleeps) << "slept under the ring spinlock";
+	f = h->fe->features();
+	ASSERT_TRUE(ring->configure(f).is_ok());	// back to what the disk was made for
+	TestRequest r = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	ASSERT_EQ(submit(r), 0);
+	EXPECT_EQ(r->err, 0);
 }
 
 // A completion on another CPU must never reach the disk after put_disk:
