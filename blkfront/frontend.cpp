@@ -231,7 +231,8 @@ Status Frontend::talk_to_backend() noexcept
 			return ring.status();
 		}
 		rings_[i] = ring.take();
-		nr_rings_ = i + 1;
+		// Release: queue_rq sees the ring whole once it sees it counted.
+		__atomic_store_n(&nr_rings_, i + 1, __ATOMIC_RELEASE);
 	}
 
 	Status st = Status::ok();
@@ -520,15 +521,18 @@ int Frontend::queue_rq(unsigned int hwq, kapi_blk_request *rq) noexcept
 {
 	if (read_once(dead_))
 		return -err::kIo;
-	const uint32_t n = read_once(nr_rings_);
+	// Acquire pairs with talk_to_backend's release: a ring counted is a
+	// ring fully made.
+	const uint32_t n = __atomic_load_n(&nr_rings_, __ATOMIC_ACQUIRE);
 	IoRing *ring = n ? rings_[hwq % n].get() : nullptr;
 	if (!ring) {
-		// Between rings (a resume that failed to reconnect): wait for
-		// the restart at the next connect.
+		// Between rings (a resume that failed to reconnect). Stopping
+		// the queue here would race with connect's restart, which may
+		// have run already and is not ordered with us by any lock: let
+		// blk-mq retry after a delay (BLK_STS_RESOURCE) instead.
 		if (read_once(conn_) != Conn::kSuspended)
 			return -err::kIo;
-		kapi_blkmq_stop_hw_queue(disk_, hwq);
-		return -err::kBusy;
+		return -err::kAgain;
 	}
 	return ring->queue(rq, hwq);
 }

@@ -128,7 +128,8 @@ private:
 	bool removing_ = false;		// remove() began: other control calls do nothing;
 					// the irq path reads it too (write_once/read_once)
 
-	// Read by the data path; written with the queues quiesced.
+	// Read by the data path; written with the queues quiesced, nr_rings_
+	// raised with release (queue_rq loads it with acquire).
 	Box<IoRing> rings_[kMaxFrontendQueues];
 	uint32_t nr_rings_ = 0;
 	Box<IoRing> retired_[kMaxFrontendQueues];	// under mutex_; no longer on the data path

@@ -940,6 +940,18 @@ protected:
 		return be->map(be->log()[0].segments[0].gref.raw(), false);
 	}
 
+	// Both in flight, then the backend answers, keeping the read's page:
+	// the read is held.
+	ScriptedBackend::Mapping hold_the_read()
+	{
+		two_in_flight();
+		auto m = keep_read_mapped();
+		be->release();
+		run();
+		EXPECT_EQ((*a)->completions, 0);	// held
+		return m;
+	}
+
 	// The backend scribbles into the guest page through its mapping.
 	static void scribble(ScriptedBackend::Mapping m)
 	{
@@ -1050,11 +1062,8 @@ TEST_F(StuckGrantTest, HeldAtResumeNotRequeued)
 // would be ended as ref 0) and un-breaks the ring: it refuses instead.
 TEST_F(StuckGrantTest, ConfigureRefusesARingThatHoldsARequest)
 {
-	two_in_flight();
-	auto m = keep_read_mapped();
-	be->release();
-	run();
-	ASSERT_EQ((*a)->completions, 0);	// held
+	auto m = hold_the_read();
+	ASSERT_EQ((*a)->completions, 0);
 	blkfront::IoRing *ring = h->fe->ring(0);
 	ASSERT_NE(ring, nullptr);
 	ASSERT_EQ(ring->held(), 1u);
@@ -1101,11 +1110,8 @@ TEST_F(StuckGrantTest, RemoveAfterResumeDoesNotWaitForAHeldRequest)
 
 TEST_F(StuckGrantTest, NewDiskAfterClosingDoesNotWaitForAHeldRequest)
 {
-	two_in_flight();
-	auto m = keep_read_mapped();
-	be->release();
-	run();
-	ASSERT_EQ((*a)->completions, 0);	// held
+	auto m = hold_the_read();
+	ASSERT_EQ((*a)->completions, 0);
 	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CLOSING);
 	be->disconnect();
 	expect_failed_before_del_gendisk();
@@ -1203,6 +1209,23 @@ TEST_F(BlkfrontTest, ResumeReissuesWhatWasInFlight)
 
 // Flush, FUA and discard were requeued at the resume; nothing kicks them
 // if the backend never comes back, and del_gendisk would wait for ever.
+// A resume that could not make new rings leaves the disk between rings.
+// Stopping a queue there races with connect's restart (which may already
+// have run): blk-mq retries later instead (BLK_STS_RESOURCE).
+TEST_F(BlkfrontTest, BetweenRingsTheQueueIsRetriedNotStopped)
+{
+	bring_up();
+	fail_allocs_after(0);
+	EXPECT_NE(xbc_blkfront_resume(h), 0);
+	clear_alloc_failure();
+	ASSERT_NE(FakeBlkmq::disk(), nullptr);
+	const size_t stops = FakeBlkmq::disk()->hw_stops;
+	TestRequest r = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	EXPECT_EQ(FakeBlkmq::dispatch(r.get()), -err::kAgain);
+	EXPECT_EQ(FakeBlkmq::disk()->hw_stops, stops) << "stopped a queue no one may restart";
+	EXPECT_EQ(r->completions, 0);
+}
+
 TEST_F(BlkfrontTest, RemoveAfterAResumeThatNeverReconnectedDoesNotHang)
 {
 	bring_up();
