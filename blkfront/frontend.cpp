@@ -138,8 +138,11 @@ Frontend::~Frontend()
 	// Off the purge list first, so the purge thread never sees us die.
 	if (driver_node.is_linked())
 		driver_->remove(*this);
+	// Normally remove() did all this; the same order if it did not: no
+	// irq may reach the disk once it is put.
 	destroy_rings(true);
-	kapi_blkmq_disk_free(disk_);
+	kapi_blkmq_disk_del(disk_);
+	kapi_blkmq_disk_put(disk_);
 	disk_ = nullptr;
 	if (minors_.node.is_linked())
 		driver_->minors().release(minors_);
@@ -161,7 +164,7 @@ void Frontend::switch_state(kapi_xenbus_state s) noexcept
 void Frontend::otherend_changed(kapi_xenbus_state state) noexcept
 {
 	kapi_mutex_lock(mutex_);
-	if (removing_) {
+	if (read_once(removing_)) {
 		kapi_mutex_unlock(mutex_);
 		return;
 	}
@@ -228,7 +231,8 @@ Status Frontend::talk_to_backend() noexcept
 			return ring.status();
 		}
 		rings_[i] = ring.take();
-		nr_rings_ = i + 1;
+		// Release: queue_rq sees the ring whole once it sees it counted.
+		__atomic_store_n(&nr_rings_, i + 1, __ATOMIC_RELEASE);
 	}
 
 	Status st = Status::ok();
@@ -517,15 +521,18 @@ int Frontend::queue_rq(unsigned int hwq, kapi_blk_request *rq) noexcept
 {
 	if (read_once(dead_))
 		return -err::kIo;
-	const uint32_t n = read_once(nr_rings_);
+	// Acquire pairs with talk_to_backend's release: a ring counted is a
+	// ring fully made.
+	const uint32_t n = __atomic_load_n(&nr_rings_, __ATOMIC_ACQUIRE);
 	IoRing *ring = n ? rings_[hwq % n].get() : nullptr;
 	if (!ring) {
-		// Between rings (a resume that failed to reconnect): wait for
-		// the restart at the next connect.
+		// Between rings (a resume that failed to reconnect). Stopping
+		// the queue here would race with connect's restart, which may
+		// have run already and is not ordered with us by any lock: let
+		// blk-mq retry after a delay (BLK_STS_RESOURCE) instead.
 		if (read_once(conn_) != Conn::kSuspended)
 			return -err::kIo;
-		kapi_blkmq_stop_hw_queue(disk_, hwq);
-		return -err::kBusy;
+		return -err::kAgain;
 	}
 	return ring->queue(rq, hwq);
 }
@@ -597,7 +604,7 @@ void Frontend::sweep_retired() noexcept
 Status Frontend::resume() noexcept
 {
 	kapi_mutex_lock(mutex_);
-	if (removing_) {
+	if (read_once(removing_)) {
 		kapi_mutex_unlock(mutex_);
 		return Status::error(err::kNoDev);
 	}
@@ -610,6 +617,10 @@ Status Frontend::resume() noexcept
 	if (conn_ == Conn::kConnected)
 		conn_ = Conn::kSuspended;
 	destroy_rings();
+	// A ring that broke (or held a request just now) belonged to the old
+	// connection; held requests wait in retired_ for the purge. What is
+	// dispatched from now on waits for the new rings instead of failing.
+	write_once(broken_, false);
 	// New rings exist (not yet live) before blk-mq may dispatch again, so
 	// a dispatch stops its queue under the ring lock and connect restarts it.
 	const Status st = talk_to_backend();
@@ -626,7 +637,10 @@ void Frontend::remove() noexcept
 	if (driver_node.is_linked())
 		driver_->remove(*this);
 	kapi_mutex_lock(mutex_);
-	removing_ = true;
+	write_once(removing_, true);
+	// Pairs with IoRing::hold_locked: a request held from here on gets
+	// the last resort at once; one held before shows in the checks below.
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	// A healthy disk goes first, while the backend still answers, so its
 	// dirty data is written back (in-tree order). A dead one is failed,
 	// and so is one with requests held from an earlier connection
@@ -639,9 +653,15 @@ void Frontend::remove() noexcept
 		// mutex, so xenwatch (otherend_changed) never blocks on it;
 		// removing_ makes every other control call a no-op meanwhile.
 		kapi_mutex_unlock(mutex_);
-		kapi_blkmq_disk_free(disk_);
+		kapi_blkmq_disk_del(disk_);
 		kapi_mutex_lock(mutex_);
+		write_once(dead_, true);
+		// The rings (and their irqs) go before the disk's memory: a
+		// completion still running on another CPU restarts queues.
+		destroy_rings(true);
+		kapi_blkmq_disk_put(disk_);
 		disk_ = nullptr;
+		write_once(disk_added_, false);
 	}
 	write_once(dead_, true);
 	if (disk_)
@@ -669,7 +689,9 @@ void Frontend::drop_disk() noexcept
 	// forever.
 	kapi_blkmq_start_stopped_queues(disk_);
 	kapi_blkmq_kick_requeue(disk_);
-	kapi_blkmq_disk_free(disk_);
+	// The rings are gone already: nothing reaches the disk after put.
+	kapi_blkmq_disk_del(disk_);
+	kapi_blkmq_disk_put(disk_);
 	disk_ = nullptr;
 	write_once(disk_added_, false);
 	write_once(queues_stopped_, false);

@@ -76,6 +76,8 @@ public:
 	void disable_discard() noexcept;
 	// A ring broke: the device is in an error state from now on.
 	void ring_broken() noexcept;
+	// remove() began: a request held from now on cannot wait for a purge.
+	[[nodiscard]] bool is_removing() const noexcept { return read_once(removing_); }
 
 	ListNode driver_node;	// on Driver's device list, under its mutex
 
@@ -123,9 +125,11 @@ private:
 	uint32_t disk_max_segments_ = 0;	// what the disk was made with
 	bool disk_fua_ = false;		// the disk advertises FUA (fixed once made)
 	bool disk_added_ = false;
-	bool removing_ = false;		// remove() began: other control calls do nothing
+	bool removing_ = false;		// remove() began: other control calls do nothing;
+					// the irq path reads it too (write_once/read_once)
 
-	// Read by the data path; written with the queues quiesced.
+	// Read by the data path; written with the queues quiesced, nr_rings_
+	// raised with release (queue_rq loads it with acquire).
 	Box<IoRing> rings_[kMaxFrontendQueues];
 	uint32_t nr_rings_ = 0;
 	Box<IoRing> retired_[kMaxFrontendQueues];	// under mutex_; no longer on the data path

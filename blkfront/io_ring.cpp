@@ -98,15 +98,21 @@ Status IoRing::configure(const Features &f) noexcept
 	auto pool = GrantPool::create(Gfp::kNoIo, cfg_.backend, limit, f.persistent);
 	if (pool.is_error())
 		return pool.status();
+	// Both are torn down on return, outside the lock: the old SegSlots are
+	// a kvzalloc (vfree may sleep), the old pool ends grants.
 	Box<GrantPool> old_pool;
+	BoxArray<SegSlot> old_segs;
 
 	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
-	if (in_flight_ != 0) {
-		// Reconfiguring under live requests would orphan their grants.
+	if (in_flight_ != 0 || held_ != 0 || broken_) {
+		// Reconfiguring under live requests would orphan their grants;
+		// a held request still needs its SegSlots (its grant and page),
+		// and a broken ring stays broken until it is destroyed.
 		kapi_spin_unlock_irqrestore(lock_, flags);
 		return Status::error(err::kBusy);
 	}
 	if (!segs.is_null()) {
+		old_segs = move(segs_);
 		segs_ = move(segs);
 		max_segs_ = max_segs;
 	}
@@ -114,10 +120,9 @@ Status IoRing::configure(const Features &f) noexcept
 	persistent_ = f.persistent;
 	old_pool = move(pool_);
 	pool_ = pool.take();
-	broken_ = false;
 	live_ = true;
 	kapi_spin_unlock_irqrestore(lock_, flags);
-	return Status::ok();	// old_pool is torn down here, outside the lock
+	return Status::ok();
 }
 
 // ---------------------------------------------------------------------------
@@ -453,6 +458,13 @@ void IoRing::hold_locked(uint32_t id) noexcept
 	broken_ = true;
 	live_ = false;
 	owner_->ring_broken();
+	// remove() waits in del_gendisk for every request, and this device
+	// has left the purge list: nothing would ever fail a request held now.
+	// The fence pairs with remove()'s: either it sees the device broken
+	// (and fails the disk instead), or we see removing.
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (owner_->is_removing())
+		leak_one_locked(id);
 }
 
 bool IoRing::finish_locked(uint32_t id, int err_code, bool copy_out) noexcept
@@ -496,27 +508,30 @@ void IoRing::leak_held_locked() noexcept
 	if (shadow_.is_null())
 		return;
 	retry_held_locked();
-	for (uint32_t id = 0; held_ && id < shadow_.size(); id++) {
-		Shadow &s = shadow_[id];
-		if (!s.held)
+	for (uint32_t id = 0; held_ && id < shadow_.size(); id++)
+		if (shadow_[id].held)
+			leak_one_locked(id);
+}
+
+void IoRing::leak_one_locked(uint32_t id) noexcept
+{
+	Shadow &s = shadow_[id];
+	SegSlot *segs = segs_of(id);
+	for (uint32_t i = 0; i < s.nr_segs; i++) {
+		if (!GrantRef(segs[i].gref).is_valid())
 			continue;
-		SegSlot *segs = segs_of(id);
-		for (uint32_t i = 0; i < s.nr_segs; i++) {
-			if (!GrantRef(segs[i].gref).is_valid())
-				continue;
-			kapi_blk_page_get(segs[i].rq_page);
-			kapi_gnttab_end_access_deferred(segs[i].gref, segs[i].rq_page);
-			segs[i].gref = GrantRef::invalid().raw();
-		}
-		kapi_log(KAPI_LOG_ERR,
-			 "blkfront: %s: leaking the pages of request %u: the backend still maps them\n",
-			 owner_->name(), id);
-		kapi_blk_request *rq = s.rq;
-		free_id(id);
-		held_--;
-		completed_++;
-		kapi_blk_rq_complete(rq, -err::kIo);
+		kapi_blk_page_get(segs[i].rq_page);
+		kapi_gnttab_end_access_deferred(segs[i].gref, segs[i].rq_page);
+		segs[i].gref = GrantRef::invalid().raw();
 	}
+	kapi_log(KAPI_LOG_ERR,
+		 "blkfront: %s: leaking the pages of request %u: the backend still maps them\n",
+		 owner_->name(), id);
+	kapi_blk_request *rq = s.rq;
+	free_id(id);
+	held_--;
+	completed_++;
+	kapi_blk_rq_complete(rq, -err::kIo);
 }
 
 void IoRing::irq_trampoline(void *ctx) noexcept

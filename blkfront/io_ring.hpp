@@ -21,8 +21,9 @@
 // would hand the page back to the page cache or an O_DIRECT buffer while
 // the backend can still write into it (XSA-396). It is held in its shadow
 // slot, the ring breaks, and purge() fails it once the grant really ends.
-// Only the destructor (remove) gives up on it: it pins the page, defers the
-// end-access and fails the request, so the disk can go.
+// Only remove gives up on it (the destructor, or at once for a request held
+// while remove runs): it pins the page, defers the end-access and fails the
+// request, so the disk can go.
 //
 // Concurrency: lock_ (irq-safe spinlock) guards everything below marked so;
 // queue() runs in blk-mq's queue_rq context, handle_irq() in hard irq,
@@ -145,6 +146,9 @@ private:
 	void hold_locked(uint32_t id) noexcept;
 	void retry_held_locked() noexcept;
 	void leak_held_locked() noexcept;
+	// The last resort for one held request: pins its pages for the
+	// deferred end-access and fails it.
+	void leak_one_locked(uint32_t id) noexcept;
 	void break_ring(const char *why, uint64_t value) noexcept;
 	void fail_all_locked(int err) noexcept;
 	SegSlot *segs_of(uint32_t id) const noexcept

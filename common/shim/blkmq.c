@@ -350,17 +350,30 @@ int kapi_blkmq_disk_add(struct kapi_blkmq_disk *d, struct kapi_xenbus_device *pa
 	return err;
 }
 
-void kapi_blkmq_disk_free(struct kapi_blkmq_disk *d)
+/* Bios detached at a suspend that never reconnected: fail them. */
+static void kapi_blkmq_fail_pending_bios(struct kapi_blkmq_disk *d)
 {
 	struct bio *bio;
 
-	if (!d)
-		return;
-	/* Bios detached at a suspend that never reconnected: fail them. */
 	while ((bio = bio_list_pop(&d->pending_bios)))
 		bio_io_error(bio);
+}
+
+void kapi_blkmq_disk_del(struct kapi_blkmq_disk *d)
+{
+	if (!d)
+		return;
+	kapi_blkmq_fail_pending_bios(d);
 	if (d->added)
 		del_gendisk(d->gd);
+	d->added = false;
+}
+
+void kapi_blkmq_disk_put(struct kapi_blkmq_disk *d)
+{
+	if (!d)
+		return;
+	kapi_blkmq_fail_pending_bios(d);
 	put_disk(d->gd);
 	blk_mq_free_tag_set(&d->tag_set);
 	kfree(d);

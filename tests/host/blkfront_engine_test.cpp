@@ -19,6 +19,11 @@
 using namespace xbc;
 using namespace xbc::host;
 
+// The C handle, as frontend.cpp defines it, to reach a device's rings.
+struct xbc_blkfront {
+	xbc::Box<xbc::blkfront::Frontend> fe;
+};
+
 namespace {
 
 std::vector<uint8_t> pattern(size_t n, unsigned seed)
@@ -935,6 +940,18 @@ protected:
 		return be->map(be->log()[0].segments[0].gref.raw(), false);
 	}
 
+	// Both in flight, then the backend answers, keeping the read's page:
+	// the read is held.
+	ScriptedBackend::Mapping hold_the_read()
+	{
+		two_in_flight();
+		auto m = keep_read_mapped();
+		be->release();
+		run();
+		EXPECT_EQ((*a)->completions, 0);	// held
+		return m;
+	}
+
 	// The backend scribbles into the guest page through its mapping.
 	static void scribble(ScriptedBackend::Mapping m)
 	{
@@ -974,13 +991,36 @@ protected:
 	// be failed before it.
 	void expect_failed_before_del_gendisk()
 	{
-		FakeBlkmq::on_disk_free([this] {
+		FakeBlkmq::on_disk_del([this] {
 			freed_disk = true;
 			EXPECT_EQ((*a)->completions, 1) << "del_gendisk would wait for it forever";
 		});
 	}
 	bool freed_disk = false;
 };
+
+// A hostile backend answers the write-back of a healthy remove but keeps
+// the page mapped: the request cannot wait for the purge (the device left
+// the purge list), and del_gendisk waits for it. It gets the last resort at
+// once: failed, its page pinned until the backend unmaps.
+TEST_F(StuckGrantTest, HeldDuringRemoveGetsTheLastResortAtOnce)
+{
+	two_in_flight();
+	ScriptedBackend::Mapping m{nullptr, 0};
+	bool deleted = false;
+	FakeBlkmq::on_disk_del([&] {
+		m = keep_read_mapped();
+		be->release();
+		run();
+		deleted = true;
+		EXPECT_EQ((*a)->completions, 1) << "del_gendisk would wait for it forever";
+		EXPECT_EQ((*b)->completions, 1);
+	});
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	ASSERT_TRUE(deleted);
+	expect_leaked_pinned(m);
+}
 
 TEST_F(StuckGrantTest, HeldFromTheResponsePath)
 {
@@ -1018,6 +1058,35 @@ TEST_F(StuckGrantTest, HeldAtResumeNotRequeued)
 	expect_held_then_failed_after_unmap(m);
 }
 
+// configure() zeroes the SegSlots a held request still needs (its grant
+// would be ended as ref 0) and un-breaks the ring: it refuses instead.
+TEST_F(StuckGrantTest, ConfigureRefusesARingThatHoldsARequest)
+{
+	auto m = hold_the_read();
+	ASSERT_EQ((*a)->completions, 0);
+	blkfront::IoRing *ring = h->fe->ring(0);
+	ASSERT_NE(ring, nullptr);
+	ASSERT_EQ(ring->held(), 1u);
+	blkfront::Features f = h->fe->features();
+	f.max_indirect_segments = f.max_indirect_segments ? 0 : 32;	// new SegSlots
+	EXPECT_EQ(ring->configure(f).code(), -err::kBusy);
+	EXPECT_TRUE(ring->is_broken());
+	expect_held_then_failed_after_unmap(m);
+}
+
+// A request held at suspend broke only the old connection (its ring is
+// kept aside): what is dispatched before the reconnect waits for it.
+TEST_F(StuckGrantTest, ResumeClearsTheBrokenState)
+{
+	two_in_flight();
+	auto m = keep_read_mapped();
+	ASSERT_EQ(xbc_blkfront_resume(h), 0);
+	TestRequest c = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	EXPECT_EQ(FakeBlkmq::dispatch(c.get()), -err::kBusy) << "failed instead of waiting to reconnect";
+	EXPECT_EQ(c->completions, 0);
+	expect_held_then_failed_after_unmap(m);
+}
+
 // del_gendisk waits for every request of the disk: one held in a ring kept
 // aside at a resume must get the last resort before, or remove hangs.
 TEST_F(StuckGrantTest, RemoveAfterResumeDoesNotWaitForAHeldRequest)
@@ -1041,11 +1110,8 @@ TEST_F(StuckGrantTest, RemoveAfterResumeDoesNotWaitForAHeldRequest)
 
 TEST_F(StuckGrantTest, NewDiskAfterClosingDoesNotWaitForAHeldRequest)
 {
-	two_in_flight();
-	auto m = keep_read_mapped();
-	be->release();
-	run();
-	ASSERT_EQ((*a)->completions, 0);	// held
+	auto m = hold_the_read();
+	ASSERT_EQ((*a)->completions, 0);
 	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CLOSING);
 	be->disconnect();
 	expect_failed_before_del_gendisk();
@@ -1143,6 +1209,23 @@ TEST_F(BlkfrontTest, ResumeReissuesWhatWasInFlight)
 
 // Flush, FUA and discard were requeued at the resume; nothing kicks them
 // if the backend never comes back, and del_gendisk would wait for ever.
+// A resume that could not make new rings leaves the disk between rings.
+// Stopping a queue there races with connect's restart (which may already
+// have run): blk-mq retries later instead (BLK_STS_RESOURCE).
+TEST_F(BlkfrontTest, BetweenRingsTheQueueIsRetriedNotStopped)
+{
+	bring_up();
+	fail_allocs_after(0);
+	EXPECT_NE(xbc_blkfront_resume(h), 0);
+	clear_alloc_failure();
+	ASSERT_NE(FakeBlkmq::disk(), nullptr);
+	const size_t stops = FakeBlkmq::disk()->hw_stops;
+	TestRequest r = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	EXPECT_EQ(FakeBlkmq::dispatch(r.get()), -err::kAgain);
+	EXPECT_EQ(FakeBlkmq::disk()->hw_stops, stops) << "stopped a queue no one may restart";
+	EXPECT_EQ(r->completions, 0);
+}
+
 TEST_F(BlkfrontTest, RemoveAfterAResumeThatNeverReconnectedDoesNotHang)
 {
 	bring_up();
@@ -1157,7 +1240,7 @@ TEST_F(BlkfrontTest, RemoveAfterAResumeThatNeverReconnectedDoesNotHang)
 	ASSERT_EQ(xbc_blkfront_resume(h), 0);
 	EXPECT_EQ(fua->requeues + f->requeues + d->requeues, 3);
 	EXPECT_EQ(FakeBlkmq::disk()->requeued_unkicked, 3u);
-	// The fake's disk_free checks nothing is left on the requeue list.
+	// The fake's disk_del checks nothing is left on the requeue list.
 	xbc_blkfront_remove(h);
 	h = nullptr;
 	EXPECT_EQ(FakeBlkmq::disks_alive(), 0u);
@@ -1246,7 +1329,7 @@ TEST_F(BlkfrontTest, RemoveWaitingInDelGendiskBlocksNoOne)
 {
 	bring_up();
 	bool ran = false;
-	FakeBlkmq::on_disk_free([&] {
+	FakeBlkmq::on_disk_del([&] {
 		ran = true;
 		const size_t before = mutex_self_deadlocks();
 		blkfront::driver_instance()->purge_all();
@@ -1256,6 +1339,55 @@ TEST_F(BlkfrontTest, RemoveWaitingInDelGendiskBlocksNoOne)
 	xbc_blkfront_remove(h);
 	h = nullptr;
 	EXPECT_TRUE(ran);
+}
+
+// A new segment count reallocates the ring's SegSlots: the old array is a
+// kvzalloc, and vfree may sleep, so it is freed after the ring lock.
+TEST_F(BlkfrontTest, ConfigureFreesTheOldSegmentsOutsideTheRingLock)
+{
+	bring_up();
+	blkfront::IoRing *ring = h->fe->ring(0);
+	ASSERT_NE(ring, nullptr);
+	blkfront::Features f = h->fe->features();
+	f.max_indirect_segments = f.max_indirect_segments ? 0 : 32;
+	const size_t sleeps = sleeps_in_atomic();
+	ASSERT_TRUE(ring->configure(f).is_ok());
+	EXPECT_EQ(sleeps_in_atomic(), sleeps) << "slept under the ring spinlock";
+	f = h->fe->features();
+	ASSERT_TRUE(ring->configure(f).is_ok());	// back to what the disk was made for
+	TestRequest r = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	ASSERT_EQ(submit(r), 0);
+	EXPECT_EQ(r->err, 0);
+}
+
+// A completion on another CPU must never reach the disk after put_disk:
+// remove unbinds the rings' event channels between del_gendisk and put
+// (in-tree order). Here the ring was full, so the completion would restart
+// the queue the frontend stopped, on freed memory.
+TEST_F(BlkfrontTest, RemoveUnbindsTheRingsBeforePuttingTheDisk)
+{
+	FakeBlkmq::set_online_cpus(1);
+	bring_up();
+	be->hold = true;
+	std::vector<std::unique_ptr<TestRequest>> rqs;
+	int rc = 0;
+	while (rc == 0 && rqs.size() < 1000) {
+		rqs.push_back(std::make_unique<TestRequest>(TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096)));
+		rc = FakeBlkmq::dispatch(rqs.back()->get());
+		run();
+	}
+	ASSERT_EQ(rc, -err::kBusy) << "the ring never filled";
+	FakeBlkmq::on_disk_del([&] { be->release(); });	// answered, irq not yet run
+	bool put = false;
+	FakeBlkmq::on_disk_put([&] {
+		put = true;
+		xen.run_pending_irqs();
+	});
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	EXPECT_TRUE(put);
+	for (auto &r : rqs)
+		EXPECT_LE((*r)->completions, 1);
 }
 
 TEST_F(BlkfrontTest, ProbeFailsCleanlyAtEveryAllocation)

@@ -127,10 +127,17 @@ int kapi_blkmq_disk_alloc(const struct kapi_blkmq_config *cfg, const struct kapi
 int kapi_blkmq_disk_add(struct kapi_blkmq_disk *disk, struct kapi_xenbus_device *parent) KAPI_NOEXCEPT;
 /*
  * Removes the disk if added (del_gendisk: waits for requests in flight, so
- * the engine must have completed them all), frees the gendisk and tag set.
- * NULL is a no-op. Process context.
+ * the engine must complete them all) and fails detached bios. The disk and
+ * its queues stay valid until kapi_blkmq_disk_put. NULL is a no-op.
+ * Process context.
  */
-void kapi_blkmq_disk_free(struct kapi_blkmq_disk *disk) KAPI_NOEXCEPT;
+void kapi_blkmq_disk_del(struct kapi_blkmq_disk *disk) KAPI_NOEXCEPT;
+/*
+ * Frees the gendisk, tag set and disk (put_disk, blk_mq_free_tag_set). No
+ * queue_rq, completion or queue call may reach the disk any more: the
+ * engine unbinds its interrupts first. NULL is a no-op. Process context.
+ */
+void kapi_blkmq_disk_put(struct kapi_blkmq_disk *disk) KAPI_NOEXCEPT;
 
 /*
  * New per-request limits after a resume onto another backend (in-tree

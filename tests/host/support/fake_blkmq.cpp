@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <map>
+#include <memory>
 #include <utility>
 
 #include <gtest/gtest.h>
@@ -16,6 +17,9 @@
 
 struct kapi_blkmq_disk {
 	xbc::host::FakeDiskState state;
+	void *token = nullptr;	// a kapi allocation: a disk never put leaks
+	bool deleted = false;	// del_gendisk ran
+	bool put = false;	// put_disk ran: the kernel's memory is gone
 };
 
 namespace xbc::host {
@@ -28,7 +32,10 @@ struct Globals {
 	size_t created = 0;
 	unsigned cpus = 4;
 	bool hvm = false;
-	std::function<void()> on_disk_free;
+	std::function<void()> on_disk_del;
+	std::function<void()> on_disk_put;
+	// Put disks stay readable, so a late queue op is reported, not a UAF.
+	std::vector<std::unique_ptr<kapi_blkmq_disk>> graveyard;
 	bool legacy_disks = false;
 	size_t double_completions = 0;
 	std::map<kapi_page *, int> holds;
@@ -48,7 +55,8 @@ FakeDiskState *FakeBlkmq::disk() { return g().disk ? &g().disk->state : nullptr;
 size_t FakeBlkmq::disks_alive() { return g().alive; }
 size_t FakeBlkmq::disks_created() { return g().created; }
 void FakeBlkmq::set_online_cpus(unsigned int n) { g().cpus = n; }
-void FakeBlkmq::on_disk_free(std::function<void()> fn) { g().on_disk_free = std::move(fn); }
+void FakeBlkmq::on_disk_del(std::function<void()> fn) { g().on_disk_del = std::move(fn); }
+void FakeBlkmq::on_disk_put(std::function<void()> fn) { g().on_disk_put = std::move(fn); }
 void FakeBlkmq::set_hvm(bool hvm, bool legacy_disks)
 {
 	g().hvm = hvm;
@@ -68,7 +76,9 @@ void FakeBlkmq::reset()
 {
 	g().cpus = 4;
 	g().hvm = false;
-	g().on_disk_free = nullptr;
+	g().on_disk_del = nullptr;
+	g().on_disk_put = nullptr;
+	g().graveyard.clear();
 	g().legacy_disks = false;
 	g().created = 0;
 	g().double_completions = 0;
@@ -183,6 +193,19 @@ void TestRequest::fill(const std::vector<uint8_t> &bytes)
 
 using xbc::host::g;
 
+namespace {
+
+// Every queue op goes through here: after put_disk the kernel's queue and
+// tag set are freed memory (the UAF of an irq still bound at remove).
+kapi_blkmq_disk *live(kapi_blkmq_disk *disk, const char *op)
+{
+	if (disk && disk->put)
+		ADD_FAILURE() << op << " on a disk after put_disk: use after free";
+	return disk;
+}
+
+} // namespace
+
 extern "C" {
 
 // --- requests
@@ -219,6 +242,7 @@ void kapi_blk_rq_requeue(struct kapi_blk_request *rq) noexcept
 
 void kapi_blk_rq_detach_bios(struct kapi_blkmq_disk *disk, struct kapi_blk_request *rq) noexcept
 {
+	live(disk, "detach_bios");
 	rq->bios_detached = true;
 	disk->state.bios_pending++;
 	kapi_blk_rq_complete(rq, 0);	// ended empty, as blk_mq_end_request
@@ -226,6 +250,7 @@ void kapi_blk_rq_detach_bios(struct kapi_blkmq_disk *disk, struct kapi_blk_reque
 
 void kapi_blkmq_resubmit_bios(struct kapi_blkmq_disk *disk) noexcept
 {
+	live(disk, "resubmit_bios");
 	disk->state.bios_resubmitted += disk->state.bios_pending;
 	disk->state.bios_pending = 0;
 }
@@ -249,10 +274,11 @@ int kapi_blkmq_disk_alloc(const struct kapi_blkmq_config *cfg, const struct kapi
 {
 	if (!cfg->nr_hw_queues || !cfg->queue_depth || !cfg->logical_block_size)
 		return -22;
-	void *mem = kapi_zalloc(sizeof(kapi_blkmq_disk), KAPI_GFP_KERNEL);
-	if (!mem)
+	void *token = kapi_zalloc(1, KAPI_GFP_KERNEL);
+	if (!token)
 		return -12;
-	auto *d = new (mem) kapi_blkmq_disk;
+	auto *d = new kapi_blkmq_disk;
+	d->token = token;
 	d->state.cfg = *cfg;
 	d->state.ops = *ops;
 	d->state.ctx = ctx;
@@ -266,31 +292,47 @@ int kapi_blkmq_disk_alloc(const struct kapi_blkmq_config *cfg, const struct kapi
 
 int kapi_blkmq_disk_add(struct kapi_blkmq_disk *disk, struct kapi_xenbus_device *) noexcept
 {
-	disk->state.added = true;
+	live(disk, "device_add_disk")->state.added = true;
 	return 0;
 }
 
-void kapi_blkmq_disk_free(struct kapi_blkmq_disk *disk) noexcept
+void kapi_blkmq_disk_del(struct kapi_blkmq_disk *disk) noexcept
 {
-	if (!disk)
+	if (!live(disk, "del_gendisk"))
 		return;
-	if (g().on_disk_free) {
-		auto fn = std::move(g().on_disk_free);
-		g().on_disk_free = nullptr;
+	EXPECT_FALSE(disk->deleted) << "del_gendisk twice";
+	if (g().on_disk_del) {
+		auto fn = std::move(g().on_disk_del);
+		g().on_disk_del = nullptr;
 		fn();
 	}
 	EXPECT_FALSE(disk->state.quiesced) << "disk freed while quiesced: del_gendisk would hang";
 	EXPECT_EQ(disk->state.requeued_unkicked, 0u)
 		<< "requeued requests never kicked: del_gendisk would hang";
+	disk->deleted = true;
+}
+
+void kapi_blkmq_disk_put(struct kapi_blkmq_disk *disk) noexcept
+{
+	if (!live(disk, "put_disk"))
+		return;
 	if (g().disk == disk)
 		g().disk = nullptr;
 	g().alive--;
-	disk->~kapi_blkmq_disk();
-	kapi_free(disk);
+	disk->put = true;
+	kapi_free(disk->token);
+	disk->token = nullptr;
+	g().graveyard.emplace_back(disk);
+	if (g().on_disk_put) {
+		auto fn = std::move(g().on_disk_put);
+		g().on_disk_put = nullptr;
+		fn();	// what other CPUs still do after put_disk returned
+	}
 }
 
 void kapi_blkmq_set_capacity(struct kapi_blkmq_disk *disk, uint64_t sectors) noexcept
 {
+	live(disk, "set_capacity");
 	disk->state.capacity = sectors;
 	disk->state.capacity_changes++;
 }
@@ -298,6 +340,7 @@ void kapi_blkmq_set_capacity(struct kapi_blkmq_disk *disk, uint64_t sectors) noe
 int kapi_blkmq_set_max_segments(struct kapi_blkmq_disk *disk, unsigned int max_segments,
 				unsigned int max_hw_sectors) noexcept
 {
+	live(disk, "set_max_segments");
 	disk->state.cfg.max_segments = max_segments;
 	disk->state.cfg.max_hw_sectors = max_hw_sectors;
 	return 0;
@@ -305,51 +348,60 @@ int kapi_blkmq_set_max_segments(struct kapi_blkmq_disk *disk, unsigned int max_s
 
 void kapi_blkmq_mark_dead(struct kapi_blkmq_disk *disk) noexcept
 {
+	live(disk, "mark_dead");
 	disk->state.dead = true;
 	disk->state.capacity = 0;
 }
 
 void kapi_blkmq_disable_flush(struct kapi_blkmq_disk *disk) noexcept
 {
+	live(disk, "disable_flush");
 	if (disk)
 		disk->state.flush_disabled = true;
 }
 
 void kapi_blkmq_disable_discard(struct kapi_blkmq_disk *disk) noexcept
 {
+	live(disk, "disable_discard");
 	if (disk)
 		disk->state.discard_disabled = true;
 }
 
 void kapi_blkmq_stop_queues(struct kapi_blkmq_disk *disk) noexcept
 {
+	live(disk, "stop_queues");
 	disk->state.stops++;
 }
 
 void kapi_blkmq_stop_hw_queue(struct kapi_blkmq_disk *disk, unsigned int) noexcept
 {
+	live(disk, "stop_hw_queue");
 	if (disk)
 		disk->state.hw_stops++;
 }
 
 void kapi_blkmq_quiesce(struct kapi_blkmq_disk *disk) noexcept
 {
+	live(disk, "quiesce");
 	disk->state.quiesced = true;
 }
 
 void kapi_blkmq_unquiesce(struct kapi_blkmq_disk *disk) noexcept
 {
+	live(disk, "unquiesce");
 	disk->state.quiesced = false;
 }
 
 void kapi_blkmq_start_stopped_queues(struct kapi_blkmq_disk *disk) noexcept
 {
+	live(disk, "start_stopped_queues");
 	if (disk)
 		disk->state.restarts++;
 }
 
 void kapi_blkmq_kick_requeue(struct kapi_blkmq_disk *disk) noexcept
 {
+	live(disk, "kick_requeue");
 	disk->state.requeue_kicks++;
 	disk->state.requeued_unkicked = 0;
 }

@@ -95,9 +95,11 @@ public:
 	// `hwq`); returns queue_rq's answer.
 	static int dispatch(kapi_blk_request *rq, unsigned int hwq = 0);
 	static void set_online_cpus(unsigned int n);
-	// Runs inside kapi_blkmq_disk_free (del_gendisk), as whatever else
+	// Runs inside kapi_blkmq_disk_del (del_gendisk), as whatever else
 	// the kernel runs while del_gendisk waits for I/O.
-	static void on_disk_free(std::function<void()> fn);
+	static void on_disk_del(std::function<void()> fn);
+	// Runs right after put_disk: what another CPU may still be doing.
+	static void on_disk_put(std::function<void()> fn);
 	// An HVM guest (kapi_xen_hvm_domain), with emulated disks not unplugged.
 	static void set_hvm(bool hvm, bool legacy_disks = false);
 	static size_t double_completions();

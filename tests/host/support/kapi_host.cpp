@@ -32,9 +32,11 @@ size_t g_sleeps_in_atomic;
 size_t g_self_deadlocks;
 std::set<void *> g_kv;	// blocks from kapi_kvzalloc, which kapi_free must not take
 
+unsigned g_spin_depth;	// spinlocks held: atomic context, as in the kernel
+
 void check_may_sleep(bool sleeps) noexcept
 {
-	if (sleeps && g_atomic)
+	if (sleeps && (g_atomic || g_spin_depth))
 		g_sleeps_in_atomic++;
 }
 
@@ -91,7 +93,7 @@ bool take_alloc() noexcept
 }
 void release_alloc() noexcept { g_alloc.live--; }
 void set_atomic_context(bool atomic) noexcept { g_atomic = atomic; }
-bool in_atomic_context() noexcept { return g_atomic; }
+bool in_atomic_context() noexcept { return g_atomic || g_spin_depth; }
 size_t sleeps_in_atomic() noexcept { return g_sleeps_in_atomic; }
 size_t mutex_self_deadlocks() noexcept { return g_self_deadlocks; }
 void set_jiffies(unsigned long j) noexcept { g_jiffies = j; }
@@ -162,6 +164,7 @@ void kapi_kvfree(void *ptr) noexcept
 		fprintf(stderr, "kapi_kvfree of a block not from kapi_kvzalloc\n");
 		abort();
 	}
+	check_may_sleep(true);	// vfree may sleep
 	g_alloc.live--;
 	free(ptr);
 }
@@ -230,10 +233,12 @@ void kapi_spinlock_destroy(struct kapi_spinlock *l) noexcept
 unsigned long kapi_spin_lock_irqsave(struct kapi_spinlock *l) noexcept
 {
 	pthread_mutex_lock(&l->m);
+	g_spin_depth++;
 	return 0x200;	// an "IF set" flags word, opaque to callers
 }
 void kapi_spin_unlock_irqrestore(struct kapi_spinlock *l, unsigned long) noexcept
 {
+	g_spin_depth--;
 	pthread_mutex_unlock(&l->m);
 }
 
