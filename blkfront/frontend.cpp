@@ -816,10 +816,6 @@ int purge_thread_body(void *ctx) noexcept
 using xbc::blkfront::Driver;
 using xbc::blkfront::Frontend;
 
-struct xbc_blkfront {
-	xbc::Box<Frontend> fe;
-};
-
 namespace xbc::blkfront {
 
 // Module init: the driver state and the purge thread.

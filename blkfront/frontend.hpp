@@ -177,3 +177,9 @@ void driver_exit() noexcept;
 int format_pool_stats(const GrantPoolStats &s, char *buf, unsigned int len) noexcept;
 
 } // namespace xbc::blkfront
+
+// The C shim's opaque per-device handle (struct xbc_blkfront in engine.h):
+// the Frontend it owns.
+struct xbc_blkfront {
+	xbc::Box<xbc::blkfront::Frontend> fe;
+};

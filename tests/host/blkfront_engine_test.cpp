@@ -20,10 +20,6 @@ using namespace xbc;
 using namespace xbc::host;
 
 // The C handle, as frontend.cpp defines it, to reach a device's rings.
-struct xbc_blkfront {
-	xbc::Box<xbc::blkfront::Frontend> fe;
-};
-
 namespace {
 
 std::vector<uint8_t> pattern(size_t n, unsigned seed)
