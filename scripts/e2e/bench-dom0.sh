@@ -21,7 +21,8 @@ export PATH=/usr/lib/xen-4.17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 # once, so reads hit real pages and no cell allocates brd pages.
 ram_disks 5
 data_disks=(/dev/ram0 /dev/ram2 /dev/ram3 /dev/ram4)
-for d in "${data_disks[@]}"; do
+max_guests=$(awk 'max < $5 { max = $5 } END { print max }' "$plan_dir/plan")
+for d in "${data_disks[@]:0:max_guests}"; do
 	dd if=/dev/zero of="$d" bs=1M count=101 oflag=direct 2>/dev/null
 done
 token_block=25600	# 4 KiB blocks: 100 MiB
@@ -55,8 +56,8 @@ probe_sum() {	# map|unmap -> "calls ops"
 
 # With icount sleep=off, guest time jumps ahead whenever every vCPU idles,
 # so libxl's hotplug scripts time out in xl create and in teardown. A
-# low-priority spinner on one dom0 vCPU prevents that; it never runs while
-# fio measures.
+# low-priority spinner on one dom0 vCPU prevents that; it runs only during
+# xl create and teardown, never while fio measures.
 spinner=
 spin() {	# on|off
 	if [ "$1" = on ] && [ -z "$spinner" ]; then
@@ -127,12 +128,14 @@ CFG
 			fail "xl create $dom failed: $(grep -iE 'error|fail' "$out/bench/$dom-create.log" | head -2 | tr '\n' ' ')"
 		domids+=("$(xl domid "$dom" 2>/dev/null)")
 	done
+	# xl create returns after the hotplug scripts ran: the guests boot
+	# without the spinner taking half of QEMU's time.
+	spin off
 	for dom in "${doms[@]}"; do
 		[ ${#fails[@]} -eq 0 ] || break
 		glog=$out/console/guest-$dom.log
 		wait_marker "XBC-BENCH-WAIT 1" 600 || fail "$dom never became ready: $(glines | grep -a 'XBC-CHECK.*FAIL\|XBC-BENCH-FAIL' | head -2 | tr '\n' ' ')"
 	done
-	spin off
 	k=0
 	for wl in ${wls//,/ }; do
 		k=$((k + 1))

@@ -47,12 +47,19 @@ start_xen() {	# logs limit e2e_dir dom0_script plan_dir xen_args qemu-options...
 }
 
 # Waits for that QEMU, echoing each new line dom0 appends to out/results;
-# sets qemu_rc.
+# sets qemu_rc. Once dom0 wrote DONE, QEMU gets 60 s to power off before it
+# is killed (a dom0 that panics on the way leaves Xen waiting to reboot).
 watch_xen() {	# logs
-	local seen=0 total line
+	local seen=0 total line done_at=
 	while kill -0 "$qemu_pid" 2>/dev/null; do
 		sleep 5
 		[ -f "$1/out/results" ] || continue
+		if [ -z "$done_at" ] && grep -q '^DONE' "$1/out/results"; then
+			done_at=$SECONDS
+		elif [ -n "$done_at" ] && [ $((SECONDS - done_at)) -gt 60 ]; then
+			echo "# dom0 is done but QEMU did not exit; killing it"
+			kill "$qemu_pid" 2>/dev/null
+		fi
 		total=$(wc -l < "$1/out/results")
 		while [ "$seen" -lt "$total" ]; do
 			seen=$((seen + 1))
