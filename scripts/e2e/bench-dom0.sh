@@ -160,7 +160,7 @@ CFG
 		xl destroy "$dom" > /dev/null 2>&1
 	done
 	local deadline=$((SECONDS + 120 * slow))
-	while [ -n "$(ls /sys/bus/xen-backend/devices/ 2>/dev/null | grep '^vbd-')" ] && [ $SECONDS -lt $deadline ]; do sleep 1; done
+	while compgen -G '/sys/bus/xen-backend/devices/vbd-*' > /dev/null && [ $SECONDS -lt $deadline ]; do sleep 1; done
 	rmmod xen_blkback || fail "rmmod xen_blkback failed"
 	spin off
 	check_dmesg "$out/bench/cell-$idx-dmesg.txt"

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
 # Sourced by the dom0 scripts (dom0.sh, bench-dom0.sh) right after
 # switch_root: reads xbc_plan= from the kernel command line, mounts the
 # results share "out" (dom0's output goes there too), sources the plan's env

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=sh
 # Sourced by the domU inits (/init = domu-init, /bench-init): mounts, the
 # kernel command line, the XBC-CHECK helpers; loads the ext4 stack in the
 # background and the chosen blkfront with its parameters, and waits for the

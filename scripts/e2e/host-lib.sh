@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
 # Host-side pieces shared by scripts/xen-e2e and scripts/bench (sourced):
 # the stock kernel, the .ko check, the per-clone run lock, and starting and
 # watching the one QEMU that boots Xen.
