@@ -88,8 +88,10 @@ vbd_sum() {
 }
 snapshot() { echo "$(probe_sum map) $(probe_sum unmap) $(vbd_sum "$@")"; }
 delta() {	# "before" "after" -> fieldwise after - before ("-" stays "-")
-	local -a b=($1) a=($2)
+	local -a b a
 	local i r=()
+	read -ra b <<< "$1"
+	read -ra a <<< "$2"
 	for i in "${!a[@]}"; do
 		if [ "${a[i]}" = - ] || [ "${b[i]}" = - ]; then r+=(-); else r+=($((a[i] - b[i]))); fi
 	done
