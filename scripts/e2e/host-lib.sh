@@ -53,8 +53,8 @@ start_xen() {	# logs e2e_dir kver limit root dom0_script plan_dir xen_args qemu-
 # "DONE <kver>", QEMU gets 60 s to power off before it is killed (a dom0 that
 # panics on the way leaves Xen waiting to reboot).
 watch_xen() {	# logs kver
-	local seen total line done_at=
-	seen=$(cat "$1/out/results" 2>/dev/null | wc -l)
+	local seen=0 total line done_at=
+	if [ -f "$1/out/results" ]; then seen=$(wc -l < "$1/out/results"); fi
 	while kill -0 "$qemu_pid" 2>/dev/null; do
 		sleep 5
 		[ -f "$1/out/results" ] || continue
