@@ -9,6 +9,8 @@
 #   make deb              build/xen-blkcxx-dkms_<version>_all.deb
 #   make dist-src DEST=d  copy the module sources (what DKMS builds) to d
 #   make check           every test layer (scripts/check), ending 'N passed, N failed'
+#   make bench           the side-by-side driver benchmark under Xen (scripts/bench;
+#                        BENCH_ARGS="--smoke" or a subset, see docs/benchmarks.md)
 #   make clean
 #
 # kbuild itself reads ./Kbuild (and scripts/kbuild-cxx.mk for the C++ rule);
@@ -18,7 +20,7 @@
 KDIRS ?= $(patsubst %/Makefile,%,$(shell ls -d /usr/src/linux-headers-*-amd64/Makefile 2>/dev/null | sort -V))
 KDIR ?= $(lastword $(KDIRS))
 
-.PHONY: all modules modules-check check clean dist-src deb
+.PHONY: all modules modules-check check bench clean dist-src deb
 
 VERSION := $(shell scripts/package-version)
 
@@ -34,6 +36,9 @@ modules-check:
 
 check:
 	scripts/check
+
+bench:
+	scripts/bench $(BENCH_ARGS)
 
 # The sources a DKMS build needs, and nothing else (no tests, no .wip).
 dist-src:

@@ -14,67 +14,11 @@
 set -u
 export PATH=/usr/lib/xen-4.17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
-plan_dir=
-for arg in $(cat /proc/cmdline); do
-	case "$arg" in
-	xbc_plan=*) plan_dir=${arg#xbc_plan=} ;;
-	esac
-done
-
-power_off() {
-	sync
-	echo o > /proc/sysrq-trigger
-	sleep 60
-}
-
-# devtmpfs has no /dev/fd or /dev/stdin; the hotplug scripts' locking loops
-# forever on "stat -L /dev/stdin" without them.
-ln -sf /proc/self/fd /dev/fd
-ln -sf /proc/self/fd/0 /dev/stdin
-ln -sf /proc/self/fd/1 /dev/stdout
-ln -sf /proc/self/fd/2 /dev/stderr
-
-# xenconsoled gives each guest console a pty.
-mkdir -p /dev/pts
-mount -t devpts -o ptmxmode=0666 devpts /dev/pts
-[ -e /dev/ptmx ] || ln -sf pts/ptmx /dev/ptmx
-# A fresh /run (the host's is visible through the overlay). /tmp stays the
-# overlay's: a clone may live under /tmp and must stay visible.
-mount -t tmpfs tmpfs /run
-mkdir -p /xbc-out
-if ! mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 out /xbc-out; then
-	echo "xbc-dom0: FATAL: cannot mount the results share"
-	power_off
-fi
-out=/xbc-out
-exec > >(tee -a "$out/dom0.log") 2>&1
-say() { echo "xbc-dom0[$(cut -d' ' -f1 /proc/uptime)]: $*"; }
-
-# shellcheck source=/dev/null
-. "$plan_dir/env"	# E2E_DIR BACK_KO SLOW DATA_DISK
-slow=${SLOW:-1}
-
-say "bringing up the toolstack"
-mkdir -p /proc/xen /run/xenstored /run/xen /var/log/xen /var/lib/xen /var/run/xen-hotplug "$out/console"
-mount -t xenfs xenfs /proc/xen
-modprobe -a xen-evtchn xen-gntdev xen-gntalloc xen-privcmd
-XENSTORED_ROOTDIR=/run/xenstored oxenstored --pid-file /run/xenstored.pid
-for _ in $(seq 60); do
-	xenstore-read -s / >/dev/null 2>&1 && break
-	sleep 1
-done
-xen-init-dom0
-# Guest consoles are logged straight onto the results share, so the host
-# sees them live and keeps them even if dom0 dies.
-xenconsoled --log=guest --log-dir="$out/console"
-kver=$(uname -r)
-xl info > "$out/xl-info-$kver.txt" 2>&1
+# shellcheck source=dom0-lib.sh
+. "$(dirname "$0")/dom0-lib.sh"	# env: E2E_DIR BACK_KO SLOW DATA_DISK
 
 # Backing stores: ram0 is the data disk, ram1 carries the tools image.
-tools_kib=$(( ($(stat -c %s "$E2E_DIR/tools.img") + 1023) / 1024 ))
-rd_kib=$(( tools_kib > 131072 ? tools_kib : 131072 ))
-modprobe brd rd_nr=2 rd_size=$rd_kib
-dd if="$E2E_DIR/tools.img" of=/dev/ram1 bs=1M conv=fsync 2>/dev/null
+ram_disks 2
 # brd has no write cache and no discard; a loop device over a tmpfs file has
 # both, so with DATA_DISK=loop flush, barrier and discard get exercised.
 data_disk=/dev/ram0
@@ -85,8 +29,6 @@ if [ "${DATA_DISK:-ram}" = loop ]; then
 fi
 say "toolstack up; data disk $data_disk, tools disk /dev/ram1 (${rd_kib} KiB each)"
 dmesg > "$out/dom0-boot-dmesg-$kver.txt"
-
-warn_re='WARNING:|BUG:|Oops|Call Trace|kernel BUG|general protection|KASAN'
 
 # What each backend offers in xenstore: the reference values a scenario's
 # expectations are computed from. "absent" means the key is not written.
@@ -105,27 +47,6 @@ backend_offer() {	# back key
 
 num() { [ "$1" = absent ] && echo 0 || echo "$1"; }
 min() { [ "$1" -lt "$2" ] && echo "$1" || echo "$2"; }
-
-# Waits for a marker line in the guest console log. Returns 1 on timeout or
-# when the domain is gone (checked every 10 s: xl is slow to start under TCG).
-wait_marker() {	# marker seconds
-	local deadline=$(( SECONDS + $2 * slow )) polls=0
-	while [ $SECONDS -lt $deadline ]; do
-		glines | grep -q "^$1" && return 0
-		polls=$((polls + 1))
-		if [ $((polls % 5)) = 0 ] && ! xl domid "$dom" >/dev/null 2>&1; then
-			glines | grep -q "^$1"
-			return
-		fi
-		sleep 2
-	done
-	return 1
-}
-
-xs() { xenstore-read "$1" 2>/dev/null || echo absent; }
-
-# The guest console log, without the carriage returns the tty adds.
-glines() { tr -d '\r' < "$glog" 2>/dev/null; }
 
 run_scenario() {
 	idx=$1 front=$2 back=$3 fp_front=$4 fp_back=$5 vcpus=$6 mq=$7 rpo=$8 ind=$9
@@ -294,18 +215,10 @@ EOF
 		sleep 1
 		rmmod "$be_mod" || fail "rmmod $be_mod failed in dom0"
 	fi
-	dmesg > "$sdir/dom0-dmesg.txt"
-	local dbad
-	dbad=$(grep -E "$warn_re" "$sdir/dom0-dmesg.txt" | head -3 | tr '\n' '|')
-	[ -z "$dbad" ] || fail "dom0 dmesg: $dbad"
+	check_dmesg "$sdir/dom0-dmesg.txt"
 	[ -n "$domid" ] && [ -f "/var/log/xen/qemu-dm-$dom.log" ] && cp "/var/log/xen/qemu-dm-$dom.log" "$sdir/"
 
-	if [ ${#fails[@]} -eq 0 ]; then
-		echo "RESULT $idx ok" >> "$out/results"
-	else
-		local IFS='; '
-		echo "RESULT $idx fail ${fails[*]}" >> "$out/results"
-	fi
+	report_result "$idx"
 	say "scenario $idx: done in $((SECONDS - t0)) s"
 	sync
 }
@@ -393,12 +306,4 @@ check_handshake() {	# domid
 	say "scenario $idx: handshake keys checked (persistent $want_pers, indirect $want_ind, ring order $want_rpo, queues $want_q)"
 }
 
-while read -r line; do
-	case "$line" in ''|'#'*) continue ;; esac
-	# shellcheck disable=SC2086
-	run_scenario $line
-done < "$plan_dir/plan"
-
-say "all scenarios done"
-echo "DONE $kver" >> "$out/results"
-power_off
+run_plan run_scenario

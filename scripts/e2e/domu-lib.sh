@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=sh
+# Sourced by the domU inits (/init = domu-init, /bench-init): mounts, the
+# kernel command line, the XBC-CHECK helpers; loads the ext4 stack in the
+# background and the chosen blkfront with its parameters, and waits for the
+# data disk xvda and the tools disk xvdb (XBC-BLKFRONT, XBC-QUEUES,
+# XBC-READY); then mounts the tools disk on /tools (tools=yes) for run_tool.
+export PATH=/bin:/sbin
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mount -t tmpfs tmpfs /tmp
+
+# xbc_<name>=<value> on the kernel command line sets $<name>.
+front=intree fp=1 mq=4 rpo=0 ind=32 reattach=0
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	xbc_[a-z]*=*)
+		name=${arg%%=*}
+		eval "${name#xbc_}=\${arg#*=}" ;;
+	esac
+done
+
+up() { cut -d' ' -f1 /proc/uptime; }
+check_ok() { echo "XBC-CHECK $1 ok${2:+ ($2)} [t=$(up)]"; }
+check_fail() { echo "XBC-CHECK $1 FAIL $2 [t=$(up)]"; }
+
+# Waits up to $2 seconds for the shell condition $1.
+wait_for() {
+	i=0
+	while ! eval "$1"; do
+		i=$((i + 1))
+		[ "$i" -gt "$2" ] && return 1
+		sleep 1
+	done
+	return 0
+}
+
+warn_re='WARNING:|BUG:|Oops|Call Trace|kernel BUG|general protection|KASAN'
+
+# The ext4 stack loads in the background while blkfront connects: module
+# loading is slow under TCG, and the connect mostly waits on dom0.
+(
+	for ko in $(cat /lib/mods/order); do
+		# crc32c-intel needs SSE4.2, which -cpu qemu64 lacks; crc32c_generic covers it.
+		insmod "/lib/mods/$ko" 2>/dev/null
+	done
+) &
+ext4_loader=$!
+
+ko=/lib/xbc/$front/xen-blkfront.ko
+before=$(cut -d' ' -f1 /proc/modules)
+front_mod=
+if [ ! -f "$ko" ]; then
+	check_fail load "no $front blkfront in the initramfs"
+elif insmod "$ko" feature_persistent="$fp" max_queues="$mq" \
+		max_ring_page_order="$rpo" max_indirect_segments="$ind"; then
+	for m in $(cut -d' ' -f1 /proc/modules); do
+		echo "$before" | grep -qx "$m" || front_mod=$m
+	done
+	check_ok load "$front blkfront as module $front_mod: feature_persistent=$fp max_queues=$mq max_ring_page_order=$rpo max_indirect_segments=$ind"
+else
+	check_fail load "insmod $ko failed"
+fi
+
+if wait_for '[ -b /dev/xvda ] && [ -b /dev/xvdb ]' 180; then
+	dmesg | grep 'blkfront: xvda:' | sed 's/^/XBC-BLKFRONT /'
+	echo "XBC-QUEUES $(ls -d /sys/block/xvda/mq/* 2>/dev/null | wc -l)"
+	echo "XBC-READY [t=$(up)]"
+	disks=yes
+else
+	check_fail devices "xvda/xvdb did not appear within 180 s"
+	disks=no
+fi
+
+wait "$ext4_loader"
+tools=no
+if [ "$disks" = yes ] && mount -t ext4 -o ro /dev/xvdb /tools; then
+	tools=yes
+fi
+LD=/tools/lib/ld-linux-x86-64.so.2
+run_tool() { t=$1; shift; "$LD" --library-path /tools/lib "/tools/bin/$t" "$@"; }
