@@ -45,13 +45,15 @@ dist-src:
 	@test -n "$(DEST)" || { echo "usage: make dist-src DEST=dir" >&2; exit 1; }
 	mkdir -p $(DEST)
 	rsync -a --prune-empty-dirs \
+		--exclude='*.o' --exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
+		--exclude='*.cmd' --exclude='*.wip' --exclude='*.d' \
+		--exclude='Module.symvers' --exclude='modules.order' \
 		--include='/Kbuild' --include='/Makefile' --include='/dkms.conf' \
 		--include='/scripts/' --include='/scripts/kbuild-cxx.mk' \
 		--include='/scripts/check-cxx-object' --include='/scripts/package-version' \
 		--include='/scripts/dkms-initramfs' \
 		--include='/common/***' --include='/blkfront/***' --include='/blkback/***' \
-		--exclude='*.o' --exclude='*.ko' --exclude='*.mod' --exclude='*.mod.c' \
-		--exclude='*.cmd' --exclude='*.wip' --exclude='*.d' --exclude='*' \
+		--exclude='*' \
 		./ $(DEST)/
 
 # A Debian xen-blkcxx-dkms package, built from a staged copy of the sources
