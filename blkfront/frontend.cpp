@@ -508,6 +508,10 @@ void Frontend::closing() noexcept
 		return;
 	if (disk_) {
 		write_once(queues_stopped_, true);	// before the stop a completion could undo
+		// An irq that read the flag before it was set may still be
+		// restarting queues under its ring lock: let it finish first.
+		for (uint32_t i = 0; i < nr_rings_; i++)
+			rings_[i]->wait_for_irq_section();
 		kapi_blkmq_stop_queues(disk_);
 		kapi_blkmq_mark_dead(disk_);
 	}

@@ -35,10 +35,12 @@ Result<Box<IoRing>> IoRing::create(kapi_xenbus_device *dev, Frontend *owner,
 {
 	if (cfg.ring_page_order > kMaxRingPageOrder)
 		return Status::error(err::kInval);
-	kapi_spinlock *lock = kapi_spinlock_create("xbc_blkfront_ring", KAPI_GFP_KERNEL);
+	kapi_spinlock *lock = kapi_spinlock_create("xbc_blkfront_ring", KAPI_GFP_NOIO);
 	if (!lock)
 		return Status::error(err::kNoMem);
-	Box<IoRing> r = xbc::create<IoRing>(Gfp::kKernel, dev, owner, cfg, lock);
+	// A resume builds rings while the disk is quiesced: reclaim must not
+	// wait on I/O to it (swap on this vbd).
+	Box<IoRing> r = xbc::create<IoRing>(Gfp::kNoIo, dev, owner, cfg, lock);
 	if (r.is_null()) {
 		kapi_spinlock_destroy(lock);
 		return Status::error(err::kNoMem);
@@ -52,7 +54,7 @@ Result<Box<IoRing>> IoRing::create(kapi_xenbus_device *dev, Frontend *owner,
 	r->ring_ = ring.take();
 
 	const uint32_t size = r->ring_.size();
-	r->shadow_ = BoxArray<Shadow>::create_large(size, Gfp::kKernel);
+	r->shadow_ = BoxArray<Shadow>::create_large(size, Gfp::kNoIo);
 	if (r->shadow_.is_null())
 		return Status::error(err::kNoMem);
 	for (uint32_t i = 0; i < size; i++)
@@ -198,6 +200,12 @@ void IoRing::restart_queue_locked() noexcept
 		return;
 	stopped_queue_ = false;
 	kapi_blkmq_start_stopped_queues(owner_->disk());
+}
+
+void IoRing::wait_for_irq_section() noexcept
+{
+	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
+	kapi_spin_unlock_irqrestore(lock_, flags);
 }
 
 int IoRing::queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept

@@ -110,6 +110,9 @@ public:
 	void requeue_all() noexcept;
 	// The periodic purge of grants the backend stopped mapping; also fails
 	// the held requests whose grants have now ended.
+	// Waits until no irq handler of this ring is inside lock_: one that
+	// read "queues may run" before a Closing has finished restarting them.
+	void wait_for_irq_section() noexcept;
 	void purge() noexcept;
 	// Requests held because the backend still maps their pages.
 	[[nodiscard]] uint32_t held() const noexcept { return read_once(held_); }
