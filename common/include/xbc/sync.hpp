@@ -45,56 +45,66 @@
 
 namespace xbc {
 
-// A sleeping mutex (process context only).
-class XBC_CAPABILITY("mutex") Mutex {
+// The one owner of a kapi lock handle: created by the shim (the lock's size
+// depends on kernel debug options), destroyed with the owner, movable until
+// used, never copied.
+template <typename Handle, Handle *(*Create)(const char *, kapi_gfp) noexcept,
+	  void (*Destroy)(Handle *) noexcept>
+class KapiLockHandle {
 public:
-	// @name labels it for lockdep; must be a string literal.
+	KapiLockHandle(KapiLockHandle &&o) noexcept : h_(o.h_) { o.h_ = nullptr; }
+	KapiLockHandle &operator=(KapiLockHandle &&) = delete;
+	KapiLockHandle(const KapiLockHandle &) = delete;
+	~KapiLockHandle() { Destroy(h_); }
+
+protected:
+	// @name labels the lock for lockdep; must be a string literal.
+	template <typename Lock> [[nodiscard]] static Result<Lock> make(const char *name, Gfp gfp) noexcept
+	{
+		Handle *h = Create(name, to_kapi(gfp));
+		if (!h)
+			return Status::error(err::kNoMem);
+		return Lock(h);
+	}
+	explicit KapiLockHandle(Handle *h) noexcept : h_(h) {}
+	Handle *h_;
+};
+
+// A sleeping mutex (process context only).
+class XBC_CAPABILITY("mutex") Mutex
+	: KapiLockHandle<kapi_mutex, kapi_mutex_create, kapi_mutex_destroy> {
+public:
 	[[nodiscard]] static Result<Mutex> create(const char *name, Gfp gfp = Gfp::kKernel) noexcept
 	{
-		kapi_mutex *m = kapi_mutex_create(name, to_kapi(gfp));
-		if (!m)
-			return Status::error(err::kNoMem);
-		return Mutex(m);
+		return make<Mutex>(name, gfp);
 	}
 
-	Mutex(Mutex &&o) noexcept : m_(o.m_) { o.m_ = nullptr; }
-	Mutex &operator=(Mutex &&) = delete;
-	Mutex(const Mutex &) = delete;
-	~Mutex() { kapi_mutex_destroy(m_); }
-
-	void lock() noexcept XBC_ACQUIRE() { kapi_mutex_lock(m_); }
-	void unlock() noexcept XBC_RELEASE() { kapi_mutex_unlock(m_); }
-	[[nodiscard]] bool try_lock() noexcept XBC_TRY_ACQUIRE(true) { return kapi_mutex_trylock(m_); }
+	void lock() noexcept XBC_ACQUIRE() { kapi_mutex_lock(h_); }
+	void unlock() noexcept XBC_RELEASE() { kapi_mutex_unlock(h_); }
+	[[nodiscard]] bool try_lock() noexcept XBC_TRY_ACQUIRE(true) { return kapi_mutex_trylock(h_); }
 
 private:
-	explicit Mutex(kapi_mutex *m) noexcept : m_(m) {}
-	kapi_mutex *m_;
+	friend KapiLockHandle;
+	using KapiLockHandle::KapiLockHandle;
 };
 
 // A spinlock taken with interrupts saved and disabled (spin_lock_irqsave):
 // usable from irq context and from any context that races with one.
-class XBC_CAPABILITY("spinlock") IrqSpinLock {
+class XBC_CAPABILITY("spinlock") IrqSpinLock
+	: KapiLockHandle<kapi_spinlock, kapi_spinlock_create, kapi_spinlock_destroy> {
 public:
 	[[nodiscard]] static Result<IrqSpinLock> create(const char *name, Gfp gfp = Gfp::kKernel) noexcept
 	{
-		kapi_spinlock *l = kapi_spinlock_create(name, to_kapi(gfp));
-		if (!l)
-			return Status::error(err::kNoMem);
-		return IrqSpinLock(l);
+		return make<IrqSpinLock>(name, gfp);
 	}
 
-	IrqSpinLock(IrqSpinLock &&o) noexcept : l_(o.l_) { o.l_ = nullptr; }
-	IrqSpinLock &operator=(IrqSpinLock &&) = delete;
-	IrqSpinLock(const IrqSpinLock &) = delete;
-	~IrqSpinLock() { kapi_spinlock_destroy(l_); }
-
 	// Returns the saved interrupt state unlock() restores.
-	[[nodiscard]] unsigned long lock() noexcept XBC_ACQUIRE() { return kapi_spin_lock_irqsave(l_); }
-	void unlock(unsigned long flags) noexcept XBC_RELEASE() { kapi_spin_unlock_irqrestore(l_, flags); }
+	[[nodiscard]] unsigned long lock() noexcept XBC_ACQUIRE() { return kapi_spin_lock_irqsave(h_); }
+	void unlock(unsigned long flags) noexcept XBC_RELEASE() { kapi_spin_unlock_irqrestore(h_, flags); }
 
 private:
-	explicit IrqSpinLock(kapi_spinlock *l) noexcept : l_(l) {}
-	kapi_spinlock *l_;
+	friend KapiLockHandle;
+	using KapiLockHandle::KapiLockHandle;
 };
 
 class XBC_SCOPED_CAPABILITY MutexGuard : Pinned {
