@@ -571,7 +571,6 @@ void Backend::try_connect() noexcept
 			return;
 		}
 	}
-	threads_started_ = true;
 }
 
 void Backend::write_discard_keys(kapi_xbt t, const negotiate::BackendConnectAdvert &a) noexcept
@@ -749,7 +748,6 @@ void Backend::disconnect() noexcept
 	kapi_free(rings_);
 	rings_ = nullptr;
 	nr_rings_ = 0;
-	threads_started_ = false;
 	if (retiring) {
 		nr_retiring_.add(retiring);
 		kapi_log(KAPI_LOG_INFO, "%s: %u rings retire once their I/O completes\n",

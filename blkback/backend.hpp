@@ -178,7 +178,6 @@ private:
 	blkif::Abi abi_ XBC_GUARDED_BY(lock_) = blkif::Abi::kNative;
 	BackendRing **rings_ XBC_GUARDED_BY(lock_) = nullptr;	// nr_rings_ owned rings
 	unsigned nr_rings_ XBC_GUARDED_BY(lock_) = 0;
-	bool threads_started_ XBC_GUARDED_BY(lock_) = false;
 	kapi_xenbus_state frontend_ XBC_GUARDED_BY(lock_) = KAPI_XENBUS_UNKNOWN;	// last seen
 	// Disconnected rings with bios in flight, then (once ring_retired)
 	// the retired ones until reap() (reap_work_) frees them.

@@ -62,9 +62,8 @@ Driver *driver_instance() noexcept
 // ---------------------------------------------------------------------------
 // Frontend: probe
 
-Frontend::Frontend(kapi_xenbus_device *dev, Driver *driver, Mutex mutex, uint32_t vdevice,
-		   const VdevLayout &layout) noexcept
-	: dev_(dev), driver_(driver), mutex_(move(mutex)), vdevice_(vdevice), layout_(layout),
+Frontend::Frontend(kapi_xenbus_device *dev, Driver *driver, Mutex mutex, const VdevLayout &layout) noexcept
+	: dev_(dev), driver_(driver), mutex_(move(mutex)), layout_(layout),
 	  handle_(handle_from_nodename(kapi_xenbus_nodename(dev)))
 {
 }
@@ -112,8 +111,7 @@ Result<Box<Frontend>> Frontend::create(kapi_xenbus_device *dev, Driver *driver) 
 	auto mutex = Mutex::create("xbc_blkfront_dev");
 	if (mutex.is_error())
 		return mutex.status();
-	Box<Frontend> fe = xbc::create<Frontend>(Gfp::kKernel, dev, driver, mutex.take(), vdevice.value(),
-						 layout.value());
+	Box<Frontend> fe = xbc::create<Frontend>(Gfp::kKernel, dev, driver, mutex.take(), layout.value());
 	if (fe.is_null())
 		return Status::error(err::kNoMem);
 	const Status reserved = driver->minors().reserve(fe->minors_, layout.value().first_minor,
@@ -400,7 +398,6 @@ void Frontend::connect() noexcept
 			return;
 		}
 	}
-	vdisk_info_ = geometry.info;
 
 	const bool recovering = conn_ == Conn::kSuspended;
 	if (!disk_) {

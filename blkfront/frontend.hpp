@@ -91,8 +91,7 @@ public:
 
 	ListNode driver_node;	// on Driver's device list, under its mutex
 
-	Frontend(kapi_xenbus_device *dev, Driver *driver, Mutex mutex, uint32_t vdevice,
-		 const VdevLayout &layout) noexcept;
+	Frontend(kapi_xenbus_device *dev, Driver *driver, Mutex mutex, const VdevLayout &layout) noexcept;
 
 private:
 	enum class Conn : uint8_t { kDisconnected, kConnected, kSuspended };
@@ -122,7 +121,6 @@ private:
 	kapi_xenbus_device *dev_;
 	Driver *driver_;
 	Mutex mutex_;
-	uint32_t vdevice_;
 	VdevLayout layout_;
 	blkif::Vdev handle_;
 	MinorRange minors_;
@@ -137,7 +135,6 @@ private:
 	// our node's "trusted", read with settings_
 	negotiate::Key<bool> trusted_key_ XBC_GUARDED_BY(mutex_){};
 	Features features_ XBC_GUARDED_BY(mutex_){};
-	uint32_t vdisk_info_ XBC_GUARDED_BY(mutex_) = 0;
 	// the disk's hardware queues, fixed once made
 	uint32_t hw_queues_ XBC_GUARDED_BY(mutex_) = 0;
 	uint32_t disk_max_segments_ XBC_GUARDED_BY(mutex_) = 0;	// what the disk was made with
