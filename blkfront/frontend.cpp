@@ -529,7 +529,7 @@ int Frontend::queue_rq(unsigned int hwq, kapi_blk_request *rq) noexcept
 	// Acquire pairs with talk_to_backend's release: a ring counted is a
 	// ring fully made.
 	const uint32_t n = nr_rings_.load();
-	IoRing *ring = n ? rings_[hwq % n].get() : nullptr;
+	IoRing *ring = n ? data_path_ring(hwq % n) : nullptr;
 	if (!ring) {
 		// Between rings (a resume that failed to reconnect). Stopping
 		// the queue here would race with connect's restart, which may

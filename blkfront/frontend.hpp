@@ -64,9 +64,11 @@ public:
 		return features_;
 	}
 	[[nodiscard]] uint32_t nr_rings() const noexcept { return nr_rings_.load(); }
-	[[nodiscard]] IoRing *ring(uint32_t i) const noexcept
+	// Tests: ring i of the connection, looked up under mutex_.
+	[[nodiscard]] IoRing *ring(uint32_t i) noexcept XBC_EXCLUDES(mutex_)
 	{
-		return i < nr_rings_.load() ? rings_[i].get() : nullptr;
+		MutexGuard g(mutex_);
+		return i < nr_rings_.load_relaxed() ? rings_[i].get() : nullptr;
 	}
 
 	// --- data path (any context)
@@ -117,6 +119,11 @@ private:
 	void switch_state(kapi_xenbus_state s) noexcept XBC_REQUIRES(mutex_);
 	// conn_ and its snapshot for the data path, together.
 	void set_conn(Conn c) noexcept XBC_REQUIRES(mutex_);
+	// The one read of rings_ without mutex_: see queue_rq.
+	[[nodiscard]] IoRing *data_path_ring(uint32_t i) const noexcept XBC_NO_THREAD_SAFETY_ANALYSIS
+	{
+		return rings_[i].get();
+	}
 
 	kapi_xenbus_device *dev_;
 	Driver *driver_;
@@ -143,10 +150,10 @@ private:
 	Atomic<bool> removing_;		// remove() began: other control calls do nothing;
 					// written under mutex_, the irq path reads it too
 
-	// Read by the data path; written under mutex_ with the queues
-	// quiesced, nr_rings_ raised with release (queue_rq loads it with
-	// acquire). Not XBC_GUARDED_BY: the data path reads them unlocked.
-	Box<IoRing> rings_[kMaxFrontendQueues];
+	// Written under mutex_ with the queues quiesced, nr_rings_ raised
+	// with release; queue_rq alone reads rings_ without mutex_ (through
+	// data_path_ring, after loading nr_rings_ with acquire).
+	Box<IoRing> rings_[kMaxFrontendQueues] XBC_GUARDED_BY(mutex_);
 	Atomic<uint32_t> nr_rings_;
 	// No longer on the data path.
 	Box<IoRing> retired_[kMaxFrontendQueues] XBC_GUARDED_BY(mutex_);
