@@ -138,10 +138,10 @@ private:
 	// conn_ as the data path sees it: queue_rq may run in atomic context,
 	// so it cannot take mutex_; set_conn() publishes every change here.
 	Atomic<Conn> conn_snapshot_{Conn::kDisconnected};
-	Settings settings_ XBC_GUARDED_BY(mutex_){};
+	Settings settings_ XBC_GUARDED_BY(mutex_) = {};
 	// our node's "trusted", read with settings_
-	negotiate::Key<bool> trusted_key_ XBC_GUARDED_BY(mutex_){};
-	Features features_ XBC_GUARDED_BY(mutex_){};
+	negotiate::Key<bool> trusted_key_ XBC_GUARDED_BY(mutex_) = {};
+	Features features_ XBC_GUARDED_BY(mutex_) = {};
 	// the disk's hardware queues, fixed once made
 	uint32_t hw_queues_ XBC_GUARDED_BY(mutex_) = 0;
 	uint32_t disk_max_segments_ XBC_GUARDED_BY(mutex_) = 0;	// what the disk was made with
