@@ -7,15 +7,19 @@
 // here in milliseconds instead of in a Xen boot. The scripted peers
 // (blkfront_backend.hpp, blkback_harness.hpp) remain for hostile behaviour.
 //
-// The test plays xenbus and the schedulers: it relays each state one end
-// switches to into the other end's otherend callback, runs watches, irqs,
-// the backend rings' thread bodies (run_once), bio completions and work
-// items, until nothing moves.
+// The test plays xenbus and the schedulers: the frontend's otherend
+// callback runs from a watch on the backend's state node, as xenbus does
+// (so a backend rewriting its state, as a resize does, reaches it too);
+// each state the frontend switches to reaches the backend in order; the
+// test runs watches, irqs, the backend rings' thread bodies (run_once), bio
+// completions and work items, until nothing moves.
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "blkback/backend.hpp"
@@ -84,8 +88,11 @@ protected:
 		ASSERT_TRUE(b.is_ok()) << b.status().code();
 		be = b.take();
 		// The hotplug script: the device behind the vbd.
-		xen.xs_write(pair.back_path + "/physical-device", "8:10");
+		xen.xs_write(pair.back_path + "/physical-device", physical_);
 		ASSERT_EQ(xbc_blkfront_probe(pair.front, &h), 0);
+		ASSERT_EQ(kapi_xenbus_watch(pair.front, (pair.back_path + "/state").c_str(),
+					    &PairTest::on_backend_state, this, &back_watch_),
+			  0);
 		run();
 		ASSERT_EQ(xen.device_state(pair.back), KAPI_XENBUS_CONNECTED);
 		ASSERT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CONNECTED);
@@ -98,6 +105,8 @@ protected:
 	// Closed and lets go, then the toolstack removes the backend.
 	void disconnect()
 	{
+		kapi_xenbus_unwatch(back_watch_);
+		back_watch_ = nullptr;
 		xbc_blkfront_remove(h);
 		h = nullptr;
 		ASSERT_EQ(kapi_xenbus_switch_state(pair.front, KAPI_XENBUS_CLOSED), 0);
@@ -118,10 +127,6 @@ protected:
 				if (be.get())
 					(void)be->frontend_changed(s, true);
 			});
-			moved += relay(pair.back, back_seen_, [&](kapi_xenbus_state s) {
-				if (h)
-					xbc_blkfront_otherend_changed(h, s);
-			});
 			moved += xen.run_pending_irqs();
 			if (be.get() && be->state() == KAPI_XENBUS_CONNECTED) {
 				for (unsigned i = 0; i < be->nr_rings(); i++) {
@@ -133,7 +138,9 @@ protected:
 			}
 			moved += xen.complete_bios();
 			moved += run_works();
-			if (!moved && !backend_busy())
+			// A ring pass may have written xenstore (a resize):
+			// idle only once its watch events are delivered too.
+			if (!moved && !backend_busy() && !xen.pending_watch_events())
 				return;
 		}
 		ADD_FAILURE() << "the pair never went idle";
@@ -147,6 +154,15 @@ protected:
 		for (; seen < history.size(); seen++, n++)
 			deliver(kapi_xenbus_state(history[seen]));
 		return n;
+	}
+
+	// xenbus_otherend_changed: the state node as it reads now.
+	static void on_backend_state(void *ctx, const char *path) noexcept
+	{
+		auto *t = static_cast<PairTest *>(ctx);
+		const auto v = t->xen.xs_read(path);
+		if (t->h && v)
+			xbc_blkfront_otherend_changed(t->h, kapi_xenbus_state(atoi(v->c_str())));
 	}
 
 	bool backend_busy()
@@ -202,10 +218,11 @@ protected:
 	FakeXen xen;
 	VbdPair pair;
 	FakeDisk *disk_ = nullptr;
+	std::string physical_ = "8:10";	// kMajor:kMinor in hex
 	Box<blkback::Backend> be;
 	xbc_blkfront *h = nullptr;
 	size_t front_seen_ = 0;
-	size_t back_seen_ = 0;
+	struct kapi_xenbus_watch *back_watch_ = nullptr;
 };
 
 TEST_F(PairTest, PersistentGrantsCarryDataBothWays)
@@ -298,6 +315,37 @@ TEST_F(PairTest, FlushReachesTheDisk)
 	TestRequest f = TestRequest::no_data(KAPI_BLK_OP_FLUSH);
 	submit(f);
 	EXPECT_GT(disk_->stats().flushes, 0u);
+	disconnect();
+	expect_no_grants();
+}
+
+TEST_F(PairTest, OnlineResizeReachesTheFrontendDisk)
+{
+	bring_up();
+	const uint64_t before = FakeBlkmq::disk()->capacity;
+	disk_->resize(before * 2);
+	// A ring thread notices, announces (sectors, then the state node
+	// rewritten) and the frontend's watch sets the new capacity.
+	run();
+	EXPECT_EQ(FakeBlkmq::disk()->capacity, before * 2);
+	EXPECT_EQ(xen.xs_read(pair.back_path + "/sectors"), std::to_string(before * 2));
+	round_trip(before + 64, 4096, 3);	// beyond the old end
+	disconnect();
+	expect_no_grants();
+}
+
+TEST_F(PairTest, DiscardReachesTheDisk)
+{
+	DiskSpec spec;
+	spec.discard = true;
+	spec.discard_granularity = 4096;
+	disk_ = &xen.add_disk(kMajor, kMinor + 1, spec);
+	physical_ = "8:11";	// hex, as the hotplug script writes it
+	bring_up();
+	ASSERT_TRUE(FakeBlkmq::disk()->cfg.discard);
+	TestRequest d = TestRequest::no_data(KAPI_BLK_OP_DISCARD, 64, 64);
+	submit(d);
+	EXPECT_EQ(disk_->stats().discards, 1u);
 	disconnect();
 	expect_no_grants();
 }
