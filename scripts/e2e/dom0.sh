@@ -86,10 +86,12 @@ run_scenario() {
 		# Ours as the installed DKMS package put it in place: loaded by name,
 		# as an administrator would. The in-tree driver has no version.
 		modprobe xen-blkback feature_persistent="$fp_back" max_queues=4 || fail "modprobe xen-blkback failed"
-		if [ -r /sys/module/xen_blkback/version ]; then
-			say "scenario $idx: modprobe loaded $(modinfo -F filename xen-blkback) version $(cat /sys/module/xen_blkback/version)"
+		local loaded
+		loaded=$(cat /sys/module/xen_blkback/version 2>/dev/null || echo none)
+		if [ -n "${PKG_VERSION:-}" ] && [ "$loaded" = "$PKG_VERSION" ]; then
+			say "scenario $idx: modprobe loaded $(modinfo -F filename xen-blkback) version $loaded"
 		else
-			fail "modprobe xen-blkback loaded the in-tree driver, not the package's"
+			fail "modprobe xen-blkback loaded version '$loaded', not the package's '${PKG_VERSION:-unknown}' (the in-tree driver has none)"
 		fi
 		# From here on it is our backend.
 		back=ours be_mod=xen_blkback ;;
@@ -106,7 +108,7 @@ name = "$dom"
 type = "pv"
 kernel = "$domu_kernel"
 ramdisk = "$domu_initrd"
-extra = "console=hvc0 loglevel=4 xbc_front=$front xbc_fp=$fp_front xbc_mq=$mq xbc_rpo=$rpo xbc_ind=$ind xbc_reattach=$reattach"
+extra = "console=hvc0 loglevel=4 xbc_front=$front xbc_fp=$fp_front xbc_mq=$mq xbc_rpo=$rpo xbc_ind=$ind xbc_reattach=$reattach xbc_pkgver=${PKG_VERSION:-none}"
 memory = 256
 vcpus = $vcpus
 on_poweroff = "destroy"
