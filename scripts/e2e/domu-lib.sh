@@ -13,7 +13,7 @@ mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 
 # xbc_<name>=<value> on the kernel command line sets $<name>.
-front=intree fp=1 mq=4 rpo=0 ind=32 reattach=0 pkgver=none
+front=intree fp=1 mq=4 rpo=0 ind=32 reattach=0 pkgver=none stores=0
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	xbc_[a-z]*=*)
