@@ -125,6 +125,25 @@ EOF
 		tr -d '\r' < "$hostile_log" | grep -ao 'XBC-HOSTILE [^ ].*' | sed 's/^XBC-HOSTILE /verdict /' >> "$report"
 	fi
 
+	# The neighbour's device set-up while the hostile vbds are still there
+	# (some stuck): a further disk connects and goes (xenwatch not stalled).
+	if [ ${#fails[@]} -eq 0 ]; then
+		local nbid ts2 st=absent
+		nbid=$(xl domid "$nb" 2>/dev/null)
+		ts2=$SECONDS
+		if timeout $((120 * slow)) xl block-attach "$nb" 'format=raw,vdev=xvdc,access=ro,target=/dev/ram1' > "$sdir/xl-nb-attach.log" 2>&1; then
+			while [ $((SECONDS - ts2)) -lt $((60 * slow)) ]; do
+				st=$(xs "/local/domain/0/backend/vbd/$nbid/51744/state")
+				[ "$st" = 4 ] && break
+				sleep 1
+			done
+		fi
+		echo "nb-setup $([ "$st" = 4 ] && echo connected || echo "FAIL state $st") $((SECONDS - ts2))" >> "$report"
+		[ "$st" = 4 ] || bar "the neighbour's new disk did not connect while the hostile vbds were attached (state $st)"
+		timeout $((120 * slow)) xl block-detach "$nb" xvdc >> "$sdir/xl-nb-attach.log" 2>&1 ||
+			bar "the neighbour's new disk did not detach"
+	fi
+
 	# Detach every hostile vbd: each must go, whatever state it was left in.
 	local domid v ts
 	domid=$(xl domid "$dom" 2>/dev/null || true)
