@@ -92,14 +92,14 @@ static irqreturn_t hf_interrupt(int irq, void *data)
 
 static bool hf_be_state_in(struct hf *hf, u32 mask)
 {
-	return READ_ONCE(hf->gone) || (BIT(READ_ONCE(hf->be_state)) & mask);
+	return READ_ONCE(hf->gone) || (BIT(READ_ONCE(hf->be_state) & 31) & mask);
 }
 
 /* Waits up to @ms for the backend to reach a state in @mask. */
 static bool hf_wait_be(struct hf *hf, u32 mask, unsigned int ms)
 {
 	wait_event_timeout(hf->wq, hf_be_state_in(hf, mask), msecs_to_jiffies(ms));
-	return !READ_ONCE(hf->gone) && (BIT(READ_ONCE(hf->be_state)) & mask);
+	return !READ_ONCE(hf->gone) && (BIT(READ_ONCE(hf->be_state) & 31) & mask);
 }
 
 static int hf_grant_pages(struct hf *hf, unsigned int n)
@@ -220,7 +220,7 @@ static unsigned int hf_collect(struct hf *hf, unsigned int want, unsigned int ms
 		RING_FINAL_CHECK_FOR_RESPONSES(&hf->ring, more);
 		if (!more)
 			wait_event_timeout(hf->wq, hf_has_responses(hf),
-					   min_t(long, HZ / 10, deadline - jiffies + 1));
+					   clamp_t(long, (long)(deadline - jiffies), 1, HZ / 10));
 	}
 	hf->t.missing += want - got;
 	return got;
@@ -636,7 +636,7 @@ static int hf_probe(struct xenbus_device *dev, const struct xenbus_device_id *id
 	hf->attack = attacks[slot];
 	init_waitqueue_head(&hf->wq);
 	INIT_WORK(&hf->work, hf_work);
-	hf->be_state = XenbusStateUnknown;
+	hf->be_state = xenbus_read_driver_state(dev->otherend);
 	dev_set_drvdata(&dev->dev, hf);
 	pr_warn("XBC-HOSTILE-BEGIN %s on %s\n", hf->attack, dev->nodename);
 	queue_work(hf_wq, &hf->work);
