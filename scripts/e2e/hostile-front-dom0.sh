@@ -62,11 +62,13 @@ on_crash = "destroy"
 disk = [ 'format=raw,vdev=xvda,access=rw,target=/dev/ram0',
          'format=raw,vdev=xvdb,access=ro,target=/dev/ram1' ]
 EOF
-	local disks='' i=0 a access letters=abcdefghijklmnopqrstuvwxyz
+	# (libxl's block script takes longer than libxl waits for 14 disks at once.)
+	local disks='' i=0 a access letters=abcdefghijklmnopqrstuvwxyz hotplug
+	hotplug=$(cd "$(dirname "$0")" && pwd)/hostile-front-hotplug
 	for a in "${hostile_attacks[@]}"; do
 		access=rw
 		[ "$a" = write-ro ] && access=ro
-		disks+="${disks:+, }'format=raw,vdev=xvd${letters:i:1},access=$access,target=$loopdev'"
+		disks+="${disks:+, }'format=raw,vdev=xvd${letters:i:1},access=$access,script=$hotplug,target=$loopdev'"
 		i=$((i + 1))
 	done
 	local list
