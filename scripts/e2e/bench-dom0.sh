@@ -25,10 +25,6 @@ max_guests=$(awk 'max < $5 { max = $5 } END { print max }' "$plan_dir/plan")
 for d in "${data_disks[@]:0:max_guests}"; do
 	dd if=/dev/zero of="$d" bs=1M count=101 oflag=direct 2>/dev/null
 done
-token_block=25600	# 4 KiB blocks: 100 MiB
-set_token() {	# disk text
-	printf '%s\n' "$2" | dd of="$1" bs=4k seek=$token_block count=1 conv=sync oflag=direct 2>/dev/null
-}
 
 intree_back=$(find "/lib/modules/$(uname -r)/kernel/drivers/block/xen-blkback" -name 'xen-blkback.ko*' | head -1)
 say "toolstack up; in-tree blkback $intree_back, ours ${BACK_KO:-none}"

@@ -75,6 +75,13 @@ ram_disks() {	# count
 	dd if="$E2E_DIR/tools.img" of=/dev/ram1 bs=1M conv=fsync 2>/dev/null
 }
 
+# The go token of /bench-init (bench-domu-init): a 4 KiB block at 100 MiB
+# of a guest's data disk, read by the guest with O_DIRECT.
+token_block=25600	# 4 KiB blocks: 100 MiB
+set_token() {	# disk text
+	printf '%s\n' "$2" | dd of="$1" bs=4k seek=$token_block count=1 conv=sync oflag=direct 2>/dev/null
+}
+
 warn_re='WARNING:|BUG:|Oops|Call Trace|kernel BUG|general protection|KASAN'
 
 # Waits for a marker line in the guest console log $glog of domain $dom.

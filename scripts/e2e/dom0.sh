@@ -18,6 +18,8 @@ export PATH=/usr/lib/xen-4.17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 . "$(dirname "$0")/dom0-lib.sh"	# env: E2E_DIR BACK_KO SLOW DATA_DISK
 # shellcheck source=dom0-stores.sh
 . "$(dirname "$0")/dom0-stores.sh"	# the stores cell (topo=stores)
+# shellcheck source=hostile-front-dom0.sh
+. "$(dirname "$0")/hostile-front-dom0.sh"	# run_hostile_front: cells with front=hostile
 
 # Backing stores: ram0 is the data disk, ram1 carries the tools image.
 ram_disks 2
@@ -52,6 +54,10 @@ min() { [ "$1" -lt "$2" ] && echo "$1" || echo "$2"; }
 
 run_scenario() {
 	idx=$1 front=$2 back=$3 fp_front=$4 fp_back=$5 vcpus=$6 mq=$7 rpo=$8 ind=$9
+	if [ "$front" = hostile ]; then
+		run_hostile_front "$@"
+		return
+	fi
 	local domu_kernel=${10} domu_initrd=${11} topo=${12:-}
 	# The stores cell: two more disks on a file and an LV (dom0-stores.sh).
 	local stores=0 stores_disks='' more_vdevs=''
