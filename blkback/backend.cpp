@@ -820,15 +820,14 @@ void Backend::reap() noexcept
 
 void Backend::log_disconnected() noexcept
 {
+	// "<log_name> N" for each counter of the list, in its order.
+#define XBC_LOG_FORMAT(field, log_name) " " #log_name " %llu"
+#define XBC_LOG_ARG(field, log_name) , (unsigned long long)retired_grants_.field
 	kapi_log(KAPI_LOG_INFO,
-		 "%s: disconnected: grants hits %llu misses %llu maps %llu unmaps %llu "
-		 "evictions %llu transient %llu mapped %llu\n",
-		 kapi_xenbus_nodename(dev_), (unsigned long long)retired_grants_.hits,
-		 (unsigned long long)retired_grants_.misses, (unsigned long long)retired_grants_.maps,
-		 (unsigned long long)retired_grants_.unmaps,
-		 (unsigned long long)retired_grants_.evictions,
-		 (unsigned long long)retired_grants_.transient_maps,
-		 (unsigned long long)retired_grants_.mapped);
+		 "%s: disconnected: grants" XBC_BLKBACK_GRANT_COUNTERS(XBC_LOG_FORMAT) "\n",
+		 kapi_xenbus_nodename(dev_) XBC_BLKBACK_GRANT_COUNTERS(XBC_LOG_ARG));
+#undef XBC_LOG_ARG
+#undef XBC_LOG_FORMAT
 }
 
 void Backend::reclaim_memory() noexcept
