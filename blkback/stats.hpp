@@ -7,39 +7,21 @@
 #pragma once
 
 #include "xbc/base.hpp"
+#include "xbc/counters.hpp"
 #include "xbc/sync.hpp"
 
 #include "counters.h"
 
 namespace xbc::blkback {
 
-// zip() calls f(a.field, b.field) for every counter of the list; the sum
-// and the comparison are built on it.
-#define XBC_COUNTER_ZIP_ONE(field, ...) f(a.field, b.field);
-#define XBC_COUNTER_SNAPSHOT(Self, LIST)						\
-	template <typename A, typename B, typename F>					\
-	static constexpr void zip(A &a, B &b, F f) noexcept				\
-	{										\
-		LIST(XBC_COUNTER_ZIP_ONE)						\
-	}										\
-	void add(const Self &o) noexcept						\
-	{										\
-		zip(*this, o, [](uint64_t &sum, uint64_t v) { sum += v; });		\
-	}										\
-	[[nodiscard]] friend bool operator==(const Self &a, const Self &b) noexcept	\
-	{										\
-		bool same = true;							\
-		zip(a, b, [&same](uint64_t x, uint64_t y) { same = same && x == y; });	\
-		return same;								\
-	}
 #define XBC_COUNTER_LIVE(field, ...) Atomic<uint64_t> field;
 
 // A snapshot, summed over rings and connections.
 struct IoStats : xbc_vbd_io_stats {
-	XBC_COUNTER_SNAPSHOT(IoStats, XBC_BLKBACK_IO_COUNTERS)
+	XBC_COUNTER_OPS(IoStats, XBC_BLKBACK_IO_COUNTERS)
 };
 struct GrantStats : xbc_vbd_grant_stats {
-	XBC_COUNTER_SNAPSHOT(GrantStats, XBC_BLKBACK_GRANT_COUNTERS)
+	XBC_COUNTER_OPS(GrantStats, XBC_BLKBACK_GRANT_COUNTERS)
 };
 
 // One ring's counters, written by its thread only.
@@ -53,8 +35,6 @@ struct GrantCounters {
 };
 
 #undef XBC_COUNTER_LIVE
-#undef XBC_COUNTER_SNAPSHOT
-#undef XBC_COUNTER_ZIP_ONE
 
 template <typename Counters> [[nodiscard]] typename Counters::Stats snapshot(const Counters &c) noexcept
 {

@@ -718,16 +718,8 @@ GrantPoolStats Frontend::pool_stats() noexcept
 {
 	GrantPoolStats sum{};
 	MutexGuard g(mutex_);
-	for (uint32_t i = 0; i < nr_rings_.load_relaxed(); i++) {
-		const GrantPoolStats s = rings_[i]->pool_stats();
-		sum.pages += s.pages;
-		sum.granted += s.granted;
-		sum.in_use += s.in_use;
-		sum.grants_made += s.grants_made;
-		sum.reuses += s.reuses;
-		sum.revocations += s.revocations;
-		sum.deferred += s.deferred;
-	}
+	for (uint32_t i = 0; i < nr_rings_.load_relaxed(); i++)
+		sum.add(rings_[i]->pool_stats());
 	return sum;
 }
 
@@ -885,10 +877,9 @@ int format_pool_stats(const GrantPoolStats &s, char *buf, unsigned int len) noex
 		const char *key;
 		uint64_t value;
 	} rows[] = {
-		{"granted_pages ", s.granted},	 {"pool_pages ", s.pages},
-		{"in_use ", s.in_use},		 {"grants_made ", s.grants_made},
-		{"reuses ", s.reuses},		 {"revocations ", s.revocations},
-		{"deferred_frees ", s.deferred},
+#define XBC_POOL_ROW(field, key, type) {#key " ", s.field},
+		XBC_GRANT_POOL_COUNTERS(XBC_POOL_ROW)
+#undef XBC_POOL_ROW
 	};
 	if (len == 0)
 		return 0;
