@@ -6,6 +6,7 @@
 #include "kapi/blkif_abi.h"
 #include "kapi/log.h"
 #include "kapi/thread.h"
+#include "xbc/xenstore.hpp"
 #include "xbc/xs_value.hpp"
 
 #include "backend_ring.hpp"
@@ -602,13 +603,8 @@ void Backend::write_connect_keys() noexcept
 	const negotiate::BackendConnectAdvert advert = negotiate::backend_connect_advert(
 		settings_.negotiation, caps,
 		negotiate::read_flag_key(negotiate::XenstoreDir{node}, "discard-enable"));
-	for (;;) {
-		kapi_xbt t;
-		int rc = kapi_xenbus_transaction_start(&t);
-		if (rc < 0) {
-			fatal(rc, "starting transaction");
-			return;
-		}
+	Text<96> failed;	// the required key that could not be written
+	const xs::TxResult tx = xs::transaction([&](kapi_xbt t) -> Status {
 		// The optional features: failing to advertise one is fine.
 		if (write_uint(t, node, "feature-flush-cache", advert.feature_flush_cache ? 1 : 0).is_error())
 			kapi_log(KAPI_LOG_WARNING, "%s: writing feature-flush-cache failed\n", node);
@@ -629,7 +625,6 @@ void Backend::write_connect_keys() noexcept
 			{"sector-size", d.info().logical_block_size, true},
 			{"physical-sector-size", d.info().physical_block_size, false},
 		};
-		bool aborted = false;
 		for (const auto &k : keys) {
 			const Status st = write_uint(t, node, k.key, k.value);
 			if (st.is_ok())
@@ -640,21 +635,22 @@ void Backend::write_connect_keys() noexcept
 				kapi_log(KAPI_LOG_WARNING, "%s failed (%d)\n", msg.c_str(), st.code());
 				continue;
 			}
-			fatal(st.code(), msg.c_str());
-			aborted = true;
-			break;
+			failed = msg;
+			return st;
 		}
-		if (aborted) {
-			if (kapi_xenbus_transaction_end(t, true) < 0)
-				kapi_log(KAPI_LOG_WARNING, "%s: aborting transaction failed\n", node);
+		return Status::ok();
+	});
+	if (tx.is_error()) {
+		if (tx.stage == xs::TxStage::kBody) {
+			fatal(tx.status.code(), failed.c_str());
 			return;
 		}
-		rc = kapi_xenbus_transaction_end(t, false);
-		if (rc == -err::kAgain)
-			continue;
-		if (rc < 0)
-			fatal(rc, "ending transaction");
-		break;
+		if (tx.stage == xs::TxStage::kStart) {
+			fatal(tx.status.code(), "starting transaction");
+			return;
+		}
+		// As in-tree: reported, and on to Connected all the same.
+		fatal(tx.status.code(), "ending transaction");
 	}
 	switch_state(KAPI_XENBUS_CONNECTED);
 	if (state_ != KAPI_XENBUS_CONNECTED)
@@ -678,26 +674,21 @@ void Backend::announce_resize(const Device &device) noexcept
 	kapi_log(KAPI_LOG_INFO, "VBD Resize: Domid: %d, Device: (%u, %u)\n",
 		 int(kapi_xenbus_otherend_id(dev_)), view.major, view.minor);
 	for (;;) {
-		kapi_xbt t;
-		if (kapi_xenbus_transaction_start(&t) < 0) {
-			kapi_log(KAPI_LOG_WARNING, "Error starting transaction\n");
-			return;
-		}
-		// Read again on every attempt: a retry may follow a resize.
-		written = device.capacity();
-		// Rewriting our state makes a connected frontend re-read sectors.
-		if (write_uint(t, node, "sectors", written.raw()).is_error() ||
-		    write_uint(t, node, "state", unsigned(view.state)).is_error()) {
-			kapi_log(KAPI_LOG_WARNING, "Error writing new size\n");
-			if (kapi_xenbus_transaction_end(t, true) < 0)
-				kapi_log(KAPI_LOG_WARNING, "Error ending transaction\n");
-			return;
-		}
-		const int rc = kapi_xenbus_transaction_end(t, false);
-		if (rc == -err::kAgain)
-			continue;
-		if (rc < 0) {
-			kapi_log(KAPI_LOG_WARNING, "Error ending transaction\n");
+		const xs::TxResult tx = xs::transaction([&](kapi_xbt t) -> Status {
+			// Read again on every attempt: a retry may follow a resize.
+			written = device.capacity();
+			// Rewriting our state makes a connected frontend re-read sectors.
+			Status st = write_uint(t, node, "sectors", written.raw());
+			if (st.is_ok())
+				st = write_uint(t, node, "state", unsigned(view.state));
+			if (st.is_error())
+				kapi_log(KAPI_LOG_WARNING, "Error writing new size\n");
+			return st;
+		});
+		if (tx.is_error()) {
+			if (tx.stage != xs::TxStage::kBody)
+				kapi_log(KAPI_LOG_WARNING, "Error %s transaction\n",
+					 tx.stage == xs::TxStage::kStart ? "starting" : "ending");
 			return;
 		}
 		kapi_log(KAPI_LOG_INFO, "VBD Resize: new size %llu\n",

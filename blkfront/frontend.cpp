@@ -9,6 +9,7 @@
 #include "kapi/thread.h"
 #include "blkfront/engine.h"
 #include "xbc/invariant.hpp"
+#include "xbc/xenstore.hpp"
 
 namespace xbc::blkfront {
 
@@ -16,8 +17,6 @@ namespace {
 
 // Longest value we accept from xenstore for a number: 20 digits + NUL.
 constexpr size_t kNumberLen = 24;
-// How often one connection retries a raced transaction before giving up.
-constexpr unsigned kMaxTransactionRetries = 1000;
 
 Driver *g_driver;	// trivially initialised: no constructor runs
 
@@ -236,34 +235,19 @@ Status Frontend::talk_to_backend() noexcept
 		nr_rings_.store(i + 1);
 	}
 
-	Status st = Status::ok();
 	const char *what = nullptr;
-	for (unsigned attempt = 0;; attempt++) {
-		kapi_xbt t;
-		int rc = kapi_xenbus_transaction_start(&t);
-		if (rc < 0) {
-			kapi_xenbus_dev_fatal(dev_, rc, "starting transaction");
-			st = Status::from_kapi(rc);
-			break;
-		}
-		st = write_connection_keys(t, plan, &what);
-		if (st.is_error()) {
-			kapi_xenbus_transaction_end(t, true);
-			kapi_xenbus_dev_fatal(dev_, st.code(), what);
-			break;
-		}
-		rc = kapi_xenbus_transaction_end(t, false);
-		if (rc == -err::kAgain && attempt < kMaxTransactionRetries)
-			continue;
-		if (rc < 0) {
-			kapi_xenbus_dev_fatal(dev_, rc, "completing transaction");
-			st = Status::from_kapi(rc);
-		}
-		break;
-	}
-	if (st.is_error()) {
+	// Run synchronously, under the mutex_ this function holds; clang's
+	// analysis does not carry that into a lambda.
+	const xs::TxResult tx = xs::transaction([&](kapi_xbt t) XBC_NO_THREAD_SAFETY_ANALYSIS {
+		return write_connection_keys(t, plan, &what);
+	});
+	if (tx.is_error()) {
+		const char *stage = tx.stage == xs::TxStage::kStart ? "starting transaction"
+				    : tx.stage == xs::TxStage::kBody ? what
+								      : "completing transaction";
+		kapi_xenbus_dev_fatal(dev_, tx.status.code(), stage);
 		destroy_rings();
-		return st;
+		return tx.status;
 	}
 	switch_state(KAPI_XENBUS_INITIALISED);
 	return Status::ok();
