@@ -45,12 +45,6 @@ void join(char *dst, size_t len, const char *a, const char *b, const char *c = "
 	dst[n] = '\0';
 }
 
-Status write_u64(kapi_xbt t, const char *dir, const char *node, uint64_t v) noexcept
-{
-	char buf[kNumberLen];
-	return Status::from_kapi(kapi_xenbus_write(t, dir, node, format_u64(v, buf)));
-}
-
 } // namespace
 
 Driver *driver_instance() noexcept
@@ -288,12 +282,12 @@ Status Frontend::write_connection_keys(kapi_xbt t, const RingPlan &plan, const c
 
 	if (pages > 1) {
 		*what = "writing ring-page-order";
-		XBC_TRY_STATUS(write_u64(t, node, "ring-page-order", plan.ring_page_order));
+		XBC_TRY_STATUS(xs::write_uint(t, node, "ring-page-order", plan.ring_page_order));
 	}
 	const uint32_t nr_rings = nr_rings_.load_relaxed();	// ours: under mutex_
 	if (nr_rings > 1) {
 		*what = "writing multi-queue-num-queues";
-		XBC_TRY_STATUS(write_u64(t, node, "multi-queue-num-queues", nr_rings));
+		XBC_TRY_STATUS(xs::write_uint(t, node, "multi-queue-num-queues", nr_rings));
 	}
 	for (uint32_t q = 0; q < nr_rings; q++) {
 		char prefix[24] = "";
@@ -302,23 +296,23 @@ Status Frontend::write_connection_keys(kapi_xbt t, const RingPlan &plan, const c
 		*what = "writing ring-ref";
 		if (pages == 1) {
 			join(name, sizeof(name), prefix, "ring-ref");
-			XBC_TRY_STATUS(write_u64(t, node, name, rings_[q]->ring_ref(0)));
+			XBC_TRY_STATUS(xs::write_uint(t, node, name, rings_[q]->ring_ref(0)));
 		} else {
 			for (uint32_t i = 0; i < pages; i++) {
 				join(name, sizeof(name), prefix, "ring-ref", format_u64(i, num));
-				XBC_TRY_STATUS(write_u64(t, node, name, rings_[q]->ring_ref(i)));
+				XBC_TRY_STATUS(xs::write_uint(t, node, name, rings_[q]->ring_ref(i)));
 			}
 		}
 		*what = "writing event-channel";
 		join(name, sizeof(name), prefix, "event-channel");
-		XBC_TRY_STATUS(write_u64(t, node, name, rings_[q]->event_channel()));
+		XBC_TRY_STATUS(xs::write_uint(t, node, name, rings_[q]->event_channel()));
 	}
 	// We advertise our capability; we use it only if the backend does too.
 	const negotiate::FrontendAdvert advert = negotiate::frontend_advert(settings_);
 	*what = "writing protocol";
 	XBC_TRY_STATUS(Status::from_kapi(kapi_xenbus_write(t, node, "protocol", advert.protocol)));
 	*what = "writing feature-persistent";
-	XBC_TRY_STATUS(write_u64(t, node, "feature-persistent", advert.feature_persistent ? 1 : 0));
+	XBC_TRY_STATUS(xs::write_uint(t, node, "feature-persistent", advert.feature_persistent ? 1 : 0));
 	return Status::ok();
 }
 

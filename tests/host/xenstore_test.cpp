@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// xs::transaction (xbc/xenstore.hpp), the one transaction helper both
-// engines use: a raced commit is redone whole, at most kMaxTransactionRetries
-// times; a body error aborts and is not retried; each failure says where.
+// xbc/xenstore.hpp, the xenstore layer both engines use. xs::transaction:
+// a raced commit is redone whole, at most kMaxTransactionRetries times; a
+// body error aborts and is not retried; each failure says where.
+// xs::write_uint: plain decimal.
 #include <string>
 
 #include <gtest/gtest.h>
@@ -70,6 +71,15 @@ TEST_F(XsTransaction, StartFailureRunsNoBody)
 	EXPECT_EQ(tx.status.code(), -12);
 	EXPECT_EQ(tx.stage, TxStage::kStart);
 	EXPECT_EQ(attempts_, 0u);
+}
+
+TEST_F(XsTransaction, WriteUintWritesPlainDecimal)
+{
+	// What both engines write for every number key ("sectors", "ring-ref0").
+	for (uint64_t v : {uint64_t(0), uint64_t(42), ~uint64_t(0)}) {
+		EXPECT_TRUE(write_uint(KAPI_XBT_NIL, "dir", "n", v).is_ok());
+		EXPECT_EQ(xen_.xs_read("dir/n"), std::to_string(v));
+	}
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // The engines' xenstore layer (started): one transaction helper with one
-// retry policy, for every multi-key write both engines make.
+// retry policy, for every multi-key write both engines make, and the one
+// way to write a number.
 //
 // A transaction that races another writer ends with -EAGAIN and must be
 // redone whole; in-tree retries forever. The peer can make it race at will
@@ -11,8 +12,15 @@
 #include "kapi/log.h"
 #include "kapi/xenbus.h"
 #include "xbc/result.hpp"
+#include "xbc/xs_value.hpp"
 
 namespace xbc::xs {
+
+// dir/node = v in decimal, in transaction t (or KAPI_XBT_NIL).
+[[nodiscard]] inline Status write_uint(kapi_xbt t, const char *dir, const char *node, uint64_t v) noexcept
+{
+	return Status::from_kapi(kapi_xenbus_write(t, dir, node, Decimal(v).c_str()));
+}
 
 // Redo a raced transaction at most this many times (then -EAGAIN).
 inline constexpr unsigned kMaxTransactionRetries = 1000;
