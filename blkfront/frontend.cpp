@@ -20,21 +20,6 @@ constexpr size_t kNumberLen = 24;
 
 Driver *g_driver;	// trivially initialised: no constructor runs
 
-// Decimal into buf (room >= 21); returns buf.
-const char *format_u64(uint64_t v, char *buf) noexcept
-{
-	char rev[20];
-	size_t n = 0;
-	do {
-		rev[n++] = char('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		buf[i] = rev[n - 1 - i];
-	buf[n] = '\0';
-	return buf;
-}
-
 // dst = a + b + c (each may be empty), truncated to len.
 void join(char *dst, size_t len, const char *a, const char *b, const char *c = "") noexcept
 {
@@ -250,19 +235,18 @@ Status Frontend::talk_to_backend() noexcept
 void Frontend::remove_layout_keys(kapi_xbt t, const char *node) noexcept
 {
 	char name[48];
-	char num[kNumberLen];
 	// Removing an absent node fails with -ENOENT, which is the goal.
 	(void)kapi_xenbus_rm(t, node, "ring-page-order");
 	(void)kapi_xenbus_rm(t, node, "multi-queue-num-queues");
 	(void)kapi_xenbus_rm(t, node, "ring-ref");
 	(void)kapi_xenbus_rm(t, node, "event-channel");
 	for (uint32_t i = 0; i < kMaxRingPages; i++) {
-		join(name, sizeof(name), "ring-ref", format_u64(i, num));
+		join(name, sizeof(name), "ring-ref", xs::Decimal(i).c_str());
 		if (kapi_xenbus_rm(t, node, name) < 0)
 			break;
 	}
 	for (uint32_t q = 0; q < kMaxFrontendQueues; q++) {
-		join(name, sizeof(name), "queue-", format_u64(q, num));
+		join(name, sizeof(name), "queue-", xs::Decimal(q).c_str());
 		if (kapi_xenbus_rm(t, node, name) < 0)
 			break;
 	}
@@ -273,7 +257,6 @@ Status Frontend::write_connection_keys(kapi_xbt t, const RingPlan &plan, const c
 	const char *node = kapi_xenbus_nodename(dev_);
 	const uint32_t pages = 1u << plan.ring_page_order;
 	char name[48];
-	char num[kNumberLen];
 
 	// Keys of an earlier connection (rebind, another ring layout) would
 	// mislead the backend: remove every layout key before writing ours.
@@ -292,14 +275,14 @@ Status Frontend::write_connection_keys(kapi_xbt t, const RingPlan &plan, const c
 	for (uint32_t q = 0; q < nr_rings; q++) {
 		char prefix[24] = "";
 		if (nr_rings > 1)
-			join(prefix, sizeof(prefix), "queue-", format_u64(q, num), "/");
+			join(prefix, sizeof(prefix), "queue-", xs::Decimal(q).c_str(), "/");
 		*what = "writing ring-ref";
 		if (pages == 1) {
 			join(name, sizeof(name), prefix, "ring-ref");
 			XBC_TRY_STATUS(xs::write_uint(t, node, name, rings_[q]->ring_ref(0)));
 		} else {
 			for (uint32_t i = 0; i < pages; i++) {
-				join(name, sizeof(name), prefix, "ring-ref", format_u64(i, num));
+				join(name, sizeof(name), prefix, "ring-ref", xs::Decimal(i).c_str());
 				XBC_TRY_STATUS(xs::write_uint(t, node, name, rings_[q]->ring_ref(i)));
 			}
 		}
@@ -862,9 +845,9 @@ int format_pool_stats(const GrantPoolStats &s, char *buf, unsigned int len) noex
 	if (len == 0)
 		return 0;
 	unsigned int n = 0;
-	char num[24];
 	for (const auto &row : rows) {
-		const char *parts[] = {row.key, format_u64(row.value, num), "\n"};
+		const xs::Decimal num(row.value);
+		const char *parts[] = {row.key, num.c_str(), "\n"};
 		for (const char *p : parts)
 			for (; *p && n + 1 < len; p++)
 				buf[n++] = *p;
