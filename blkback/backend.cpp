@@ -6,6 +6,7 @@
 #include "kapi/blkif_abi.h"
 #include "kapi/log.h"
 #include "kapi/thread.h"
+#include "xbc/xenstore.hpp"
 #include "xbc/xs_value.hpp"
 
 #include "backend_ring.hpp"
@@ -32,13 +33,6 @@ bool read_uint(const char *dir, const char *node, uint64_t max, uint64_t *out) n
 		return false;
 	*out = v.value();
 	return true;
-}
-
-Status write_uint(kapi_xbt t, const char *dir, const char *node, uint64_t v) noexcept
-{
-	Text<24> s;
-	s.add_uint(v);
-	return Status::from_kapi(kapi_xenbus_write(t, dir, node, s.c_str()));
 }
 
 } // namespace
@@ -77,10 +71,10 @@ Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
 
 	// Advertised up front, as in-tree: a frontend reads them when it sees
 	// InitWait. Failing to write them only loses the features.
-	if (write_uint(KAPI_XBT_NIL, node, "feature-max-indirect-segments", advert.max_indirect_segments)
+	if (xs::write_uint(KAPI_XBT_NIL, node, "feature-max-indirect-segments", advert.max_indirect_segments)
 		    .is_error())
 		kapi_log(KAPI_LOG_WARNING, "%s: writing feature-max-indirect-segments failed\n", node);
-	if (write_uint(KAPI_XBT_NIL, node, "multi-queue-max-queues", advert.max_queues).is_error())
+	if (xs::write_uint(KAPI_XBT_NIL, node, "multi-queue-max-queues", advert.max_queues).is_error())
 		kapi_log(KAPI_LOG_WARNING, "%s: writing multi-queue-max-queues failed\n", node);
 
 	Text<kPathLen> path;
@@ -92,7 +86,7 @@ Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
 		return Status::error(-rc);
 	}
 
-	if (write_uint(KAPI_XBT_NIL, node, "max-ring-page-order", advert.max_ring_page_order).is_error())
+	if (xs::write_uint(KAPI_XBT_NIL, node, "max-ring-page-order", advert.max_ring_page_order).is_error())
 		kapi_log(KAPI_LOG_WARNING, "%s: writing max-ring-page-order failed\n", node);
 
 	{
@@ -580,14 +574,14 @@ void Backend::write_discard_keys(kapi_xbt t, const negotiate::BackendConnectAdve
 	if (!a.write_discard)
 		return;
 	if (a.write_discard_params) {
-		if (write_uint(t, node, "discard-granularity", a.discard_granularity).is_error() ||
-		    write_uint(t, node, "discard-alignment", a.discard_alignment).is_error() ||
-		    write_uint(t, node, "discard-secure", a.discard_secure ? 1 : 0).is_error()) {
+		if (xs::write_uint(t, node, "discard-granularity", a.discard_granularity).is_error() ||
+		    xs::write_uint(t, node, "discard-alignment", a.discard_alignment).is_error() ||
+		    xs::write_uint(t, node, "discard-secure", a.discard_secure ? 1 : 0).is_error()) {
 			kapi_log(KAPI_LOG_WARNING, "%s: writing discard keys failed\n", node);
 			return;
 		}
 	}
-	if (write_uint(t, node, "feature-discard", a.feature_discard ? 1 : 0).is_error())
+	if (xs::write_uint(t, node, "feature-discard", a.feature_discard ? 1 : 0).is_error())
 		kapi_log(KAPI_LOG_WARNING, "%s: writing feature-discard failed\n", node);
 }
 
@@ -602,18 +596,13 @@ void Backend::write_connect_keys() noexcept
 	const negotiate::BackendConnectAdvert advert = negotiate::backend_connect_advert(
 		settings_.negotiation, caps,
 		negotiate::read_flag_key(negotiate::XenstoreDir{node}, "discard-enable"));
-	for (;;) {
-		kapi_xbt t;
-		int rc = kapi_xenbus_transaction_start(&t);
-		if (rc < 0) {
-			fatal(rc, "starting transaction");
-			return;
-		}
+	Text<96> failed;	// the required key that could not be written
+	const xs::TxResult tx = xs::transaction([&](kapi_xbt t) -> Status {
 		// The optional features: failing to advertise one is fine.
-		if (write_uint(t, node, "feature-flush-cache", advert.feature_flush_cache ? 1 : 0).is_error())
+		if (xs::write_uint(t, node, "feature-flush-cache", advert.feature_flush_cache ? 1 : 0).is_error())
 			kapi_log(KAPI_LOG_WARNING, "%s: writing feature-flush-cache failed\n", node);
 		write_discard_keys(t, advert);
-		if (write_uint(t, node, "feature-barrier", advert.feature_barrier ? 1 : 0).is_error())
+		if (xs::write_uint(t, node, "feature-barrier", advert.feature_barrier ? 1 : 0).is_error())
 			kapi_log(KAPI_LOG_WARNING, "%s: writing feature-barrier failed\n", node);
 
 		struct {
@@ -629,9 +618,8 @@ void Backend::write_connect_keys() noexcept
 			{"sector-size", d.info().logical_block_size, true},
 			{"physical-sector-size", d.info().physical_block_size, false},
 		};
-		bool aborted = false;
 		for (const auto &k : keys) {
-			const Status st = write_uint(t, node, k.key, k.value);
+			const Status st = xs::write_uint(t, node, k.key, k.value);
 			if (st.is_ok())
 				continue;
 			Text<96> msg;
@@ -640,21 +628,22 @@ void Backend::write_connect_keys() noexcept
 				kapi_log(KAPI_LOG_WARNING, "%s failed (%d)\n", msg.c_str(), st.code());
 				continue;
 			}
-			fatal(st.code(), msg.c_str());
-			aborted = true;
-			break;
+			failed = msg;
+			return st;
 		}
-		if (aborted) {
-			if (kapi_xenbus_transaction_end(t, true) < 0)
-				kapi_log(KAPI_LOG_WARNING, "%s: aborting transaction failed\n", node);
+		return Status::ok();
+	});
+	if (tx.is_error()) {
+		if (tx.stage == xs::TxStage::kBody) {
+			fatal(tx.status.code(), failed.c_str());
 			return;
 		}
-		rc = kapi_xenbus_transaction_end(t, false);
-		if (rc == -err::kAgain)
-			continue;
-		if (rc < 0)
-			fatal(rc, "ending transaction");
-		break;
+		if (tx.stage == xs::TxStage::kStart) {
+			fatal(tx.status.code(), "starting transaction");
+			return;
+		}
+		// As in-tree: reported, and on to Connected all the same.
+		fatal(tx.status.code(), "ending transaction");
 	}
 	switch_state(KAPI_XENBUS_CONNECTED);
 	if (state_ != KAPI_XENBUS_CONNECTED)
@@ -678,26 +667,21 @@ void Backend::announce_resize(const Device &device) noexcept
 	kapi_log(KAPI_LOG_INFO, "VBD Resize: Domid: %d, Device: (%u, %u)\n",
 		 int(kapi_xenbus_otherend_id(dev_)), view.major, view.minor);
 	for (;;) {
-		kapi_xbt t;
-		if (kapi_xenbus_transaction_start(&t) < 0) {
-			kapi_log(KAPI_LOG_WARNING, "Error starting transaction\n");
-			return;
-		}
-		// Read again on every attempt: a retry may follow a resize.
-		written = device.capacity();
-		// Rewriting our state makes a connected frontend re-read sectors.
-		if (write_uint(t, node, "sectors", written.raw()).is_error() ||
-		    write_uint(t, node, "state", unsigned(view.state)).is_error()) {
-			kapi_log(KAPI_LOG_WARNING, "Error writing new size\n");
-			if (kapi_xenbus_transaction_end(t, true) < 0)
-				kapi_log(KAPI_LOG_WARNING, "Error ending transaction\n");
-			return;
-		}
-		const int rc = kapi_xenbus_transaction_end(t, false);
-		if (rc == -err::kAgain)
-			continue;
-		if (rc < 0) {
-			kapi_log(KAPI_LOG_WARNING, "Error ending transaction\n");
+		const xs::TxResult tx = xs::transaction([&](kapi_xbt t) -> Status {
+			// Read again on every attempt: a retry may follow a resize.
+			written = device.capacity();
+			// Rewriting our state makes a connected frontend re-read sectors.
+			Status st = xs::write_uint(t, node, "sectors", written.raw());
+			if (st.is_ok())
+				st = xs::write_uint(t, node, "state", unsigned(view.state));
+			if (st.is_error())
+				kapi_log(KAPI_LOG_WARNING, "Error writing new size\n");
+			return st;
+		});
+		if (tx.is_error()) {
+			if (tx.stage != xs::TxStage::kBody)
+				kapi_log(KAPI_LOG_WARNING, "Error %s transaction\n",
+					 tx.stage == xs::TxStage::kStart ? "starting" : "ending");
 			return;
 		}
 		kapi_log(KAPI_LOG_INFO, "VBD Resize: new size %llu\n",
@@ -719,7 +703,7 @@ void Backend::withdraw_flush_feature(bool barrier) noexcept
 	MutexGuard x(xs_lock_);
 	if (ring_view_.removed)
 		return;
-	if (write_uint(KAPI_XBT_NIL, node, key, 0).is_error())
+	if (xs::write_uint(KAPI_XBT_NIL, node, key, 0).is_error())
 		kapi_log(KAPI_LOG_WARNING, "%s: withdrawing %s failed\n", node, key);
 }
 
@@ -820,15 +804,14 @@ void Backend::reap() noexcept
 
 void Backend::log_disconnected() noexcept
 {
+	// "<log_name> N" for each counter of the list, in its order.
+#define XBC_LOG_FORMAT(field, log_name) " " #log_name " %llu"
+#define XBC_LOG_ARG(field, log_name) , (unsigned long long)retired_grants_.field
 	kapi_log(KAPI_LOG_INFO,
-		 "%s: disconnected: grants hits %llu misses %llu maps %llu unmaps %llu "
-		 "evictions %llu transient %llu mapped %llu\n",
-		 kapi_xenbus_nodename(dev_), (unsigned long long)retired_grants_.hits,
-		 (unsigned long long)retired_grants_.misses, (unsigned long long)retired_grants_.maps,
-		 (unsigned long long)retired_grants_.unmaps,
-		 (unsigned long long)retired_grants_.evictions,
-		 (unsigned long long)retired_grants_.transient_maps,
-		 (unsigned long long)retired_grants_.mapped);
+		 "%s: disconnected: grants" XBC_BLKBACK_GRANT_COUNTERS(XBC_LOG_FORMAT) "\n",
+		 kapi_xenbus_nodename(dev_) XBC_BLKBACK_GRANT_COUNTERS(XBC_LOG_ARG));
+#undef XBC_LOG_ARG
+#undef XBC_LOG_FORMAT
 }
 
 void Backend::reclaim_memory() noexcept

@@ -316,25 +316,27 @@ void BackendRing::housekeeping() noexcept
 void BackendRing::publish_grant_stats() noexcept
 {
 	const GrantMapperStats m = mapper_->stats();
-	auto set = [](uint64_t &field, uint64_t v) { __atomic_store_n(&field, v, __ATOMIC_RELAXED); };
-	set(grants_.hits, m.hits);
-	set(grants_.misses, m.misses);
-	set(grants_.maps, m.maps);
-	set(grants_.unmaps, m.unmaps);
-	set(grants_.evictions, m.evictions);
-	set(grants_.mapped, m.mapped);
+	GrantStats g = {};
+	g.hits = m.hits;
+	g.misses = m.misses;
+	g.maps = m.maps;
+	g.unmaps = m.unmaps;
+	g.evictions = m.evictions;
+	g.mapped = m.mapped;
 	// Without persistent grants every map is transient.
-	set(grants_.transient_maps, persistent_ ? m.overflow_maps : m.maps);
+	g.transient_maps = persistent_ ? m.overflow_maps : m.maps;
+	publish(grants_, g);
 }
 
 void BackendRing::print_stats() noexcept
 {
+	const IoStats io = io_stats();
 	const GrantStats g = grant_stats();
 	kapi_log(KAPI_LOG_INFO,
 		 "ring %u: oo %3llu  |  rd %4llu  |  wr %4llu  |  f %4llu  |  ds %4llu | pg: %4llu/%4u\n",
-		 index_, (unsigned long long)io_.oo_req, (unsigned long long)io_.rd_req,
-		 (unsigned long long)io_.wr_req, (unsigned long long)io_.f_req,
-		 (unsigned long long)io_.ds_req, (unsigned long long)g.mapped,
+		 index_, (unsigned long long)io.oo_req, (unsigned long long)io.rd_req,
+		 (unsigned long long)io.wr_req, (unsigned long long)io.f_req,
+		 (unsigned long long)io.ds_req, (unsigned long long)g.mapped,
 		 settings_.max_persistent_grants);
 	next_stats_ = kapi_jiffies() + jiffies_from_ms(kStatsIntervalMs);
 }
@@ -515,7 +517,7 @@ BackendRing::Consume BackendRing::consume_requests() noexcept
 			if (kapi_thread_should_stop())
 				return Consume::kYield;
 			if (nr_free_ == 0) {
-				stat_add(io_.oo_req, 1);
+				io_.oo_req.add_serialised(1);
 				return Consume::kNoSlot;
 			}
 			blkif::Limits limits;
@@ -546,14 +548,14 @@ void BackendRing::dispatch(const blkif::Decoded &d) noexcept
 	// Counted like in-tree, which counts before it validates.
 	switch (d.response_op) {
 	case Op::kRead:
-		stat_add(io_.rd_req, 1);
+		io_.rd_req.add_serialised(1);
 		break;
 	case Op::kWrite:
-		stat_add(io_.wr_req, 1);
+		io_.wr_req.add_serialised(1);
 		break;
 	case Op::kFlushDiskCache:
 	case Op::kWriteBarrier:
-		stat_add(io_.f_req, 1);
+		io_.f_req.add_serialised(1);
 		break;
 	default:
 		break;
@@ -572,7 +574,7 @@ void BackendRing::dispatch_discard(const blkif::Request &req) noexcept
 		respond(req.id, Op::kDiscard, RspStatus::kError);
 		return;
 	}
-	stat_add(io_.ds_req, 1);
+	io_.ds_req.add_serialised(1);
 	const bool secure = req.discard_secure && device_->discard_secure();
 	const int rc = kapi_bdev_discard(device_->bdev(), req.sector.raw(), req.nr_sectors.raw(), secure,
 					 KAPI_GFP_KERNEL);
@@ -612,13 +614,13 @@ void BackendRing::dispatch_rw(const blkif::Request &req) noexcept
 	const bool write = op != Op::kRead;
 	switch (op) {
 	case Op::kRead:
-		stat_add(io_.rd_req, 1);
+		io_.rd_req.add_serialised(1);
 		break;
 	case Op::kWrite:
-		stat_add(io_.wr_req, 1);
+		io_.wr_req.add_serialised(1);
 		break;
 	default:
-		stat_add(io_.f_req, 1);
+		io_.f_req.add_serialised(1);
 		break;
 	}
 	if (write && device_->readonly()) {
@@ -681,9 +683,9 @@ void BackendRing::dispatch_rw(const blkif::Request &req) noexcept
 	}
 	submit_bios(p, req, nr_segs);
 	if (op == Op::kRead)
-		stat_add(io_.rd_sect, total.raw());
+		io_.rd_sect.add_serialised(total.raw());
 	else
-		stat_add(io_.wr_sect, total.raw());
+		io_.wr_sect.add_serialised(total.raw());
 }
 
 void BackendRing::submit_bios(PendingRequest *p, const blkif::Request &req, uint32_t nr_segs) noexcept
@@ -754,28 +756,12 @@ void BackendRing::submit_bios(PendingRequest *p, const blkif::Request &req, uint
 
 IoStats BackendRing::io_stats() const noexcept
 {
-	IoStats s;
-	s.oo_req = stat_read(io_.oo_req);
-	s.rd_req = stat_read(io_.rd_req);
-	s.wr_req = stat_read(io_.wr_req);
-	s.f_req = stat_read(io_.f_req);
-	s.ds_req = stat_read(io_.ds_req);
-	s.rd_sect = stat_read(io_.rd_sect);
-	s.wr_sect = stat_read(io_.wr_sect);
-	return s;
+	return snapshot(io_);
 }
 
 GrantStats BackendRing::grant_stats() const noexcept
 {
-	GrantStats g;
-	g.hits = stat_read(grants_.hits);
-	g.misses = stat_read(grants_.misses);
-	g.maps = stat_read(grants_.maps);
-	g.unmaps = stat_read(grants_.unmaps);
-	g.evictions = stat_read(grants_.evictions);
-	g.mapped = stat_read(grants_.mapped);
-	g.transient_maps = stat_read(grants_.transient_maps);
-	return g;
+	return snapshot(grants_);
 }
 
 } // namespace xbc::blkback

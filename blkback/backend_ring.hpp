@@ -197,8 +197,8 @@ private:
 	bool barrier_withdrawn_ = false;	// feature-barrier
 	unsigned long squeeze_seen_ = 0;	// Backend's squeeze generation
 	unsigned long next_stats_ = 0;
-	IoStats io_ = {};		// written by the thread, read relaxed
-	GrantStats grants_ = {};	// the mapper's counters, published by the thread
+	IoCounters io_;			// written by the thread, read relaxed
+	GrantCounters grants_;		// the mapper's counters, published by the thread
 
 	// Shared with irq and completion contexts.
 	IrqSpinLock done_lock_;

@@ -154,35 +154,31 @@ static const struct attribute_group xbc_vbd_group = {
 	.attrs = xbc_vbd_attrs,
 };
 
-#define XBC_VBD_IO_STAT(name)							\
-	static ssize_t name##_show(struct device *d, struct device_attribute *attr, \
-				   char *buf)					\
+/* statistics/<field> and persistent_grants/<field>, from counters.h. */
+#define XBC_VBD_STAT(kind, name)						\
+	static ssize_t kind##_##name##_show(struct device *d,			\
+					    struct device_attribute *attr,	\
+					    char *buf)				\
 	{									\
 		struct xbc_vbd *vbd = vbd_of(d);				\
-		struct xbc_vbd_io_stats s = {};					\
+		struct xbc_vbd_##kind##_stats s = {};				\
 										\
 		if (vbd)							\
-			xbc_vbd_io_stats(vbd, &s);				\
+			xbc_vbd_##kind##_stats(vbd, &s);			\
 		return sysfs_emit(buf, "%llu\n", (unsigned long long)s.name);	\
 	}									\
-	static DEVICE_ATTR_RO(name)
+	static struct device_attribute dev_attr_##kind##_##name =		\
+		__ATTR(name, 0444, kind##_##name##_show, NULL);
+#define XBC_VBD_IO_STAT(name) XBC_VBD_STAT(io, name)
+#define XBC_VBD_GRANT_STAT(name, log_name) XBC_VBD_STAT(grant, name)
+#define XBC_VBD_IO_ATTR(name) &dev_attr_io_##name.attr,
+#define XBC_VBD_GRANT_ATTR(name, log_name) &dev_attr_grant_##name.attr,
 
-XBC_VBD_IO_STAT(oo_req);
-XBC_VBD_IO_STAT(rd_req);
-XBC_VBD_IO_STAT(wr_req);
-XBC_VBD_IO_STAT(f_req);
-XBC_VBD_IO_STAT(ds_req);
-XBC_VBD_IO_STAT(rd_sect);
-XBC_VBD_IO_STAT(wr_sect);
+XBC_BLKBACK_IO_COUNTERS(XBC_VBD_IO_STAT)
+XBC_BLKBACK_GRANT_COUNTERS(XBC_VBD_GRANT_STAT)
 
 static struct attribute *xbc_vbd_stat_attrs[] = {
-	&dev_attr_oo_req.attr,
-	&dev_attr_rd_req.attr,
-	&dev_attr_wr_req.attr,
-	&dev_attr_f_req.attr,
-	&dev_attr_ds_req.attr,
-	&dev_attr_rd_sect.attr,
-	&dev_attr_wr_sect.attr,
+	XBC_BLKBACK_IO_COUNTERS(XBC_VBD_IO_ATTR)
 	NULL
 };
 
@@ -191,36 +187,8 @@ static const struct attribute_group xbc_vbd_stat_group = {
 	.attrs = xbc_vbd_stat_attrs,
 };
 
-#define XBC_VBD_GRANT_STAT(name)						\
-	static ssize_t pg_##name##_show(struct device *d,			\
-					struct device_attribute *attr, char *buf) \
-	{									\
-		struct xbc_vbd *vbd = vbd_of(d);				\
-		struct xbc_vbd_grant_stats s = {};				\
-										\
-		if (vbd)							\
-			xbc_vbd_grant_stats(vbd, &s);				\
-		return sysfs_emit(buf, "%llu\n", (unsigned long long)s.name);	\
-	}									\
-	static struct device_attribute dev_attr_pg_##name =			\
-		__ATTR(name, 0444, pg_##name##_show, NULL)
-
-XBC_VBD_GRANT_STAT(hits);
-XBC_VBD_GRANT_STAT(misses);
-XBC_VBD_GRANT_STAT(maps);
-XBC_VBD_GRANT_STAT(unmaps);
-XBC_VBD_GRANT_STAT(evictions);
-XBC_VBD_GRANT_STAT(mapped);
-XBC_VBD_GRANT_STAT(transient_maps);
-
 static struct attribute *xbc_vbd_grant_attrs[] = {
-	&dev_attr_pg_hits.attr,
-	&dev_attr_pg_misses.attr,
-	&dev_attr_pg_maps.attr,
-	&dev_attr_pg_unmaps.attr,
-	&dev_attr_pg_evictions.attr,
-	&dev_attr_pg_mapped.attr,
-	&dev_attr_pg_transient_maps.attr,
+	XBC_BLKBACK_GRANT_COUNTERS(XBC_VBD_GRANT_ATTR)
 	NULL
 };
 

@@ -1,66 +1,52 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The backend's counters: the in-tree statistics/ files, and the
-// persistent-grant telemetry no in-tree driver shows. Each ring counts its
-// own (only its thread writes them); readers in other contexts (sysfs, the
-// control path) load them relaxed, which on x86-64 is a plain 8-byte move.
+// The backend's counters, generated from the one list in counters.h: a
+// snapshot (the C struct sysfs reads, plus its sum) and a ring's live
+// counters. Each ring counts its own (only its thread writes them);
+// readers in other contexts (sysfs, the control path) load them relaxed,
+// which on x86-64 is a plain 8-byte move.
 #pragma once
 
 #include "xbc/base.hpp"
+#include "xbc/counters.hpp"
+#include "xbc/sync.hpp"
+
+#include "counters.h"
 
 namespace xbc::blkback {
 
-// statistics/{oo_req,rd_req,wr_req,f_req,ds_req,rd_sect,wr_sect}.
-struct IoStats {
-	uint64_t oo_req;	// requests that waited for a free request slot
-	uint64_t rd_req;
-	uint64_t wr_req;
-	uint64_t f_req;		// flush and barrier
-	uint64_t ds_req;	// discard
-	uint64_t rd_sect;	// 512-byte sectors read
-	uint64_t wr_sect;
+#define XBC_COUNTER_LIVE(field, ...) Atomic<uint64_t> field;
 
-	void add(const IoStats &o) noexcept
-	{
-		oo_req += o.oo_req;
-		rd_req += o.rd_req;
-		wr_req += o.wr_req;
-		f_req += o.f_req;
-		ds_req += o.ds_req;
-		rd_sect += o.rd_sect;
-		wr_sect += o.wr_sect;
-	}
+// A snapshot, summed over rings and connections.
+struct IoStats : xbc_vbd_io_stats {
+	XBC_COUNTER_OPS(IoStats, XBC_BLKBACK_IO_COUNTERS)
+};
+struct GrantStats : xbc_vbd_grant_stats {
+	XBC_COUNTER_OPS(GrantStats, XBC_BLKBACK_GRANT_COUNTERS)
 };
 
-// Grant telemetry per vbd (summed over rings and connections).
-struct GrantStats {
-	uint64_t hits;		// segment found in the persistent tree
-	uint64_t misses;	// segment not in the tree (so mapped)
-	uint64_t maps;		// grant map operations that succeeded
-	uint64_t unmaps;	// grant unmap operations
-	uint64_t evictions;	// persistent grants purged (LRU or idle)
-	uint64_t mapped;	// mapped right now (persistent + transient)
-	uint64_t transient_maps; // maps not kept persistently (feature off, over cap)
-
-	void add(const GrantStats &o) noexcept
-	{
-		hits += o.hits;
-		misses += o.misses;
-		maps += o.maps;
-		unmaps += o.unmaps;
-		evictions += o.evictions;
-		mapped += o.mapped;
-		transient_maps += o.transient_maps;
-	}
+// One ring's counters, written by its thread only.
+struct IoCounters {
+	using Stats = IoStats;
+	XBC_BLKBACK_IO_COUNTERS(XBC_COUNTER_LIVE)
+};
+struct GrantCounters {
+	using Stats = GrantStats;
+	XBC_BLKBACK_GRANT_COUNTERS(XBC_COUNTER_LIVE)
 };
 
-// A counter one thread writes and others read.
-inline void stat_add(uint64_t &counter, uint64_t n) noexcept
+#undef XBC_COUNTER_LIVE
+
+template <typename Counters> [[nodiscard]] typename Counters::Stats snapshot(const Counters &c) noexcept
 {
-	__atomic_store_n(&counter, __atomic_load_n(&counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+	typename Counters::Stats s = {};
+	Counters::Stats::zip(s, c, [](uint64_t &v, const Atomic<uint64_t> &live) { v = live.load_relaxed(); });
+	return s;
 }
-[[nodiscard]] inline uint64_t stat_read(const uint64_t &counter) noexcept
+
+// Replaces every counter (the grant counters mirror the mapper's).
+template <typename Counters> void publish(Counters &c, const typename Counters::Stats &s) noexcept
 {
-	return __atomic_load_n(&counter, __ATOMIC_RELAXED);
+	Counters::Stats::zip(c, s, [](Atomic<uint64_t> &live, uint64_t v) { live.store_relaxed(v); });
 }
 
 } // namespace xbc::blkback

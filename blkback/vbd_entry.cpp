@@ -44,26 +44,12 @@ void xbc_vbd_reclaim_memory(struct xbc_vbd *vbd) noexcept
 
 void xbc_vbd_io_stats(struct xbc_vbd *vbd, struct xbc_vbd_io_stats *out) noexcept
 {
-	const auto s = backend(vbd)->io_stats();
-	out->oo_req = s.oo_req;
-	out->rd_req = s.rd_req;
-	out->wr_req = s.wr_req;
-	out->f_req = s.f_req;
-	out->ds_req = s.ds_req;
-	out->rd_sect = s.rd_sect;
-	out->wr_sect = s.wr_sect;
+	*out = backend(vbd)->io_stats();
 }
 
 void xbc_vbd_grant_stats(struct xbc_vbd *vbd, struct xbc_vbd_grant_stats *out) noexcept
 {
-	const auto g = backend(vbd)->grant_stats();
-	out->hits = g.hits;
-	out->misses = g.misses;
-	out->maps = g.maps;
-	out->unmaps = g.unmaps;
-	out->evictions = g.evictions;
-	out->mapped = g.mapped;
-	out->transient_maps = g.transient_maps;
+	*out = backend(vbd)->grant_stats();
 }
 
 bool xbc_vbd_physical_device(struct xbc_vbd *vbd, uint32_t *major, uint32_t *minor) noexcept

@@ -10,6 +10,8 @@
 #include "kapi/kapi.h"
 #include "kapi/xenbus.h"
 
+#include "counters.h"
+
 KAPI_BEGIN_DECLS
 
 struct xbc_vbd;
@@ -28,15 +30,9 @@ bool xbc_vbd_frontend_changed(struct xbc_vbd *vbd, enum kapi_xenbus_state state,
 void xbc_vbd_reclaim_memory(struct xbc_vbd *vbd) KAPI_NOEXCEPT;
 
 /* statistics/ (in-tree names), summed over rings and connections. */
-struct xbc_vbd_io_stats {
-	uint64_t oo_req, rd_req, wr_req, f_req, ds_req, rd_sect, wr_sect;
-};
 void xbc_vbd_io_stats(struct xbc_vbd *vbd, struct xbc_vbd_io_stats *out) KAPI_NOEXCEPT;
 
 /* Persistent-grant telemetry (our own; see README). */
-struct xbc_vbd_grant_stats {
-	uint64_t hits, misses, maps, unmaps, evictions, mapped, transient_maps;
-};
 void xbc_vbd_grant_stats(struct xbc_vbd *vbd, struct xbc_vbd_grant_stats *out) KAPI_NOEXCEPT;
 
 /* physical_device ("%x:%x"; false until known) and mode. */

@@ -9,6 +9,7 @@
 #include "kapi/thread.h"
 #include "blkfront/engine.h"
 #include "xbc/invariant.hpp"
+#include "xbc/xenstore.hpp"
 
 namespace xbc::blkfront {
 
@@ -16,25 +17,8 @@ namespace {
 
 // Longest value we accept from xenstore for a number: 20 digits + NUL.
 constexpr size_t kNumberLen = 24;
-// How often one connection retries a raced transaction before giving up.
-constexpr unsigned kMaxTransactionRetries = 1000;
 
 Driver *g_driver;	// trivially initialised: no constructor runs
-
-// Decimal into buf (room >= 21); returns buf.
-const char *format_u64(uint64_t v, char *buf) noexcept
-{
-	char rev[20];
-	size_t n = 0;
-	do {
-		rev[n++] = char('0' + v % 10);
-		v /= 10;
-	} while (v);
-	for (size_t i = 0; i < n; i++)
-		buf[i] = rev[n - 1 - i];
-	buf[n] = '\0';
-	return buf;
-}
 
 // dst = a + b + c (each may be empty), truncated to len.
 void join(char *dst, size_t len, const char *a, const char *b, const char *c = "") noexcept
@@ -44,12 +28,6 @@ void join(char *dst, size_t len, const char *a, const char *b, const char *c = "
 		for (; *p && n + 1 < len; p++)
 			dst[n++] = *p;
 	dst[n] = '\0';
-}
-
-Status write_u64(kapi_xbt t, const char *dir, const char *node, uint64_t v) noexcept
-{
-	char buf[kNumberLen];
-	return Status::from_kapi(kapi_xenbus_write(t, dir, node, format_u64(v, buf)));
 }
 
 } // namespace
@@ -236,34 +214,19 @@ Status Frontend::talk_to_backend() noexcept
 		nr_rings_.store(i + 1);
 	}
 
-	Status st = Status::ok();
 	const char *what = nullptr;
-	for (unsigned attempt = 0;; attempt++) {
-		kapi_xbt t;
-		int rc = kapi_xenbus_transaction_start(&t);
-		if (rc < 0) {
-			kapi_xenbus_dev_fatal(dev_, rc, "starting transaction");
-			st = Status::from_kapi(rc);
-			break;
-		}
-		st = write_connection_keys(t, plan, &what);
-		if (st.is_error()) {
-			kapi_xenbus_transaction_end(t, true);
-			kapi_xenbus_dev_fatal(dev_, st.code(), what);
-			break;
-		}
-		rc = kapi_xenbus_transaction_end(t, false);
-		if (rc == -err::kAgain && attempt < kMaxTransactionRetries)
-			continue;
-		if (rc < 0) {
-			kapi_xenbus_dev_fatal(dev_, rc, "completing transaction");
-			st = Status::from_kapi(rc);
-		}
-		break;
-	}
-	if (st.is_error()) {
+	// Run synchronously, under the mutex_ this function holds; clang's
+	// analysis does not carry that into a lambda.
+	const xs::TxResult tx = xs::transaction([&](kapi_xbt t) XBC_NO_THREAD_SAFETY_ANALYSIS {
+		return write_connection_keys(t, plan, &what);
+	});
+	if (tx.is_error()) {
+		const char *stage = tx.stage == xs::TxStage::kStart ? "starting transaction"
+				    : tx.stage == xs::TxStage::kBody ? what
+								      : "completing transaction";
+		kapi_xenbus_dev_fatal(dev_, tx.status.code(), stage);
 		destroy_rings();
-		return st;
+		return tx.status;
 	}
 	switch_state(KAPI_XENBUS_INITIALISED);
 	return Status::ok();
@@ -272,19 +235,18 @@ Status Frontend::talk_to_backend() noexcept
 void Frontend::remove_layout_keys(kapi_xbt t, const char *node) noexcept
 {
 	char name[48];
-	char num[kNumberLen];
 	// Removing an absent node fails with -ENOENT, which is the goal.
 	(void)kapi_xenbus_rm(t, node, "ring-page-order");
 	(void)kapi_xenbus_rm(t, node, "multi-queue-num-queues");
 	(void)kapi_xenbus_rm(t, node, "ring-ref");
 	(void)kapi_xenbus_rm(t, node, "event-channel");
 	for (uint32_t i = 0; i < kMaxRingPages; i++) {
-		join(name, sizeof(name), "ring-ref", format_u64(i, num));
+		join(name, sizeof(name), "ring-ref", xs::Decimal(i).c_str());
 		if (kapi_xenbus_rm(t, node, name) < 0)
 			break;
 	}
 	for (uint32_t q = 0; q < kMaxFrontendQueues; q++) {
-		join(name, sizeof(name), "queue-", format_u64(q, num));
+		join(name, sizeof(name), "queue-", xs::Decimal(q).c_str());
 		if (kapi_xenbus_rm(t, node, name) < 0)
 			break;
 	}
@@ -295,7 +257,6 @@ Status Frontend::write_connection_keys(kapi_xbt t, const RingPlan &plan, const c
 	const char *node = kapi_xenbus_nodename(dev_);
 	const uint32_t pages = 1u << plan.ring_page_order;
 	char name[48];
-	char num[kNumberLen];
 
 	// Keys of an earlier connection (rebind, another ring layout) would
 	// mislead the backend: remove every layout key before writing ours.
@@ -304,37 +265,37 @@ Status Frontend::write_connection_keys(kapi_xbt t, const RingPlan &plan, const c
 
 	if (pages > 1) {
 		*what = "writing ring-page-order";
-		XBC_TRY_STATUS(write_u64(t, node, "ring-page-order", plan.ring_page_order));
+		XBC_TRY_STATUS(xs::write_uint(t, node, "ring-page-order", plan.ring_page_order));
 	}
 	const uint32_t nr_rings = nr_rings_.load_relaxed();	// ours: under mutex_
 	if (nr_rings > 1) {
 		*what = "writing multi-queue-num-queues";
-		XBC_TRY_STATUS(write_u64(t, node, "multi-queue-num-queues", nr_rings));
+		XBC_TRY_STATUS(xs::write_uint(t, node, "multi-queue-num-queues", nr_rings));
 	}
 	for (uint32_t q = 0; q < nr_rings; q++) {
 		char prefix[24] = "";
 		if (nr_rings > 1)
-			join(prefix, sizeof(prefix), "queue-", format_u64(q, num), "/");
+			join(prefix, sizeof(prefix), "queue-", xs::Decimal(q).c_str(), "/");
 		*what = "writing ring-ref";
 		if (pages == 1) {
 			join(name, sizeof(name), prefix, "ring-ref");
-			XBC_TRY_STATUS(write_u64(t, node, name, rings_[q]->ring_ref(0)));
+			XBC_TRY_STATUS(xs::write_uint(t, node, name, rings_[q]->ring_ref(0)));
 		} else {
 			for (uint32_t i = 0; i < pages; i++) {
-				join(name, sizeof(name), prefix, "ring-ref", format_u64(i, num));
-				XBC_TRY_STATUS(write_u64(t, node, name, rings_[q]->ring_ref(i)));
+				join(name, sizeof(name), prefix, "ring-ref", xs::Decimal(i).c_str());
+				XBC_TRY_STATUS(xs::write_uint(t, node, name, rings_[q]->ring_ref(i)));
 			}
 		}
 		*what = "writing event-channel";
 		join(name, sizeof(name), prefix, "event-channel");
-		XBC_TRY_STATUS(write_u64(t, node, name, rings_[q]->event_channel()));
+		XBC_TRY_STATUS(xs::write_uint(t, node, name, rings_[q]->event_channel()));
 	}
 	// We advertise our capability; we use it only if the backend does too.
 	const negotiate::FrontendAdvert advert = negotiate::frontend_advert(settings_);
 	*what = "writing protocol";
 	XBC_TRY_STATUS(Status::from_kapi(kapi_xenbus_write(t, node, "protocol", advert.protocol)));
 	*what = "writing feature-persistent";
-	XBC_TRY_STATUS(write_u64(t, node, "feature-persistent", advert.feature_persistent ? 1 : 0));
+	XBC_TRY_STATUS(xs::write_uint(t, node, "feature-persistent", advert.feature_persistent ? 1 : 0));
 	return Status::ok();
 }
 
@@ -718,16 +679,8 @@ GrantPoolStats Frontend::pool_stats() noexcept
 {
 	GrantPoolStats sum{};
 	MutexGuard g(mutex_);
-	for (uint32_t i = 0; i < nr_rings_.load_relaxed(); i++) {
-		const GrantPoolStats s = rings_[i]->pool_stats();
-		sum.pages += s.pages;
-		sum.granted += s.granted;
-		sum.in_use += s.in_use;
-		sum.grants_made += s.grants_made;
-		sum.reuses += s.reuses;
-		sum.revocations += s.revocations;
-		sum.deferred += s.deferred;
-	}
+	for (uint32_t i = 0; i < nr_rings_.load_relaxed(); i++)
+		sum.add(rings_[i]->pool_stats());
 	return sum;
 }
 
@@ -885,17 +838,16 @@ int format_pool_stats(const GrantPoolStats &s, char *buf, unsigned int len) noex
 		const char *key;
 		uint64_t value;
 	} rows[] = {
-		{"granted_pages ", s.granted},	 {"pool_pages ", s.pages},
-		{"in_use ", s.in_use},		 {"grants_made ", s.grants_made},
-		{"reuses ", s.reuses},		 {"revocations ", s.revocations},
-		{"deferred_frees ", s.deferred},
+#define XBC_POOL_ROW(field, key, type) {#key " ", s.field},
+		XBC_GRANT_POOL_COUNTERS(XBC_POOL_ROW)
+#undef XBC_POOL_ROW
 	};
 	if (len == 0)
 		return 0;
 	unsigned int n = 0;
-	char num[24];
 	for (const auto &row : rows) {
-		const char *parts[] = {row.key, format_u64(row.value, num), "\n"};
+		const xs::Decimal num(row.value);
+		const char *parts[] = {row.key, num.c_str(), "\n"};
 		for (const char *p : parts)
 			for (; *p && n + 1 < len; p++)
 				buf[n++] = *p;

@@ -186,8 +186,15 @@ GrantPoolTeardown GrantPool::teardown() noexcept
 
 GrantPoolStats GrantPool::stats() const noexcept
 {
-	return {static_cast<uint32_t>(free_.size() + in_use_.size()), granted_,
-		static_cast<uint32_t>(in_use_.size()), grants_made_, reuses_, revocations_, deferred_};
+	GrantPoolStats s = {};
+	s.granted = granted_;
+	s.pages = static_cast<uint32_t>(free_.size() + in_use_.size());
+	s.in_use = static_cast<uint32_t>(in_use_.size());
+	s.grants_made = grants_made_;
+	s.reuses = reuses_;
+	s.revocations = revocations_;
+	s.deferred = deferred_;
+	return s;
 }
 
 } // namespace xbc

@@ -46,13 +46,17 @@
 	X(ring_kernel_front_round_trip_across_wrap) \
 	X(ring_rejects_lying_producer)
 
-/* Backend persistent grants and the frontend grant pool over real pages
- * and the kernel-side fake grant table. */
+/* Backend persistent grants, grant mapper and page pool, and the frontend
+ * grant pool over real pages and the kernel-side fake grant table. */
 #define XBC_KUNIT_GRANTS_CASES(X)		\
 	X(fake_gnttab_refuses_bad_maps)		\
 	X(persistent_grants_cap_and_lru)	\
 	X(grant_pool_persistent_reuse_and_teardown) \
-	X(grant_pool_refusals)
+	X(grant_pool_refusals)			\
+	X(grant_mapper_map_fails_per_op)	\
+	X(grant_mapper_unmap_fails_per_op)	\
+	X(grant_mapper_lru_purge_at_cap)	\
+	X(page_pool_get_put_shrink)
 
 /* Feature negotiation and xenstore value parsing. */
 #define XBC_KUNIT_NEGOTIATE_CASES(X)		\

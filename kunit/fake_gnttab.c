@@ -39,6 +39,7 @@ static struct fake_grant grants[XBC_FAKE_MAX_GRANTS];
 static struct fake_offer offers[XBC_FAKE_MAX_PEER_REFS];
 static struct fake_map maps[XBC_FAKE_MAX_MAPS];
 static unsigned int grant_limit = XBC_FAKE_MAX_GRANTS;
+static uint32_t fail_unmap_ref = ~0u;	/* ~0: none */
 static struct xbc_fake_gnttab_stats stats;
 
 static struct fake_grant *grant_of(uint32_t ref)
@@ -58,6 +59,7 @@ void xbc_fake_gnttab_reset(void)
 	memset(maps, 0, sizeof(maps));
 	memset(&stats, 0, sizeof(stats));
 	grant_limit = XBC_FAKE_MAX_GRANTS;
+	fail_unmap_ref = ~0u;
 	spin_unlock_irqrestore(&fake_lock, flags);
 }
 
@@ -140,6 +142,34 @@ void xbc_fake_gnttab_peer_revoke(uint32_t ref)
 	spin_lock_irqsave(&fake_lock, flags);
 	offers[ref].offered = false;
 	spin_unlock_irqrestore(&fake_lock, flags);
+}
+
+void xbc_fake_gnttab_fail_unmap(uint32_t ref)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&fake_lock, flags);
+	fail_unmap_ref = ref;
+	spin_unlock_irqrestore(&fake_lock, flags);
+}
+
+struct kapi_page *xbc_fake_gnttab_reclaim(uint32_t ref)
+{
+	struct kapi_page *page = NULL;
+	unsigned long flags;
+	unsigned int h;
+
+	spin_lock_irqsave(&fake_lock, flags);
+	for (h = 0; h < XBC_FAKE_MAX_MAPS; h++) {
+		if (maps[h].live && maps[h].ref == ref) {
+			page = maps[h].page;
+			memset(&maps[h], 0, sizeof(maps[h]));
+			stats.live_maps--;
+			break;
+		}
+	}
+	spin_unlock_irqrestore(&fake_lock, flags);
+	return page;
 }
 
 /* --- kapi/gnttab.h, frontend --- */
@@ -308,7 +338,11 @@ int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr)
 		uint32_t h = ops[i].handle;
 
 		stats.unmap_ops++;
-		if (h < XBC_FAKE_MAX_MAPS && maps[h].live && maps[h].page == ops[i].page) {
+		if (h < XBC_FAKE_MAX_MAPS && maps[h].live && maps[h].ref == fail_unmap_ref) {
+			fail_unmap_ref = ~0u;
+			ops[i].status = GNTST_general_error;
+			stats.unmap_failures++;
+		} else if (h < XBC_FAKE_MAX_MAPS && maps[h].live && maps[h].page == ops[i].page) {
 			memset(&maps[h], 0, sizeof(maps[h]));
 			stats.live_maps--;
 			ops[i].status = GNTST_okay;

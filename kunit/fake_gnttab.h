@@ -50,6 +50,12 @@ bool xbc_fake_gnttab_is_granted(uint32_t ref, bool *readonly) KAPI_NOEXCEPT;
 /* Backend: the peer grants (or stops granting) @ref to us. */
 void xbc_fake_gnttab_peer_offer(uint32_t ref, bool readonly) KAPI_NOEXCEPT;
 void xbc_fake_gnttab_peer_revoke(uint32_t ref) KAPI_NOEXCEPT;
+/* Backend: the next unmap of @ref's mapping fails (the op's status; the
+ * mapping stays live, as after a failed p2m update). */
+void xbc_fake_gnttab_fail_unmap(uint32_t ref) KAPI_NOEXCEPT;
+/* Backend: drops @ref's live mapping (one the code under test leaked after
+ * a failed unmap) and returns its page for the test to free, or NULL. */
+struct kapi_page *xbc_fake_gnttab_reclaim(uint32_t ref) KAPI_NOEXCEPT;
 
 KAPI_END_DECLS
 

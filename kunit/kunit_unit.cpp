@@ -7,6 +7,8 @@
 #include "common/blkif.cpp"
 #include "common/persistent_grants.cpp"
 #include "common/grant_pool.cpp"
+#include "common/page_pool.cpp"
+#include "common/grant_mapper.cpp"
 #include "common/xs_value.cpp"
 #include "common/negotiate.cpp"
 
@@ -16,4 +18,5 @@
 #include "blkif_suite.cpp"
 #include "ring_suite.cpp"
 #include "grants_suite.cpp"
+#include "mapper_suite.cpp"
 #include "negotiate_suite.cpp"

@@ -19,6 +19,7 @@
 // Concurrency: the caller holds the ring lock around every call.
 #pragma once
 
+#include "xbc/counters.hpp"
 #include "xbc/list.hpp"
 #include "xbc/memory.hpp"
 #include "xbc/result.hpp"
@@ -47,14 +48,22 @@ private:
 	ListNode node_;	// on the free list or the in-use list
 };
 
+// The pool's counters, X(field, sysfs key, type), in the order blkfront's
+// persistent_grants file prints them ("key value" lines).
+#define XBC_GRANT_POOL_COUNTERS(X)							\
+	X(granted, granted_pages, uint32_t)	/* of the pages, granted now */		\
+	X(pages, pool_pages, uint32_t)		/* pages owned (free + in use) */	\
+	X(in_use, in_use, uint32_t)		/* handed out by get(), not put() */	\
+	X(grants_made, grants_made, uint64_t)	/* kapi_gnttab_grant_page successes */	\
+	X(reuses, reuses, uint64_t)		/* get() served by a grant in place */	\
+	X(revocations, revocations, uint64_t)	/* idle grants ended by revoke_idle() */ \
+	X(deferred, deferred_frees, uint64_t)	/* grants (and pages) ended deferred */
+
 struct GrantPoolStats {
-	uint32_t pages;		// pages the pool owns (free + in use)
-	uint32_t granted;	// of which currently granted
-	uint32_t in_use;	// handed out by get(), not yet put()
-	uint64_t grants_made;	// kapi_gnttab_grant_page successes
-	uint64_t reuses;	// get() served by a grant still in place
-	uint64_t revocations;	// idle grants ended by revoke_idle()
-	uint64_t deferred;	// grants (and pages) handed to deferred end
+#define XBC_GRANT_POOL_FIELD(field, key, type) type field;
+	XBC_GRANT_POOL_COUNTERS(XBC_GRANT_POOL_FIELD)
+#undef XBC_GRANT_POOL_FIELD
+	XBC_COUNTER_OPS(GrantPoolStats, XBC_GRANT_POOL_COUNTERS)
 };
 
 struct GrantPoolTeardown {
