@@ -84,6 +84,10 @@ Status BackendRing::init(const RingSetup &setup) noexcept
 	mc.pool.squeeze_duration_ms = settings_.buffer_squeeze_ms;
 	mapper_ = XBC_TRY(GrantMapper::create(Gfp::kKernel, DomId(kapi_xenbus_otherend_id(dev)), mc));
 	squeeze_seen_ = owner_.squeeze_generation();
+	// Grant copy replaces map + unmap only where every segment would be
+	// a transient mapping; with persistent grants the mapper serves all.
+	if (settings_.grant_copy && !persistent_)
+		copier_ = XBC_TRY(GrantCopier::create(DomId(kapi_xenbus_otherend_id(dev)), ring_.size()));
 
 	scratch_ = xbc::create<RingScratch>(Gfp::kKernel);
 	if (scratch_.is_null())
@@ -127,6 +131,7 @@ BackendRing::~BackendRing()
 		kapi_free(pool_);
 	}
 	scratch_.reset();
+	copier_.reset();
 	mapper_.reset();
 	kapi_spinlock_destroy(done_lock_);
 	kapi_waitq_destroy(wq_);
@@ -194,6 +199,16 @@ void BackendRing::finish() noexcept
 			kapi_log(KAPI_LOG_ERR,
 				 "ring %u: teardown left %u mapped (%u busy, %u unmaps failed)\n",
 				 index_, r.still_mapped, r.busy, r.failed);
+	}
+	// Every request is answered, so every page is back: free the pool.
+	if (!copier_.is_null()) {
+		const GrantCopyStats &c = copier_->stats();
+		kapi_log(KAPI_LOG_INFO,
+			 "ring %u: grant copy: requests %llu fallbacks %llu ops %llu failed %llu calls %llu\n",
+			 index_, (unsigned long long)c.requests, (unsigned long long)c.fallbacks,
+			 (unsigned long long)c.ops, (unsigned long long)c.failures,
+			 (unsigned long long)c.calls);
+		copier_.reset();
 	}
 	// Nothing answers on the ring any more.
 	if (ring_area_)
@@ -411,7 +426,7 @@ void BackendRing::retire_completed() noexcept
 	while (list) {
 		PendingRequest *p = list;
 		list = p->next;
-		p->grants.release();
+		release_pages(p);
 		if (atomic_load(p->flush_unsupported)) {
 			// As in-tree: withdraw only the feature that failed.
 			const bool barrier = p->op == Op::kWriteBarrier;
@@ -677,11 +692,7 @@ void BackendRing::dispatch_rw(const blkif::Request &req) noexcept
 	p->status = int16_t(RspStatus::kOkay);
 	p->flush_unsupported = false;
 
-	// For a write we only read the frontend's pages.
-	SegmentGrant *grants = scratch_->grants;
-	for (uint32_t i = 0; i < nr_segs; i++)
-		grants[i] = SegmentGrant{scratch_->segs[i].gref, /*readonly=*/write};
-	if (mapper_->map(grants, nr_segs, p->grants).is_error()) {
+	if (!attach_pages(p, write, nr_segs)) {
 		put_free(p);
 		fail_request(req.id, op);
 		return;
@@ -691,6 +702,35 @@ void BackendRing::dispatch_rw(const blkif::Request &req) noexcept
 		stat_add(io_.rd_sect, total.raw());
 	else
 		stat_add(io_.wr_sect, total.raw());
+}
+
+bool BackendRing::attach_pages(PendingRequest *p, bool write, uint32_t nr_segs) noexcept
+{
+	if (!copier_.is_null() && nr_segs > 0 && copier_->take(scratch_->segs, nr_segs, p->copied)) {
+		// A copy the frontend made fail is its request's error.
+		if (write && copier_->copy_in(p->copied).is_error()) {
+			p->copied.release();
+			return false;
+		}
+		return true;
+	}
+	// For a write we only read the frontend's pages.
+	SegmentGrant *grants = scratch_->grants;
+	for (uint32_t i = 0; i < nr_segs; i++)
+		grants[i] = SegmentGrant{scratch_->segs[i].gref, /*readonly=*/write};
+	return mapper_->map(grants, nr_segs, p->grants).is_ok();
+}
+
+void BackendRing::release_pages(PendingRequest *p) noexcept
+{
+	if (p->copied.is_active()) {
+		// Only a read that succeeded has data for the frontend.
+		const bool ok = atomic_load(p->status) == int16_t(RspStatus::kOkay);
+		if (p->op == Op::kRead && ok && copier_->copy_out(p->copied).is_error())
+			atomic_store(p->status, int16_t(RspStatus::kError));
+		p->copied.release();
+	}
+	p->grants.release();
 }
 
 void BackendRing::submit_bios(PendingRequest *p, const blkif::Request &req, uint32_t nr_segs) noexcept
@@ -721,7 +761,7 @@ void BackendRing::submit_bios(PendingRequest *p, const blkif::Request &req, uint
 	bool failed = false;
 	for (uint32_t i = 0; i < nr_segs && !failed; i++) {
 		const blkif::Segment &s = scratch_->segs[i];
-		kapi_page *page = p->grants.page(i);
+		kapi_page *page = p->page(i);
 		while (!bio || !kapi_bio_add_page(bio, page, s.length_bytes(), s.offset_bytes())) {
 			if (bio) {
 				__atomic_add_fetch(&p->pending, 1, __ATOMIC_ACQ_REL);

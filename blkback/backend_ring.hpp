@@ -41,6 +41,7 @@
 #include "xbc/result.hpp"
 
 #include "device.hpp"
+#include "grant_copy.hpp"
 #include "settings.hpp"
 #include "stats.hpp"
 
@@ -71,6 +72,13 @@ struct PendingRequest {
 	bool flush_unsupported;		// atomic: a flush/barrier bio said EOPNOTSUPP
 	int32_t pending;		// atomic: bios in flight + 1 while building
 	RequestMapping grants;		// the mapped segments (released by the thread)
+	CopiedRequest copied;		// or our pages, with grant_copy (ditto)
+
+	// The page segment i's bio addresses.
+	[[nodiscard]] struct kapi_page *page(uint32_t i) const noexcept
+	{
+		return copied.is_active() ? copied.page(i) : grants.page(i);
+	}
 };
 
 // Per-ring scratch space for the one request being dispatched: too big
@@ -146,6 +154,12 @@ private:
 	void dispatch(const blkif::Decoded &d) noexcept;
 	void dispatch_discard(const blkif::Request &req) noexcept;
 	void dispatch_rw(const blkif::Request &req) noexcept;
+	// Gives `p` its segments' pages: our own (copied in for a write) or
+	// the frontend's, mapped. False: the request failed (not answered).
+	[[nodiscard]] bool attach_pages(PendingRequest *p, bool write, uint32_t nr_segs) noexcept;
+	// A completed request's read data goes back to the frontend's grants
+	// (grant copy); then its pages or mappings are released.
+	void release_pages(PendingRequest *p) noexcept;
 	[[nodiscard]] bool read_indirect_segments(const blkif::Request &req, Sector *total) noexcept;
 	// Builds and submits the bios of a mapped request (segments in the
 	// scratch area); a bio allocation failure fails the request.
@@ -177,6 +191,7 @@ private:
 	kapi_waitq *wq_ = nullptr;
 	kapi_spinlock *done_lock_ = nullptr;
 	Box<GrantMapper> mapper_;
+	Box<GrantCopier> copier_;		// grant_copy without persistent grants
 	PendingRequest **pool_ = nullptr;	// nr_pending_ owned entries
 	uint32_t nr_pending_ = 0;
 	Box<RingScratch> scratch_;
