@@ -15,7 +15,8 @@
 //
 // Concurrency contract:
 //   - The ring thread owns the shared ring's consumer and producer state,
-//     the PersistentGrants tree, the page pool, the grant mapper, the free
+//     the PersistentGrants tree, the page pool, the grant mapper and the
+//     grant copier (with its own pool of pages), the free
 //     list of pending requests and every counter. Nothing else touches
 //     them while the thread runs (stop() first: disconnect does). After
 //     retire() with bios in flight, the ring's work item owns them: each
