@@ -27,6 +27,21 @@ void connect_copying(Bench &b, bool frontend_persistent = false)
 	b.connect(o);
 }
 
+// The same, returning the kapi allocations live just before the backend
+// connected (the frontend's rings and channel already among them).
+size_t connect_copying_counted(Bench &b)
+{
+	host::blkback_params().grant_copy = true;
+	b.probe();
+	b.hotplug();
+	FrontendOptions o;
+	o.persistent = false;
+	b.frontend_prepare(o);
+	const size_t live = host::alloc_stats().live;
+	b.frontend_state(KAPI_XENBUS_INITIALISED);
+	return live;
+}
+
 TEST(BlkbackCopy, DataMovesBothWaysByCopyAndNothingIsMapped)
 {
 	Bench b;
@@ -208,14 +223,7 @@ TEST(BlkbackCopy, RequestsBeyondThePoolTakeTheMapPath)
 TEST(BlkbackCopy, DisconnectFreesEveryPageOfThePool)
 {
 	Bench b;
-	host::blkback_params().grant_copy = true;
-	b.probe();
-	b.hotplug();
-	FrontendOptions o;
-	o.persistent = false;
-	b.frontend_prepare(o);
-	const size_t live_before = host::alloc_stats().live;
-	b.frontend_state(KAPI_XENBUS_INITIALISED);
+	const size_t live_before = connect_copying_counted(b);
 	ASSERT_EQ(b.be->state(), KAPI_XENBUS_CONNECTED);
 	// The pool: 32 slots x 11 pages, and more.
 	EXPECT_GE(host::alloc_stats().live - live_before, 352u);
@@ -231,14 +239,7 @@ TEST(BlkbackCopy, DisconnectFreesEveryPageOfThePool)
 TEST(BlkbackCopy, RetiringRingCopiesReadsBackThenFreesThePool)
 {
 	Bench b;
-	host::blkback_params().grant_copy = true;
-	b.probe();
-	b.hotplug();
-	FrontendOptions o;
-	o.persistent = false;
-	b.frontend_prepare(o);
-	const size_t live_before = host::alloc_stats().live;
-	b.frontend_state(KAPI_XENBUS_INITIALISED);
+	const size_t live_before = connect_copying_counted(b);
 	b.disk().data()[0] = 0x42;
 	FrontPage &d = b.grant_page();
 	b.push(b.rw(Op::kRead, 1, 0, {Bench::seg(d)}));
