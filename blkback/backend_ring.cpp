@@ -604,20 +604,27 @@ void BackendRing::dispatch_discard(const blkif::Request &req) noexcept
 
 // The segments of an indirect request: its indirect pages go through the
 // grant mapper like data pages (with persistent grants mapped read-write
-// and kept; without, mapped read-only and unmapped right after), and each
-// segment is copied out once.
+// and kept; without, mapped read-only and unmapped right after; with grant
+// copy, copied into the copier's own pages), and each segment is copied
+// out once.
 bool BackendRing::read_indirect_segments(const blkif::Request &req, Sector *total) noexcept
 {
 	const unsigned nr_pages = req.indirect.nr_pages;
 	RingScratch &sc = *scratch_;
-	SegmentGrant grants[blkif::kMaxIndirectPages];
-	for (unsigned i = 0; i < nr_pages; i++)
-		grants[i] = SegmentGrant{req.indirect.grefs[i], /*readonly=*/true};
-	if (mapper_->map(grants, nr_pages, sc.indirect).is_error())
-		return false;
 	const void *addrs[blkif::kMaxIndirectPages];
-	for (unsigned i = 0; i < nr_pages; i++)
-		addrs[i] = kapi_page_address(sc.indirect.page(i));
+	if (!copier_.is_null()) {
+		// Grant copy: the descriptor pages too, into the copier's own.
+		if (copier_->copy_indirect(req.indirect.grefs, nr_pages, addrs).is_error())
+			return false;
+	} else {
+		SegmentGrant grants[blkif::kMaxIndirectPages];
+		for (unsigned i = 0; i < nr_pages; i++)
+			grants[i] = SegmentGrant{req.indirect.grefs[i], /*readonly=*/true};
+		if (mapper_->map(grants, nr_pages, sc.indirect).is_error())
+			return false;
+		for (unsigned i = 0; i < nr_pages; i++)
+			addrs[i] = kapi_page_address(sc.indirect.page(i));
+	}
 	// Each segment is copied out of the shared page once, then checked.
 	auto r = blkif::decode_indirect_segments(req, addrs, nr_pages, sc.segs, kBackendIndirectSegments,
 						 device_->capacity());

@@ -19,6 +19,8 @@ Result<Box<GrantCopier>> GrantCopier::create(DomId frontend, uint32_t ring_slots
 	uint32_t n = ring_slots * limits::kMaxDirectSegments;
 	if (n > kMaxPages)
 		n = kMaxPages;
+	// The indirect pages come first and are never lent.
+	n += blkif::kMaxIndirectPages;
 	auto **pages = static_cast<struct kapi_page **>(
 		kapi_kvzalloc(sizeof(struct kapi_page *) * n, KAPI_GFP_KERNEL));
 	if (!pages)
@@ -43,8 +45,11 @@ Result<Box<GrantCopier>> GrantCopier::create(DomId frontend, uint32_t ring_slots
 }
 
 GrantCopier::GrantCopier(DomId frontend, struct kapi_page **free, uint32_t nr_pages) noexcept
-	: frontend_(frontend), free_(free), nr_pages_(nr_pages), nr_free_(nr_pages)
+	: frontend_(frontend), free_(free + blkif::kMaxIndirectPages),
+	  nr_pages_(nr_pages - blkif::kMaxIndirectPages), nr_free_(nr_pages_)
 {
+	for (uint32_t i = 0; i < blkif::kMaxIndirectPages; i++)
+		indirect_[i] = free[i];
 }
 
 GrantCopier::~GrantCopier()
@@ -54,7 +59,9 @@ GrantCopier::~GrantCopier()
 	(void)XBC_CHECK(nr_free_ == nr_pages_);
 	for (uint32_t i = 0; i < nr_free_; i++)
 		kapi_page_free(free_[i]);
-	kapi_kvfree(free_);
+	for (struct kapi_page *p : indirect_)
+		kapi_page_free(p);
+	kapi_kvfree(free_ - blkif::kMaxIndirectPages);
 }
 
 bool GrantCopier::take(const blkif::Segment *segs, uint32_t n, CopiedRequest &out) noexcept
@@ -87,36 +94,57 @@ Status GrantCopier::copy(const CopiedRequest &req, bool to_grant) noexcept
 {
 	if (!XBC_CHECK(req.copier_ == this))
 		return Status::error(err::kInval);
-	bool ok = true;
-	uint32_t n = 0;
 	for (uint32_t i = 0; i < req.count_; i++) {
 		const blkif::Segment &s = req.segs_[i];
-		struct kapi_grant_copy &op = ops_[n++];
-		op.ref = s.gref.raw();
-		op.domid = frontend_.raw();
-		op.to_grant = to_grant;
-		op.page = req.pages_[i];
 		// Validated at decode: first_sect <= last_sect < 8, so the
 		// range stays inside one page.
-		op.offset = uint16_t(s.offset_bytes());
-		op.len = uint16_t(s.length_bytes());
-		// Only the call reports success.
-		op.status = KAPI_GNTST_GENERAL_ERROR;
-		if (n == KAPI_GNTTAB_MAX_BATCH) {
-			ok &= flush(n);
-			n = 0;
-		}
+		queue(s.gref, req.pages_[i], s.offset_bytes(), s.length_bytes(), to_grant);
 	}
-	if (n > 0)
-		ok &= flush(n);
-	return ok ? Status::ok() : Status::error(err::kIo);
+	return flush();
 }
 
-bool GrantCopier::flush(uint32_t n) noexcept
+Status GrantCopier::copy_indirect(const GrantRef *refs, uint32_t n, const void **addrs) noexcept
 {
+	if (n > blkif::kMaxIndirectPages)
+		return Status::error(err::kInval);
+	for (uint32_t i = 0; i < n; i++) {
+		queue(refs[i], indirect_[i], 0, KAPI_PAGE_SIZE, /*to_grant=*/false);
+		addrs[i] = kapi_page_address(indirect_[i]);
+	}
+	return flush();
+}
+
+void GrantCopier::queue(GrantRef ref, struct kapi_page *page, uint32_t offset, uint32_t len,
+			bool to_grant) noexcept
+{
+	struct kapi_grant_copy &op = ops_[nops_++];
+	op.ref = ref.raw();
+	op.domid = frontend_.raw();
+	op.to_grant = to_grant;
+	op.page = page;
+	op.offset = uint16_t(offset);
+	op.len = uint16_t(len);
+	// Only the call reports success.
+	op.status = KAPI_GNTST_GENERAL_ERROR;
+	if (nops_ == KAPI_GNTTAB_MAX_BATCH)
+		run_batch();
+}
+
+Status GrantCopier::flush() noexcept
+{
+	if (nops_ > 0)
+		run_batch();
+	const bool failed = batch_failed_;
+	batch_failed_ = false;
+	return failed ? Status::error(err::kIo) : Status::ok();
+}
+
+void GrantCopier::run_batch() noexcept
+{
+	const uint32_t n = nops_;
+	nops_ = 0;
 	stats_.calls++;
 	const int rc = kapi_gnttab_copy(ops_, n);
-	bool ok = rc == 0;
 	for (uint32_t j = 0; j < n; j++) {
 		const struct kapi_grant_copy &op = ops_[j];
 		if (rc == 0 && op.status == KAPI_GNTST_OKAY) {
@@ -124,11 +152,10 @@ bool GrantCopier::flush(uint32_t n) noexcept
 			continue;
 		}
 		stats_.failures++;
-		ok = false;
+		batch_failed_ = true;
 		kapi_log_ratelimited(KAPI_LOG_WARNING, "xbc: copy %s grant %u of dom%u failed: %d (call %d)\n",
 				     op.to_grant ? "to" : "from", op.ref, op.domid, op.status, rc);
 	}
-	return ok;
 }
 
 } // namespace xbc::blkback

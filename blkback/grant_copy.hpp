@@ -13,7 +13,8 @@
 // disconnect, so the I/O path never allocates. It holds enough for every
 // ring slot to carry a full direct request (up to kMaxPages); a request
 // that finds too few free pages (large indirect ones under load) takes the
-// map path instead. Indirect descriptor pages are still mapped.
+// map path instead. An indirect request's descriptor pages are copied too,
+// into pages of their own, and decoded from there.
 // Only the bytes of each segment (first_sect..last_sect) are copied, each
 // way, at the same offset in our page as in the grant: the bio addresses
 // the same range of our page.
@@ -91,6 +92,9 @@ public:
 	[[nodiscard]] Status copy_in(const CopiedRequest &req) noexcept { return copy(req, false); }
 	// Our pages -> grant (a read, after the bio). -EIO if any op failed.
 	[[nodiscard]] Status copy_out(const CopiedRequest &req) noexcept { return copy(req, true); }
+	// Copies an indirect request's descriptor pages (refs[0..n)) into the
+	// copier's own and gives their addresses, valid until the next call.
+	[[nodiscard]] Status copy_indirect(const GrantRef *refs, uint32_t n, const void **addrs) noexcept;
 
 	[[nodiscard]] const GrantCopyStats &stats() const noexcept { return stats_; }
 	[[nodiscard]] uint32_t pages() const noexcept { return nr_pages_; }
@@ -103,13 +107,21 @@ private:
 	friend class CopiedRequest;
 	void give_back(CopiedRequest &req) noexcept;
 	[[nodiscard]] Status copy(const CopiedRequest &req, bool to_grant) noexcept;
-	[[nodiscard]] bool flush(uint32_t n) noexcept;
+	// Batches one copy op; a full batch goes at once.
+	void queue(GrantRef ref, struct kapi_page *page, uint32_t offset, uint32_t len, bool to_grant) noexcept;
+	// Runs the queued ops; -EIO if any of them (since the last call) failed.
+	[[nodiscard]] Status flush() noexcept;
+	void run_batch() noexcept;
 
 	const DomId frontend_;
 	struct kapi_page **free_;	// stack of free pages, nr_pages_ entries
 	const uint32_t nr_pages_;
 	uint32_t nr_free_;
+	// The last indirect request's descriptor pages (the pool's first ones).
+	struct kapi_page *indirect_[blkif::kMaxIndirectPages] = {};
 	struct kapi_grant_copy ops_[KAPI_GNTTAB_MAX_BATCH];
+	uint32_t nops_ = 0;
+	bool batch_failed_ = false;
 	GrantCopyStats stats_ = {};
 };
 

@@ -177,6 +177,35 @@ TEST(BlkbackCopy, ParameterOffMapsAsBefore)
 	EXPECT_EQ(b.be->grant_stats().maps, 1u);
 }
 
+TEST(BlkbackCopy, IndirectDescriptorsAreCopiedNotMapped)
+{
+	Bench b;
+	connect_copying(b);
+	const host::GnttabStats before = b.xen.gnttab();
+	FrontPage &ind = b.grant_page(/*readonly=*/true);
+	std::vector<FrontPage *> pages;
+	for (unsigned i = 0; i < 12; i++) {
+		FrontPage &p = b.grant_page();
+		fill(p.bytes(), KAPI_PAGE_SIZE, 50 + i);
+		pages.push_back(&p);
+		ASSERT_TRUE(blkif::encode_indirect_segment(ind.bytes(), i, Bench::seg(p)).is_ok());
+	}
+	GrantRef ref(ind.ref);
+	auto req = blkif::make_indirect(Op::kWrite, blkif::RequestId(1), blkif::Vdev(51712), Sector(0), 12, &ref);
+	ASSERT_EQ(b.roundtrip(req).status, RspStatus::kOkay);
+	for (unsigned i = 0; i < 12; i++)
+		EXPECT_EQ(memcmp(b.disk().data() + i * 8 * 512, pages[i]->bytes(), KAPI_PAGE_SIZE), 0) << i;
+	EXPECT_EQ(b.xen.gnttab().map_ops, before.map_ops);
+	EXPECT_EQ(b.xen.gnttab().copy_ops - before.copy_ops, 13u);
+
+	// A descriptor page that will not copy fails the request before any I/O.
+	b.xen.fail_copy(ind.ref, host::gntst::kBadGntref, 1);
+	req = blkif::make_indirect(Op::kWrite, blkif::RequestId(2), blkif::Vdev(51712), Sector(0), 12, &ref);
+	EXPECT_EQ(b.roundtrip(req).status, RspStatus::kError);
+	EXPECT_EQ(b.disk().stats().writes, 1u);
+	EXPECT_EQ(b.ring().in_flight(), 0u);
+}
+
 // 32 slots x 11 segments = 352 pages: two indirect requests of 200
 // segments in flight at once cannot both have them, so the second maps.
 TEST(BlkbackCopy, RequestsBeyondThePoolTakeTheMapPath)
@@ -206,7 +235,7 @@ TEST(BlkbackCopy, RequestsBeyondThePoolTakeTheMapPath)
 	b.ring().run_once();
 	EXPECT_EQ(b.ring().in_flight(), 2u);
 	const host::GnttabStats mid = b.xen.gnttab();
-	EXPECT_EQ(mid.copy_ops, kSegs);
+	EXPECT_EQ(mid.copy_ops, kSegs + 2);	// + both descriptor pages
 	EXPECT_EQ(b.be->grant_stats().mapped, kSegs);	// the second request's pages
 	b.pump();
 	auto rs = b.responses();
