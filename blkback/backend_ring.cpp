@@ -423,6 +423,15 @@ void BackendRing::retire_completed() noexcept
 	atomic_store(done_, static_cast<PendingRequest *>(nullptr));
 	kapi_spin_unlock_irqrestore(done_lock_, flags);
 
+	// Read data goes back to the grants in as few copy calls as the
+	// completed requests allow.
+	if (!copier_.is_null()) {
+		for (PendingRequest *p = list; p; p = p->next) {
+			if (copies_back(p))
+				copier_->queue_copy_out(p->copied);
+		}
+		copier_->flush_copies();
+	}
 	while (list) {
 		PendingRequest *p = list;
 		list = p->next;
@@ -728,12 +737,17 @@ bool BackendRing::attach_pages(PendingRequest *p, bool write, uint32_t nr_segs) 
 	return mapper_->map(grants, nr_segs, p->grants).is_ok();
 }
 
+bool BackendRing::copies_back(const PendingRequest *p) noexcept
+{
+	// Only a read that succeeded has data for the frontend.
+	return p->copied.is_active() && p->op == Op::kRead &&
+	       atomic_load(p->status) == int16_t(RspStatus::kOkay);
+}
+
 void BackendRing::release_pages(PendingRequest *p) noexcept
 {
 	if (p->copied.is_active()) {
-		// Only a read that succeeded has data for the frontend.
-		const bool ok = atomic_load(p->status) == int16_t(RspStatus::kOkay);
-		if (p->op == Op::kRead && ok && copier_->copy_out(p->copied).is_error())
+		if (p->copied.copy_failed())
 			atomic_store(p->status, int16_t(RspStatus::kError));
 		p->copied.release();
 	}

@@ -158,8 +158,10 @@ private:
 	// Gives `p` its segments' pages: our own (copied in for a write) or
 	// the frontend's, mapped. False: the request failed (not answered).
 	[[nodiscard]] bool attach_pages(PendingRequest *p, bool write, uint32_t nr_segs) noexcept;
-	// A completed request's read data goes back to the frontend's grants
-	// (grant copy); then its pages or mappings are released.
+	// A completed grant-copy read whose data goes back to the grants.
+	[[nodiscard]] static bool copies_back(const PendingRequest *p) noexcept;
+	// Releases a completed request's pages or mappings; a failed copy
+	// back (retire_completed queued them all) fails it.
 	void release_pages(PendingRequest *p) noexcept;
 	[[nodiscard]] bool read_indirect_segments(const blkif::Request &req, Sector *total) noexcept;
 	// Builds and submits the bios of a mapped request (segments in the

@@ -77,6 +77,7 @@ bool GrantCopier::take(const blkif::Segment *segs, uint32_t n, CopiedRequest &ou
 		out.segs_[i] = segs[i];
 	}
 	out.count_ = n;
+	out.failed_ = false;
 	out.copier_ = this;
 	stats_.requests++;
 	return true;
@@ -90,33 +91,55 @@ void GrantCopier::give_back(CopiedRequest &req) noexcept
 	req.copier_ = nullptr;
 }
 
-Status GrantCopier::copy(const CopiedRequest &req, bool to_grant) noexcept
+void GrantCopier::queue_request(CopiedRequest &req, bool to_grant) noexcept
 {
-	if (!XBC_CHECK(req.copier_ == this))
-		return Status::error(err::kInval);
+	if (!XBC_CHECK(req.copier_ == this)) {
+		req.failed_ = true;
+		return;
+	}
 	for (uint32_t i = 0; i < req.count_; i++) {
 		const blkif::Segment &s = req.segs_[i];
 		// Validated at decode: first_sect <= last_sect < 8, so the
 		// range stays inside one page.
-		queue(s.gref, req.pages_[i], s.offset_bytes(), s.length_bytes(), to_grant);
+		queue(s.gref, req.pages_[i], s.offset_bytes(), s.length_bytes(), to_grant, &req.failed_);
 	}
-	return flush();
+}
+
+Status GrantCopier::copy_in(CopiedRequest &req) noexcept
+{
+	queue_request(req, /*to_grant=*/false);
+	flush_copies();
+	return req.failed_ ? Status::error(err::kIo) : Status::ok();
+}
+
+void GrantCopier::queue_copy_out(CopiedRequest &req) noexcept
+{
+	queue_request(req, /*to_grant=*/true);
+}
+
+void GrantCopier::flush_copies() noexcept
+{
+	if (nops_ > 0)
+		run_batch();
 }
 
 Status GrantCopier::copy_indirect(const GrantRef *refs, uint32_t n, const void **addrs) noexcept
 {
 	if (n > blkif::kMaxIndirectPages)
 		return Status::error(err::kInval);
+	bool failed = false;
 	for (uint32_t i = 0; i < n; i++) {
-		queue(refs[i], indirect_[i], 0, KAPI_PAGE_SIZE, /*to_grant=*/false);
+		queue(refs[i], indirect_[i], 0, KAPI_PAGE_SIZE, /*to_grant=*/false, &failed);
 		addrs[i] = kapi_page_address(indirect_[i]);
 	}
-	return flush();
+	flush_copies();
+	return failed ? Status::error(err::kIo) : Status::ok();
 }
 
 void GrantCopier::queue(GrantRef ref, struct kapi_page *page, uint32_t offset, uint32_t len,
-			bool to_grant) noexcept
+			bool to_grant, bool *failed) noexcept
 {
+	op_failed_[nops_] = failed;
 	struct kapi_grant_copy &op = ops_[nops_++];
 	op.ref = ref.raw();
 	op.domid = frontend_.raw();
@@ -128,15 +151,6 @@ void GrantCopier::queue(GrantRef ref, struct kapi_page *page, uint32_t offset, u
 	op.status = KAPI_GNTST_GENERAL_ERROR;
 	if (nops_ == KAPI_GNTTAB_MAX_BATCH)
 		run_batch();
-}
-
-Status GrantCopier::flush() noexcept
-{
-	if (nops_ > 0)
-		run_batch();
-	const bool failed = batch_failed_;
-	batch_failed_ = false;
-	return failed ? Status::error(err::kIo) : Status::ok();
 }
 
 void GrantCopier::run_batch() noexcept
@@ -152,7 +166,7 @@ void GrantCopier::run_batch() noexcept
 			continue;
 		}
 		stats_.failures++;
-		batch_failed_ = true;
+		*op_failed_[j] = true;
 		kapi_log_ratelimited(KAPI_LOG_WARNING, "xbc: copy %s grant %u of dom%u failed: %d (call %d)\n",
 				     op.to_grant ? "to" : "from", op.ref, op.domid, op.status, rc);
 	}

@@ -55,6 +55,8 @@ public:
 			__builtin_trap();
 		return pages_[i];
 	}
+	// A copy op of this request failed (since take()).
+	[[nodiscard]] bool copy_failed() const noexcept { return failed_; }
 	// Returns the pages to the pool. Idempotent.
 	void release() noexcept;
 
@@ -62,6 +64,7 @@ private:
 	friend class GrantCopier;
 	GrantCopier *copier_ = nullptr;
 	uint32_t count_ = 0;
+	bool failed_ = false;
 	struct kapi_page *pages_[kMaxSegments];
 	blkif::Segment segs_[kMaxSegments];
 };
@@ -89,9 +92,12 @@ public:
 	// the pool has fewer than n pages free (or n is too large).
 	[[nodiscard]] bool take(const blkif::Segment *segs, uint32_t n, CopiedRequest &out) noexcept;
 	// Grant -> our pages (a write, before the bio). -EIO if any op failed.
-	[[nodiscard]] Status copy_in(const CopiedRequest &req) noexcept { return copy(req, false); }
-	// Our pages -> grant (a read, after the bio). -EIO if any op failed.
-	[[nodiscard]] Status copy_out(const CopiedRequest &req) noexcept { return copy(req, true); }
+	[[nodiscard]] Status copy_in(CopiedRequest &req) noexcept;
+	// Our pages -> grant (a read, after the bio), batched with other
+	// requests' copies: done by the time flush_copies() returns, and
+	// then req.copy_failed() says whether all of it arrived.
+	void queue_copy_out(CopiedRequest &req) noexcept;
+	void flush_copies() noexcept;
 	// Copies an indirect request's descriptor pages (refs[0..n)) into the
 	// copier's own and gives their addresses, valid until the next call.
 	[[nodiscard]] Status copy_indirect(const GrantRef *refs, uint32_t n, const void **addrs) noexcept;
@@ -106,11 +112,11 @@ public:
 private:
 	friend class CopiedRequest;
 	void give_back(CopiedRequest &req) noexcept;
-	[[nodiscard]] Status copy(const CopiedRequest &req, bool to_grant) noexcept;
-	// Batches one copy op; a full batch goes at once.
-	void queue(GrantRef ref, struct kapi_page *page, uint32_t offset, uint32_t len, bool to_grant) noexcept;
-	// Runs the queued ops; -EIO if any of them (since the last call) failed.
-	[[nodiscard]] Status flush() noexcept;
+	void queue_request(CopiedRequest &req, bool to_grant) noexcept;
+	// Batches one copy op; a full batch goes at once. A failed op sets
+	// *failed.
+	void queue(GrantRef ref, struct kapi_page *page, uint32_t offset, uint32_t len, bool to_grant,
+		   bool *failed) noexcept;
 	void run_batch() noexcept;
 
 	const DomId frontend_;
@@ -120,8 +126,8 @@ private:
 	// The last indirect request's descriptor pages (the pool's first ones).
 	struct kapi_page *indirect_[blkif::kMaxIndirectPages] = {};
 	struct kapi_grant_copy ops_[KAPI_GNTTAB_MAX_BATCH];
+	bool *op_failed_[KAPI_GNTTAB_MAX_BATCH];	// whose op it is
 	uint32_t nops_ = 0;
-	bool batch_failed_ = false;
 	GrantCopyStats stats_ = {};
 };
 

@@ -140,6 +140,37 @@ TEST(BlkbackCopy, FailedCopyOutFailsTheRead)
 	EXPECT_TRUE(b.xen.violations().empty());
 }
 
+TEST(BlkbackCopy, ReadsCompletedTogetherCopyBackInOneCallAndFailAlone)
+{
+	Bench b;
+	connect_copying(b);
+	for (unsigned i = 0; i < 3 * 8 * 512; i++)
+		b.disk().data()[i] = static_cast<unsigned char>(i * 3 + 1);
+	FrontPage *dst[3];
+	for (unsigned i = 0; i < 3; i++) {
+		dst[i] = &b.grant_page();
+		b.push(b.rw(Op::kRead, i, 8 * i, {Bench::seg(*dst[i])}));
+	}
+	b.xen.fail_copy(dst[1]->ref, host::gntst::kBadGntref, 1);
+	b.xen.run_pending_irqs();
+	b.ring().run_once();
+	ASSERT_EQ(b.xen.bios_in_flight(), 3u);
+	const size_t calls = b.xen.gnttab().copy_calls;
+	EXPECT_EQ(b.xen.complete_bios(), 3u);
+	b.ring().run_once();
+	EXPECT_EQ(b.xen.gnttab().copy_calls - calls, 1u);
+	auto rs = b.responses();
+	ASSERT_EQ(rs.size(), 3u);
+	for (const auto &r : rs) {
+		const uint64_t i = r.id.raw();
+		EXPECT_EQ(r.status, i == 1 ? RspStatus::kError : RspStatus::kOkay) << i;
+		if (i != 1) {
+			EXPECT_EQ(memcmp(dst[i]->bytes(), b.disk().data() + i * 8 * 512, KAPI_PAGE_SIZE), 0)
+				<< i;
+		}
+	}
+}
+
 TEST(BlkbackCopy, FailedBioCopiesNothingBack)
 {
 	Bench b;
