@@ -18,7 +18,8 @@ void fill(unsigned char *p, size_t n, unsigned seed)
 		p[i] = static_cast<unsigned char>(seed * 37 + i * 11 + (i >> 9));
 }
 
-// A connection without persistent grants and with grant_copy=1.
+// A connection without persistent grants and with grant_copy=1 (the
+// default; said explicitly so the tests outlive a change of it).
 void connect_copying(Bench &b, bool frontend_persistent = false)
 {
 	host::blkback_params().grant_copy = true;
@@ -199,6 +200,7 @@ TEST(BlkbackCopy, PersistentGrantsKeepTheMapPath)
 TEST(BlkbackCopy, ParameterOffMapsAsBefore)
 {
 	Bench b;
+	host::blkback_params().grant_copy = false;
 	FrontendOptions o;
 	o.persistent = false;
 	b.connect(o);
