@@ -78,6 +78,10 @@ Status BackendRing::init(const RingSetup &setup) noexcept
 	mc.pool.squeeze_duration_ms = settings_.buffer_squeeze_ms;
 	mapper_ = XBC_TRY(GrantMapper::create(Gfp::kKernel, DomId(kapi_xenbus_otherend_id(dev)), mc));
 	squeeze_seen_ = owner_.squeeze_generation();
+	// Grant copy replaces map + unmap only where every segment would be
+	// a transient mapping; with persistent grants the mapper serves all.
+	if (settings_.grant_copy && !persistent_)
+		copier_ = XBC_TRY(GrantCopier::create(DomId(kapi_xenbus_otherend_id(dev)), ring_.size()));
 
 	scratch_ = xbc::create<RingScratch>(Gfp::kKernel);
 	if (scratch_.is_null())
@@ -121,6 +125,7 @@ BackendRing::~BackendRing()
 		kapi_free(pool_);
 	}
 	scratch_.reset();
+	copier_.reset();
 	mapper_.reset();
 	kapi_waitq_destroy(wq_);
 }
@@ -186,6 +191,16 @@ void BackendRing::finish() noexcept
 			kapi_log(KAPI_LOG_ERR,
 				 "ring %u: teardown left %u mapped (%u busy, %u unmaps failed)\n",
 				 index_, r.still_mapped, r.busy, r.failed);
+	}
+	// Every request is answered, so every page is back: free the pool.
+	if (!copier_.is_null()) {
+		const GrantCopyStats &c = copier_->stats();
+		kapi_log(KAPI_LOG_INFO,
+			 "ring %u: grant copy: requests %llu fallbacks %llu ops %llu failed %llu calls %llu\n",
+			 index_, (unsigned long long)c.requests, (unsigned long long)c.fallbacks,
+			 (unsigned long long)c.ops, (unsigned long long)c.failures,
+			 (unsigned long long)c.calls);
+		copier_.reset();
 	}
 	// Nothing answers on the ring any more.
 	if (ring_area_)
@@ -403,10 +418,19 @@ void BackendRing::retire_completed() noexcept
 		done_.store(nullptr);
 	}
 
+	// Read data goes back to the grants in as few copy calls as the
+	// completed requests allow.
+	if (!copier_.is_null()) {
+		for (PendingRequest *p = list; p; p = p->next) {
+			if (copies_back(p))
+				copier_->queue_copy_out(p->copied);
+		}
+		copier_->flush_copies();
+	}
 	while (list) {
 		PendingRequest *p = list;
 		list = p->next;
-		p->grants.release();
+		release_pages(p);
 		if (p->flush_unsupported.load()) {
 			// As in-tree: withdraw only the feature that failed.
 			const bool barrier = p->op == Op::kWriteBarrier;
@@ -584,20 +608,27 @@ void BackendRing::dispatch_discard(const blkif::Request &req) noexcept
 
 // The segments of an indirect request: its indirect pages go through the
 // grant mapper like data pages (with persistent grants mapped read-write
-// and kept; without, mapped read-only and unmapped right after), and each
-// segment is copied out once.
+// and kept; without, mapped read-only and unmapped right after; with grant
+// copy, copied into the copier's own pages), and each segment is copied
+// out once.
 bool BackendRing::read_indirect_segments(const blkif::Request &req, Sector *total) noexcept
 {
 	const unsigned nr_pages = req.indirect.nr_pages;
 	RingScratch &sc = *scratch_;
-	SegmentGrant grants[blkif::kMaxIndirectPages];
-	for (unsigned i = 0; i < nr_pages; i++)
-		grants[i] = SegmentGrant{req.indirect.grefs[i], /*readonly=*/true};
-	if (mapper_->map(grants, nr_pages, sc.indirect).is_error())
-		return false;
 	const void *addrs[blkif::kMaxIndirectPages];
-	for (unsigned i = 0; i < nr_pages; i++)
-		addrs[i] = kapi_page_address(sc.indirect.page(i));
+	if (!copier_.is_null()) {
+		// Grant copy: the descriptor pages too, into the copier's own.
+		if (copier_->copy_indirect(req.indirect.grefs, nr_pages, addrs).is_error())
+			return false;
+	} else {
+		SegmentGrant grants[blkif::kMaxIndirectPages];
+		for (unsigned i = 0; i < nr_pages; i++)
+			grants[i] = SegmentGrant{req.indirect.grefs[i], /*readonly=*/true};
+		if (mapper_->map(grants, nr_pages, sc.indirect).is_error())
+			return false;
+		for (unsigned i = 0; i < nr_pages; i++)
+			addrs[i] = kapi_page_address(sc.indirect.page(i));
+	}
 	// Each segment is copied out of the shared page once, then checked.
 	auto r = blkif::decode_indirect_segments(req, addrs, nr_pages, sc.segs, kBackendIndirectSegments,
 						 device_->capacity());
@@ -672,11 +703,7 @@ void BackendRing::dispatch_rw(const blkif::Request &req) noexcept
 	p->status.store_relaxed(int16_t(RspStatus::kOkay));
 	p->flush_unsupported.store_relaxed(false);
 
-	// For a write we only read the frontend's pages.
-	SegmentGrant *grants = scratch_->grants;
-	for (uint32_t i = 0; i < nr_segs; i++)
-		grants[i] = SegmentGrant{scratch_->segs[i].gref, /*readonly=*/write};
-	if (mapper_->map(grants, nr_segs, p->grants).is_error()) {
+	if (!attach_pages(p, write, nr_segs)) {
 		put_free(p);
 		fail_request(req.id, op);
 		return;
@@ -686,6 +713,40 @@ void BackendRing::dispatch_rw(const blkif::Request &req) noexcept
 		io_.rd_sect.add_serialised(total.raw());
 	else
 		io_.wr_sect.add_serialised(total.raw());
+}
+
+bool BackendRing::attach_pages(PendingRequest *p, bool write, uint32_t nr_segs) noexcept
+{
+	if (!copier_.is_null() && nr_segs > 0 && copier_->take(scratch_->segs, nr_segs, p->copied)) {
+		// A copy the frontend made fail is its request's error.
+		if (write && copier_->copy_in(p->copied).is_error()) {
+			p->copied.release();
+			return false;
+		}
+		return true;
+	}
+	// For a write we only read the frontend's pages.
+	SegmentGrant *grants = scratch_->grants;
+	for (uint32_t i = 0; i < nr_segs; i++)
+		grants[i] = SegmentGrant{scratch_->segs[i].gref, /*readonly=*/write};
+	return mapper_->map(grants, nr_segs, p->grants).is_ok();
+}
+
+bool BackendRing::copies_back(const PendingRequest *p) noexcept
+{
+	// Only a read that succeeded has data for the frontend.
+	return p->copied.is_active() && p->op == Op::kRead &&
+	       p->status.load() == int16_t(RspStatus::kOkay);
+}
+
+void BackendRing::release_pages(PendingRequest *p) noexcept
+{
+	if (p->copied.is_active()) {
+		if (p->copied.copy_failed())
+			p->status.store(int16_t(RspStatus::kError));
+		p->copied.release();
+	}
+	p->grants.release();
 }
 
 void BackendRing::submit_bios(PendingRequest *p, const blkif::Request &req, uint32_t nr_segs) noexcept
@@ -716,7 +777,7 @@ void BackendRing::submit_bios(PendingRequest *p, const blkif::Request &req, uint
 	bool failed = false;
 	for (uint32_t i = 0; i < nr_segs && !failed; i++) {
 		const blkif::Segment &s = scratch_->segs[i];
-		kapi_page *page = p->grants.page(i);
+		kapi_page *page = p->page(i);
 		while (!bio || !kapi_bio_add_page(bio, page, s.length_bytes(), s.offset_bytes())) {
 			if (bio) {
 				p->pending.add(1);

@@ -15,7 +15,8 @@
 //
 // Concurrency contract:
 //   - The ring thread owns the shared ring's consumer and producer state,
-//     the PersistentGrants tree, the page pool, the grant mapper, the free
+//     the PersistentGrants tree, the page pool, the grant mapper and the
+//     grant copier (with its own pool of pages), the free
 //     list of pending requests and every counter. Nothing else touches
 //     them while the thread runs (stop() first: disconnect does). After
 //     retire() with bios in flight, the ring's work item owns them: each
@@ -41,6 +42,7 @@
 #include "xbc/sync.hpp"
 
 #include "device.hpp"
+#include "grant_copy.hpp"
 #include "settings.hpp"
 #include "stats.hpp"
 
@@ -71,6 +73,13 @@ struct PendingRequest {
 	Atomic<bool> flush_unsupported;	// a flush/barrier bio said EOPNOTSUPP
 	Atomic<int32_t> pending;	// bios in flight + 1 while building
 	RequestMapping grants;		// the mapped segments (released by the thread)
+	CopiedRequest copied;		// or our pages, with grant_copy (ditto)
+
+	// The page segment i's bio addresses.
+	[[nodiscard]] struct kapi_page *page(uint32_t i) const noexcept
+	{
+		return copied.is_active() ? copied.page(i) : grants.page(i);
+	}
 };
 
 // Per-ring scratch space for the one request being dispatched: too big
@@ -147,6 +156,14 @@ private:
 	void dispatch(const blkif::Decoded &d) noexcept;
 	void dispatch_discard(const blkif::Request &req) noexcept;
 	void dispatch_rw(const blkif::Request &req) noexcept;
+	// Gives `p` its segments' pages: our own (copied in for a write) or
+	// the frontend's, mapped. False: the request failed (not answered).
+	[[nodiscard]] bool attach_pages(PendingRequest *p, bool write, uint32_t nr_segs) noexcept;
+	// A completed grant-copy read whose data goes back to the grants.
+	[[nodiscard]] static bool copies_back(const PendingRequest *p) noexcept;
+	// Releases a completed request's pages or mappings; a failed copy
+	// back (retire_completed queued them all) fails it.
+	void release_pages(PendingRequest *p) noexcept;
 	[[nodiscard]] bool read_indirect_segments(const blkif::Request &req, Sector *total) noexcept;
 	// Builds and submits the bios of a mapped request (segments in the
 	// scratch area); a bio allocation failure fails the request.
@@ -177,6 +194,7 @@ private:
 	blkif::BlkifBackRing ring_;
 	kapi_waitq *wq_ = nullptr;
 	Box<GrantMapper> mapper_;
+	Box<GrantCopier> copier_;		// grant_copy without persistent grants
 	PendingRequest **pool_ = nullptr;	// nr_pending_ owned entries
 	uint32_t nr_pending_ = 0;
 	Box<RingScratch> scratch_;

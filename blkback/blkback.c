@@ -70,6 +70,12 @@ module_param_named(buffer_squeeze_duration_ms,
 MODULE_PARM_DESC(buffer_squeeze_duration_ms,
 "Duration in ms to squeeze pages buffer when a memory pressure is detected");
 
+/* Ours, not in-tree: see docs/blkback.md. On: it beat map + unmap (docs/benchmarks.md). */
+static bool grant_copy = true;
+module_param(grant_copy, bool, 0444);
+MODULE_PARM_DESC(grant_copy,
+"Serve frontends without persistent grants by grant copy into backend pages instead of map + unmap");
+
 int xbc_blkback_param_max_buffer_pages(void)
 {
 	return READ_ONCE(max_buffer_pages);
@@ -108,6 +114,11 @@ bool xbc_blkback_param_feature_persistent(void)
 int xbc_blkback_param_buffer_squeeze_duration_ms(void)
 {
 	return READ_ONCE(buffer_squeeze_duration_ms);
+}
+
+bool xbc_blkback_param_grant_copy(void)
+{
+	return READ_ONCE(grant_copy);
 }
 
 /* --- the xenbus driver ------------------------------------------------- */

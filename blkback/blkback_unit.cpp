@@ -22,6 +22,7 @@
 // The backend engine: control path, data path, entry points.
 #include "settings.cpp"
 #include "device.cpp"
+#include "grant_copy.cpp"
 #include "backend_ring.cpp"
 #include "backend.cpp"
 #include "vbd_entry.cpp"

@@ -30,6 +30,8 @@ int xbc_blkback_param_log_stats(void) KAPI_NOEXCEPT;
 bool xbc_blkback_param_feature_persistent(void) KAPI_NOEXCEPT;
 /* How long to keep the page buffer empty after memory pressure (ms). */
 int xbc_blkback_param_buffer_squeeze_duration_ms(void) KAPI_NOEXCEPT;
+/* Ours (0444): without persistent grants, grant copy instead of map + unmap. */
+bool xbc_blkback_param_grant_copy(void) KAPI_NOEXCEPT;
 
 KAPI_END_DECLS
 

@@ -29,6 +29,7 @@ Settings Settings::snapshot(unsigned online_cpus) noexcept
 	s.max_buffer_pages = non_negative(xbc_blkback_param_max_buffer_pages());
 	s.log_stats = xbc_blkback_param_log_stats() != 0;
 	s.buffer_squeeze_ms = non_negative(xbc_blkback_param_buffer_squeeze_duration_ms());
+	s.grant_copy = xbc_blkback_param_grant_copy();
 	return s;
 }
 

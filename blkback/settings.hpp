@@ -30,6 +30,7 @@ struct Settings {
 	uint32_t max_buffer_pages;	// free pages kept per ring
 	bool log_stats;
 	uint32_t buffer_squeeze_ms;	// keep the page pool empty this long on pressure
+	bool grant_copy;		// no persistent grants: copy, not map + unmap
 
 	// Reads every parameter once (blkback/params.h), clamps, resolves
 	// max_queues 0 to `online_cpus` (negotiate::snapshot_backend).

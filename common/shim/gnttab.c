@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * kapi gnttab (common/include/kapi/gnttab.h): granting pages to the peer
- * (frontend) and mapping the peer's grants (backend). Batches are copied
- * into the kernel's op arrays on the stack (at most KAPI_GNTTAB_MAX_BATCH
- * entries) and each op's outcome is copied back. No 6.1/6.12 differences.
+ * (frontend), mapping the peer's grants and copying to and from them
+ * (backend). Batches are copied into the kernel's op arrays on the stack
+ * (at most KAPI_GNTTAB_MAX_BATCH entries) and each op's outcome is copied
+ * back. No 6.1/6.12 differences.
  */
 #include "shim.h"
 #include "kapi/gnttab.h"
@@ -118,4 +119,44 @@ int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr)
 			ops[i].status = GNTST_general_error;
 	}
 	return err;
+}
+
+int kapi_gnttab_copy(struct kapi_grant_copy *ops, unsigned int nr)
+{
+	struct gnttab_copy copy[KAPI_GNTTAB_MAX_BATCH];
+	unsigned int i;
+
+	if (nr > KAPI_GNTTAB_MAX_BATCH)
+		return -EINVAL;
+	for (i = 0; i < nr; i++) {
+		if (ops[i].offset + ops[i].len > XEN_PAGE_SIZE)
+			return -EINVAL;
+	}
+	for (i = 0; i < nr; i++) {
+		struct gnttab_copy *c = &copy[i];
+		struct kapi_grant_copy *op = &ops[i];
+		xen_pfn_t local = xen_page_to_gfn((struct page *)op->page);
+
+		memset(c, 0, sizeof(*c));
+		if (op->to_grant) {
+			c->source.u.gmfn = local;
+			c->source.domid = DOMID_SELF;
+			c->dest.u.ref = op->ref;
+			c->dest.domid = op->domid;
+			c->flags = GNTCOPY_dest_gref;
+		} else {
+			c->source.u.ref = op->ref;
+			c->source.domid = op->domid;
+			c->dest.u.gmfn = local;
+			c->dest.domid = DOMID_SELF;
+			c->flags = GNTCOPY_source_gref;
+		}
+		c->source.offset = op->offset;
+		c->dest.offset = op->offset;
+		c->len = op->len;
+	}
+	gnttab_batch_copy(copy, nr);
+	for (i = 0; i < nr; i++)
+		ops[i].status = copy[i].status;
+	return 0;
 }

@@ -100,9 +100,16 @@ run_cell() {
 	fail() { fails+=("$*"); say "cell $idx: FAIL: $*"; }
 	say "cell $idx: front=$front back=$back fp=$fp/$fp guests=$n workloads=$wls"
 	dmesg -C
-	local ko=$intree_back
-	[ "$back" = ours ] && ko=${BACK_KO:-}
-	insmod "$ko" feature_persistent="$fp" max_queues=4 || fail "insmod $ko failed"
+	# ours-copy / ours-map: our backend with grant_copy=1 / =0, so both
+	# data paths can share one run; plain ours keeps the module's default.
+	local ko=$intree_back extra=
+	case $back in
+	ours) ko=${BACK_KO:-} ;;
+	ours-copy) ko=${BACK_KO:-} extra=grant_copy=1 ;;
+	ours-map) ko=${BACK_KO:-} extra=grant_copy=0 ;;
+	esac
+	# shellcheck disable=SC2086 # $extra: zero or one word
+	insmod "$ko" feature_persistent="$fp" max_queues=4 $extra || fail "insmod $ko $extra failed"
 	spin on
 	for g in $(seq 1 "$n"); do
 		dom=xbcb-$idx-$g

@@ -368,6 +368,7 @@ TEST(BlkbackGrants, PersistentMapsStayBoundedByTheWorkingSet)
 TEST(BlkbackGrants, WithoutPersistentGrantsMapsEqualSegments)
 {
 	Bench b;
+	host::blkback_params().grant_copy = false;	// the map path
 	FrontendOptions o;
 	o.persistent = false;
 	b.connect(o);
@@ -973,6 +974,7 @@ TEST(BlkbackIo, LogStatsPrintsEveryTenSeconds)
 TEST(BlkbackIo, MemoryPressureEmptiesThePagePool)
 {
 	Bench b;
+	host::blkback_params().grant_copy = false;	// the map path's pool
 	FrontendOptions o;
 	o.persistent = false;	// every page goes back to the pool after use
 	b.connect(o);

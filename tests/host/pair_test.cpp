@@ -54,6 +54,7 @@ struct PairOptions {
 	unsigned front_queues = 1;	// blkfront's max_queues
 	int back_ring_order = 4;	// blkback's max_ring_page_order
 	int front_ring_order = 0;	// blkfront's max_ring_page_order
+	bool back_grant_copy = true;	// blkback's grant_copy (its default)
 };
 
 class PairTest : public ::testing::Test {
@@ -83,6 +84,7 @@ protected:
 		blkfront_params().max_ring_page_order = o.front_ring_order;
 		blkback_params().feature_persistent = o.back_persistent;
 		blkback_params().max_ring_page_order = o.back_ring_order;
+		blkback_params().grant_copy = o.back_grant_copy;
 
 		auto b = blkback::Backend::probe(pair.back);
 		ASSERT_TRUE(b.is_ok()) << b.status().code();
@@ -243,7 +245,8 @@ TEST_F(PairTest, PersistentGrantsCarryDataBothWays)
 }
 
 // Without persistent grants (refused by either end) every request's
-// grants are ended and unmapped once it is answered.
+// grants are ended once it is answered; the backend copies through them
+// (grant_copy, the default) or maps and unmaps them per request.
 void PairTest::transient_round_trips(const PairOptions &o)
 {
 	bring_up(o);
@@ -253,7 +256,13 @@ void PairTest::transient_round_trips(const PairOptions &o)
 		EXPECT_EQ(xen.gnttab().live_grants, base.live_grants) << i;
 		EXPECT_EQ(xen.gnttab().live_mappings, base.live_mappings) << i;
 	}
-	EXPECT_GT(xen.gnttab().map_ops, base.map_ops);
+	if (o.back_grant_copy) {
+		EXPECT_GT(xen.gnttab().copy_ops, base.copy_ops);
+		EXPECT_EQ(xen.gnttab().map_ops, base.map_ops);
+	} else {
+		EXPECT_GT(xen.gnttab().map_ops, base.map_ops);
+		EXPECT_EQ(xen.gnttab().copy_ops, base.copy_ops);
+	}
 	disconnect();
 	expect_no_grants();
 }
@@ -269,6 +278,14 @@ TEST_F(PairTest, TransientGrantsWhenTheFrontendRefusesPersistence)
 {
 	PairOptions o;
 	o.front_persistent = false;
+	transient_round_trips(o);
+}
+
+TEST_F(PairTest, MappedTransientGrantsWithGrantCopyOff)
+{
+	PairOptions o;
+	o.front_persistent = false;
+	o.back_grant_copy = false;
 	transient_round_trips(o);
 }
 

@@ -73,7 +73,29 @@ struct kapi_grant_unmap {
  */
 int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr) KAPI_NOEXCEPT;
 
-/* The largest batch either call accepts. */
+/*
+ * One grant copy in a batch (GNTTABOP_copy): between @len bytes at @offset
+ * of the peer's grant @ref and the same bytes of our own @page. The copy
+ * never crosses a page: @offset + @len <= KAPI_PAGE_SIZE.
+ */
+struct kapi_grant_copy {
+	uint32_t ref;			/* in: the peer's grant */
+	uint16_t domid;			/* in: the granting domain */
+	bool to_grant;			/* in: @page -> grant; else grant -> @page */
+	struct kapi_page *page;		/* in: our page */
+	uint16_t offset;		/* in: byte offset, in the grant and in @page */
+	uint16_t len;			/* in: bytes */
+	int16_t status;			/* out: GNTST_* */
+};
+/*
+ * Copies @nr ranges (gnttab_batch_copy, which retries GNTST_eagain). Each
+ * op's status says whether its bytes moved: a bad ref or a read-only grant
+ * fails only its own op. Returns 0, or -EINVAL (then no op ran) for a
+ * batch too large or a range that crosses a page.
+ */
+int kapi_gnttab_copy(struct kapi_grant_copy *ops, unsigned int nr) KAPI_NOEXCEPT;
+
+/* The largest batch any of these calls accepts. */
 #define KAPI_GNTTAB_MAX_BATCH 32u
 
 KAPI_END_DECLS

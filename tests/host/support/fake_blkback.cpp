@@ -49,6 +49,8 @@ int xbc_blkback_param_buffer_squeeze_duration_ms(void) noexcept
 	return g_params.buffer_squeeze_duration_ms;
 }
 
+bool xbc_blkback_param_grant_copy(void) noexcept { return g_params.grant_copy; }
+
 unsigned int xbc_blkback_online_cpus(void) noexcept { return g_cpus; }
 
 int xbc_blkback_bdev_sync(struct kapi_bdev *) noexcept

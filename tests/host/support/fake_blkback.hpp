@@ -18,6 +18,7 @@ struct BlkbackParams {
 	int log_stats = 0;
 	bool feature_persistent = true;
 	int buffer_squeeze_duration_ms = 10;
+	bool grant_copy = true;
 };
 
 // The live parameters (what a sysfs write would change).

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <gtest/gtest.h>
 
@@ -258,6 +259,44 @@ int16_t FakeXen::State::unmap_one(uint32_t handle, void *backend_page)
 	return gntst::kOkay;
 }
 
+int16_t FakeXen::State::copy_one(const kapi_grant_copy &op)
+{
+	auto inj = copy_failures.find(op.ref);
+	if (inj != copy_failures.end() && inj->second.times > 0) {
+		if (inj->second.times != SIZE_MAX)
+			inj->second.times--;
+		return inj->second.status;
+	}
+	if (!arena::is_live_page(op.page)) {
+		violation("gnttab_copy with a page that is not a live kapi page");
+		return gntst::kGeneralError;
+	}
+	if (mapped_pages.count(op.page) || foreign_pages.count(op.page)) {
+		violation("gnttab_copy through a page meant for grant mappings");
+		return gntst::kGeneralError;
+	}
+	auto it = grants.find(op.ref);
+	if (it == grants.end() || it->second.ended)
+		return gntst::kBadGntref;
+	const Grant &g = it->second;
+	if (g.granter != op.domid || g.grantee != mapping_domid)
+		return gntst::kPermissionDenied;
+	if (g.readonly && op.to_grant)
+		return gntst::kPermissionDenied;
+	unsigned char *ours = static_cast<unsigned char *>(kapi_page_address(op.page)) + op.offset;
+	unsigned char *theirs = static_cast<unsigned char *>(g.page) + op.offset;
+	if (op.to_grant)
+		memcpy(theirs, ours, op.len);
+	else
+		memcpy(ours, theirs, op.len);
+	return gntst::kOkay;
+}
+
+void FakeXen::fail_copy(uint32_t ref, int16_t status, size_t times)
+{
+	s_->copy_failures[ref] = State::MapFailure{status, times};
+}
+
 void FakeXen::fail_map(uint32_t ref, int16_t status, size_t times)
 {
 	s_->map_failures[ref] = State::MapFailure{status, times};
@@ -495,6 +534,37 @@ int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr) noexcept
 	const int err = s.next_unmap_call_err;
 	s.next_unmap_call_err = 0;
 	return err;
+}
+
+// Xen's GNTTABOP_copy as seen from the backend: the local side is one of
+// our ordinary pages, the remote side a live grant from the op's domain to
+// the mapping domain; a read-only grant refuses to be written.
+int kapi_gnttab_copy(struct kapi_grant_copy *ops, unsigned int nr) noexcept
+{
+	FakeXen::State &s = active_fake(__func__);
+	if (nr > KAPI_GNTTAB_MAX_BATCH) {
+		s.violation("gnttab_copy batch larger than KAPI_GNTTAB_MAX_BATCH");
+		return -EINVAL;
+	}
+	for (unsigned i = 0; i < nr; i++) {
+		if (unsigned(ops[i].offset) + ops[i].len > KAPI_PAGE_SIZE) {
+			s.violation("gnttab_copy range crosses a page");
+			return -EINVAL;
+		}
+	}
+	s.gst.copy_calls++;
+	for (unsigned i = 0; i < nr; i++) {
+		kapi_grant_copy &op = ops[i];
+		s.gst.copy_ops++;
+		op.status = s.copy_one(op);
+		if (op.status != gntst::kOkay)
+			s.gst.copy_failures++;
+		else if (op.to_grant)
+			s.gst.bytes_copied_out += op.len;
+		else
+			s.gst.bytes_copied_in += op.len;
+	}
+	return 0;
 }
 
 // --- event channels

@@ -67,6 +67,11 @@ struct GnttabStats {
 	size_t try_end_refused;	// try_end_access == false (still mapped)
 	size_t deferred_pending;// ended deferred, still mapped by the peer
 	size_t deferred_freed;	// pages released by the deferred path
+	size_t copy_calls;	// kapi_gnttab_copy hypercalls
+	size_t copy_ops;	// operations in them
+	size_t copy_failures;	// operations with status != okay
+	uint64_t bytes_copied_in;	// grant -> backend page
+	uint64_t bytes_copied_out;	// backend page -> grant
 };
 
 struct IrqInfo {
@@ -170,6 +175,8 @@ public:
 	// Every map of `ref` fails with `status` (next `times` maps, or always).
 	void fail_map(uint32_t ref, int16_t status = gntst::kGeneralError, size_t times = SIZE_MAX);
 	void clear_map_failures();
+	// Every copy from or to `ref` fails with `status` (next `times`, or always).
+	void fail_copy(uint32_t ref, int16_t status = gntst::kGeneralError, size_t times = SIZE_MAX);
 	// The next kapi_gnttab_map runs every operation as usual (statuses and
 	// handles are real) and then returns `err`: Linux's gnttab_map_refs
 	// does so when the p2m update of one op fails after the hypercall

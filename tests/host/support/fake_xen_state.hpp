@@ -106,6 +106,7 @@ struct FakeXen::State {
 	std::map<void *, uint32_t> mapped_pages;	// backend page -> handle
 	std::set<void *> foreign_pages;		// from kapi_gnttab_alloc_pages
 	std::map<uint32_t, MapFailure> map_failures;
+	std::map<uint32_t, MapFailure> copy_failures;	// fail_copy
 	GnttabStats gst{};
 
 	// --- event channels
@@ -160,6 +161,7 @@ struct FakeXen::State {
 	int16_t map_one(uint32_t ref, uint16_t granter_domid, uint16_t mapper_domid, bool readonly,
 			void *backend_page, uint32_t *handle);
 	int16_t unmap_one(uint32_t handle, void *backend_page);
+	int16_t copy_one(const kapi_grant_copy &op);
 	// Writes to the live store, recording the change and queueing watches.
 	void store_write(const std::string &path, const std::string &value);
 	bool store_rm(const std::string &path);
