@@ -11,6 +11,9 @@
 #include "backend_ring.hpp"
 #include "platform.h"
 #include "text.hpp"
+#ifdef XBC_HOSTILE
+#include "hostile.hpp"
+#endif
 
 namespace xbc::blkback {
 
@@ -47,6 +50,9 @@ bool read_uint(const char *dir, const char *node, uint64_t max, uint64_t *out) n
 
 Status write_uint(kapi_xbt t, const char *dir, const char *node, uint64_t v) noexcept
 {
+#ifdef XBC_HOSTILE
+	v = hostile::xenstore_value(dir, node, v);
+#endif
 	Text<24> s;
 	s.add_uint(v);
 	return Status::from_kapi(kapi_xenbus_write(t, dir, node, s.c_str()));

@@ -43,6 +43,9 @@
 #include "device.hpp"
 #include "settings.hpp"
 #include "stats.hpp"
+#ifdef XBC_HOSTILE
+#include "hostile.hpp"
+#endif
 
 namespace xbc::blkback {
 
@@ -160,6 +163,12 @@ private:
 	void housekeeping() noexcept;
 	void publish_grant_stats() noexcept;
 	void print_stats() noexcept;
+#ifdef XBC_HOSTILE
+	// Test-only (hostile.hpp): arms on a request at the cue sector.
+	void hostile_see(const blkif::Request &req) noexcept;
+	// Test-only: corrupts or replaces `rsp`; true if it must not be pushed.
+	[[nodiscard]] bool hostile_respond(blkif::Response *rsp) noexcept;
+#endif
 
 	PendingRequest *take_free() noexcept;
 	void put_free(PendingRequest *p) noexcept;
@@ -204,6 +213,15 @@ private:
 	bool events_pending_ = false;
 	PendingRequest *done_ = nullptr;	// under done_lock_
 	bool retiring_ = false;		// under done_lock_: completions queue the work
+
+#ifdef XBC_HOSTILE
+	// Test-only, ring thread only (hostile.hpp).
+	hostile::Attack attack_ = hostile::Attack::kNone;
+	bool attack_armed_ = false;	// a request reached the cue sector
+	bool attack_fired_ = false;
+	bool attack_mute_ = false;	// the ring's indices are forged: answer nothing more
+	uint32_t attack_swallow_ = 0;	// responses already forged ahead of their requests
+#endif
 };
 
 } // namespace xbc::blkback

@@ -110,6 +110,18 @@ int xbc_blkback_param_buffer_squeeze_duration_ms(void)
 	return READ_ONCE(buffer_squeeze_duration_ms);
 }
 
+#ifdef XBC_HOSTILE
+/* Test-only (blkback/hostile.hpp): never in the shipped module. */
+static char *attacks = "";
+module_param(attacks, charp, 0444);
+MODULE_PARM_DESC(attacks, "TEST ONLY: <vdev>:<attack>,... (blkback/hostile.hpp)");
+
+const char *xbc_blkback_param_hostile_attacks(void)
+{
+	return attacks;
+}
+#endif
+
 /* --- the xenbus driver ------------------------------------------------- */
 
 static struct kapi_xenbus_device *to_kapi(struct xenbus_device *dev)

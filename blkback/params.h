@@ -31,6 +31,11 @@ bool xbc_blkback_param_feature_persistent(void) KAPI_NOEXCEPT;
 /* How long to keep the page buffer empty after memory pressure (ms). */
 int xbc_blkback_param_buffer_squeeze_duration_ms(void) KAPI_NOEXCEPT;
 
+#ifdef XBC_HOSTILE
+/* Test-only: the hostile backend's attacks= (blkback/hostile.hpp). */
+const char *xbc_blkback_param_hostile_attacks(void) KAPI_NOEXCEPT;
+#endif
+
 KAPI_END_DECLS
 
 #endif /* XBC_BLKBACK_PARAMS_H */
