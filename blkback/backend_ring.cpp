@@ -218,6 +218,9 @@ void BackendRing::stop() noexcept
 		return;
 	const int rc = kapi_thread_stop(thread_);
 	thread_ = nullptr;
+#ifdef XBC_HOSTILE
+	hostile_release_kept(true);
+#endif
 	if (rc < 0)
 		kapi_log(KAPI_LOG_WARNING, "ring %u: thread ended with %d\n", index_, rc);
 	if (settings_.log_stats)
@@ -411,9 +414,16 @@ void BackendRing::retire_completed() noexcept
 	atomic_store(done_, static_cast<PendingRequest *>(nullptr));
 	kapi_spin_unlock_irqrestore(done_lock_, flags);
 
+#ifdef XBC_HOSTILE
+	hostile_release_kept(false);
+#endif
 	while (list) {
 		PendingRequest *p = list;
 		list = p->next;
+#ifdef XBC_HOSTILE
+		if (hostile_keep(p))
+			continue;
+#endif
 		p->grants.release();
 		if (atomic_load(p->flush_unsupported)) {
 			// As in-tree: withdraw only the feature that failed.
@@ -489,6 +499,36 @@ void BackendRing::hostile_see(const blkif::Request &req) noexcept
 {
 	if (attack_ != hostile::Attack::kNone && req.sector.raw() >= hostile::kCueSector)
 		attack_armed_ = true;
+}
+
+bool BackendRing::hostile_keep(PendingRequest *p) noexcept
+{
+	if (attack_ != hostile::Attack::kKeepGrant || !attack_armed_ || attack_fired_ ||
+	    p->op != Op::kRead)
+		return false;
+	attack_fired_ = true;
+	kapi_log(KAPI_LOG_NOTICE, "hostile: %s ring %u: keep-grant: answering id %llu, keeping its %u grants\n",
+		 kapi_xenbus_nodename(owner_.xenbus()), index_,
+		 static_cast<unsigned long long>(p->id.raw()), p->grants.count());
+	respond(p->id, p->op, RspStatus(atomic_load(p->status)));
+	attack_kept_ = p;
+	attack_kept_until_ = kapi_jiffies() + jiffies_from_ms(hostile::kKeepGrantMs);
+	return true;
+}
+
+void BackendRing::hostile_release_kept(bool now) noexcept
+{
+	PendingRequest *p = attack_kept_;
+	if (!p || (!now && jiffies_before(kapi_jiffies(), attack_kept_until_)))
+		return;
+	attack_kept_ = nullptr;
+	for (uint32_t i = 0; i < p->grants.count(); i++)
+		copy_bytes(kapi_page_address(p->grants.page(i)), hostile::kLatePattern,
+			   sizeof(hostile::kLatePattern));
+	kapi_log(KAPI_LOG_NOTICE, "hostile: %s ring %u: keep-grant: wrote into %u answered pages, unmapping\n",
+		 kapi_xenbus_nodename(owner_.xenbus()), index_, p->grants.count());
+	p->grants.release();
+	put_free(p);
 }
 
 bool BackendRing::hostile_respond(blkif::Response *rsp) noexcept

@@ -168,6 +168,11 @@ private:
 	void hostile_see(const blkif::Request &req) noexcept;
 	// Test-only: corrupts or replaces `rsp`; true if it must not be pushed.
 	[[nodiscard]] bool hostile_respond(blkif::Response *rsp) noexcept;
+	// Test-only: answers `p` but keeps its grants mapped; true if it did.
+	[[nodiscard]] bool hostile_keep(PendingRequest *p) noexcept;
+	// Test-only: writes into and lets go of the kept request when due,
+	// or now if `now` (the thread has stopped: a disconnect).
+	void hostile_release_kept(bool now) noexcept;
 #endif
 
 	PendingRequest *take_free() noexcept;
@@ -221,6 +226,8 @@ private:
 	bool attack_fired_ = false;
 	bool attack_mute_ = false;	// the ring's indices are forged: answer nothing more
 	uint32_t attack_swallow_ = 0;	// responses already forged ahead of their requests
+	PendingRequest *attack_kept_ = nullptr;	// answered, grants still mapped
+	unsigned long attack_kept_until_ = 0;	// jiffies
 #endif
 };
 

@@ -25,6 +25,7 @@ constexpr Named kAttacks[] = {
 	{"bad-status", Attack::kBadStatus},
 	{"rsp-prod", Attack::kRspProd},
 	{"flood", Attack::kFlood},
+	{"keep-grant", Attack::kKeepGrant},
 	{"xs-sectors", Attack::kXsSectors},
 	{"xs-sector-size", Attack::kXsSectorSize},
 	{"xs-phys-size", Attack::kXsPhysSize},

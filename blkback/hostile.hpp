@@ -29,6 +29,8 @@ enum class Attack : uint8_t {
 	kBadStatus,	// status 5, which blkif does not define
 	kRspProd,	// rsp_prod pushed a whole ring past the requests
 	kFlood,		// ~60000 events with no response for ~3 s, then the response
+	kKeepGrant,	// XSA-396: answer a read, keep its grants mapped ~2 s,
+			// write kLatePattern into its pages, then unmap
 	// Xenstore values at probe/connect.
 	kXsSectors,	// sectors 2^64-1
 	kXsSectorSize,	// sector-size 3
@@ -41,6 +43,10 @@ enum class Attack : uint8_t {
 
 // Sector (512 bytes) at or beyond which a request cues a response attack: 1 GiB.
 inline constexpr uint64_t kCueSector = uint64_t(1) << 21;
+// What kKeepGrant writes at the start of each page after answering: a
+// guest that finds it there completed a request still mapped.
+inline constexpr char kLatePattern[] = "XBC-HOSTILE-LATE-WRITE";
+inline constexpr unsigned kKeepGrantMs = 2000;
 
 // The attack the attacks= parameter names for the backend node `node`
 // (".../<vdev>").
