@@ -103,8 +103,13 @@ EOF
 		fi
 	done
 
-	sleep 1
-	rmmod xen_blkback || fail "rmmod of the hostile blkback failed in dom0"
+	# A destroyed domain's vbds go a moment after it does.
+	local tries=0
+	until rmmod xen_blkback 2>/dev/null; do
+		tries=$((tries + 1))
+		[ $tries -lt $((30 * slow)) ] || { fail "rmmod of the hostile blkback failed in dom0 for 30 s"; break; }
+		sleep 1
+	done
 	local l
 	for l in $(losetup -a | grep "/run/xbc-$idx-" | cut -d: -f1); do losetup -d "$l"; done
 	rm -f /run/xbc-"$idx"-*.img
