@@ -20,6 +20,8 @@ hostile_attacks="none bad-id stale-id dup-id bad-op bad-status rsp-prod flood ke
 # Each attack disk: a sparse 2 GiB file on a loop device, one per domU
 # (the block hotplug script refuses to share a writable disk).
 hostile_disk_bytes=$((2 << 30))
+# Their hotplug script: the block script's work without its global lock.
+hostile_hotplug=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/hostile-hotplug
 
 run_hostile() {
 	idx=$1
@@ -57,7 +59,7 @@ run_hostile() {
 			local f=/run/$dom-${n%%:*}.img dev
 			truncate -s "$hostile_disk_bytes" "$f"
 			dev=$(losetup -f --show "$f") || fail "losetup $f failed"
-			disks="$disks${disks:+, }'format=raw,vdev=${n%%:*},access=rw,target=$dev'"
+			disks="$disks${disks:+, }'format=raw,vdev=${n%%:*},access=rw,script=$hostile_hotplug,target=$dev'"
 		done
 		cfg=/run/$dom.cfg
 		cat > "$cfg" <<EOF
@@ -84,10 +86,13 @@ EOF
 
 	# Each domain: wait for its attacks to finish, detach every disk, let
 	# it unload blkfront and power off. In parallel; each is bounded.
+	local pids=()
 	for dom in "${doms[@]}"; do
 		hostile_finish_domain "$dom" "${names[@]}" > "$sdir/finish-${dom##*-}.log" 2>&1 &
+		pids+=($!)
 	done
-	wait
+	# By pid: a bare wait would also wait for the log's tee (dom0-lib.sh).
+	wait "${pids[@]}"
 	cat "$sdir"/finish-*.log
 
 	for front in ours intree; do
