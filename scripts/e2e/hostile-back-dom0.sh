@@ -138,15 +138,16 @@ hostile_finish_domain() {	# dom name...
 	else
 		say "$dom: attacks done after $((SECONDS - t)) s; detaching"
 		# A frontend stuck in its xenwatch stalls every later detach: at
-		# most 240 s for all of them, then xl destroy cleans up.
-		local until=$(( SECONDS + 240 * slow ))
+		# most 150 s for all of them, then xl destroy cleans up.
+		local until=$(( SECONDS + 150 * slow ))
 		for n in "$@"; do
 			xl domid "$dom" >/dev/null 2>&1 || break
+			glines | grep -q '^XBC-END' && break	# the domU gave up waiting
 			[ $SECONDS -lt $until ] || { say "$dom: detach time used up at ${n%%:*}"; break; }
 			timeout $((30 * slow)) xl block-detach "$dom" "${n%%:*}" >/dev/null 2>&1 ||
 				say "$dom: xl block-detach ${n%%:*} failed or timed out"
 		done
-		wait_marker XBC-END $((240 * slow)) || say "$dom: no XBC-END"
+		wait_marker XBC-END $((180 * slow)) || say "$dom: no XBC-END"
 	fi
 	local deadline=$(( SECONDS + 60 * slow ))
 	while xl domid "$dom" >/dev/null 2>&1 && [ $SECONDS -lt $deadline ]; do sleep 2; done
