@@ -20,6 +20,11 @@ hostile_attacks="none bad-id stale-id dup-id bad-op bad-status rsp-prod flood ke
 # Each attack disk: a sparse 2 GiB file on a loop device, one per domU
 # (the block hotplug script refuses to share a writable disk).
 hostile_disk_bytes=$((2 << 30))
+# Attacks known to oops the in-tree blkfront in its xenwatch thread at
+# probe (sector-size 3: a NULL dereference in create_empty_buffers while
+# the partitions are read), which would stop every other disk of that
+# domU: the in-tree side runs them in a domU of their own, intree-solo.
+hostile_solo="xs-sector-size"
 # Their hotplug script: the block script's work without its global lock.
 hostile_hotplug=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/hostile-hotplug
 
@@ -50,12 +55,26 @@ run_hostile() {
 	insmod "$HOSTILE_KO" attacks="$spec" feature_persistent="$fp_back" max_queues=4 ||
 		fail "insmod $HOSTILE_KO failed"
 
-	local front doms=() dom cfg n disks
-	for front in ours intree; do
-		dom=xbc-$idx-$front
+	# The domains, by tag: ours gets every disk; the in-tree blkfront gets
+	# them in two domUs, intree and intree-solo (see hostile_solo).
+	local tag front doms=() dom cfg n disks
+	local -A dom_names=()
+	for n in "${names[@]}"; do
+		dom_names[ours]+=" $n"
+		if [[ " $hostile_solo " == *" ${n#*:} "* ]]; then
+			dom_names[intree-solo]+=" $n"
+		else
+			dom_names[intree]+=" $n"
+		fi
+	done
+	for tag in ours intree intree-solo; do
+		front=${tag%-solo}
+		dom=xbc-$idx-$tag
 		doms+=("$dom")
 		disks=
-		for n in "${names[@]}"; do
+		# shellcheck disable=SC2086
+		set -- ${dom_names[$tag]}
+		for n in "$@"; do
 			local f=/run/$dom-${n%%:*}.img dev
 			truncate -s "$hostile_disk_bytes" "$f"
 			dev=$(losetup -f --show "$f") || fail "losetup $f failed"
@@ -67,28 +86,29 @@ name = "$dom"
 type = "pv"
 kernel = "$domu_kernel"
 ramdisk = "$domu_initrd"
-extra = "console=hvc0 loglevel=4 rdinit=/hostile-init xbc_front=$front xbc_fp=$fp_front xbc_mq=$mq xbc_rpo=$rpo xbc_ind=$ind xbc_disks=$(IFS=,; echo "${names[*]}")"
+extra = "console=hvc0 loglevel=4 rdinit=/hostile-init xbc_front=$front xbc_fp=$fp_front xbc_mq=$mq xbc_rpo=$rpo xbc_ind=$ind xbc_disks=$(IFS=,; echo "$*")"
 memory = 256
 vcpus = $vcpus
 on_poweroff = "destroy"
 on_crash = "destroy"
 disk = [ $disks ]
 EOF
-		cp "$cfg" "$sdir/domu-$front.cfg"
-		ln -sf "../console/guest-$dom.log" "$sdir/guest-console-$front.log"
+		cp "$cfg" "$sdir/domu-$tag.cfg"
+		ln -sf "../console/guest-$dom.log" "$sdir/guest-console-$tag.log"
 	done
-	# Both domains at once: together they cost one domU's time.
-	[ ${#fails[@]} -eq 0 ] && for dom in "${doms[@]}"; do
-		timeout $((300 * slow)) xl -v create "/run/$dom.cfg" > "$sdir/xl-create-${dom##*-}.log" 2>&1 ||
-			fail "xl create $dom failed: $(grep -iE 'error|fail' "$sdir/xl-create-${dom##*-}.log" | head -2 | tr '\n' ' ')"
+	# All domains at once: together they cost one domU's time.
+	[ ${#fails[@]} -eq 0 ] && for tag in ours intree intree-solo; do
+		timeout $((300 * slow)) xl -v create "/run/xbc-$idx-$tag.cfg" > "$sdir/xl-create-$tag.log" 2>&1 ||
+			fail "xl create xbc-$idx-$tag failed: $(grep -iE 'error|fail' "$sdir/xl-create-$tag.log" | head -2 | tr '\n' ' ')"
 	done
 	say "scenario $idx: domains created after $((SECONDS - t0)) s"
 
 	# Each domain: wait for its attacks to finish, detach every disk, let
 	# it unload blkfront and power off. In parallel; each is bounded.
 	local pids=()
-	for dom in "${doms[@]}"; do
-		hostile_finish_domain "$dom" "${names[@]}" > "$sdir/finish-${dom##*-}.log" 2>&1 &
+	for tag in ours intree intree-solo; do
+		# shellcheck disable=SC2086
+		hostile_finish_domain "xbc-$idx-$tag" ${dom_names[$tag]} > "$sdir/finish-$tag.log" 2>&1 &
 		pids+=($!)
 	done
 	# By pid: a bare wait would also wait for the log's tee (dom0-lib.sh).
@@ -96,8 +116,6 @@ EOF
 	cat "$sdir"/finish-*.log
 
 	for front in ours intree; do
-		dom=xbc-$idx-$front
-		glog=$out/console/guest-$dom.log
 		hostile_results "$front" > "$sdir/hostile-$front.txt"
 		if [ "$front" = ours ]; then
 			local bad
@@ -126,46 +144,60 @@ EOF
 	sync
 }
 
+oops_re='Oops|kernel BUG|Kernel panic'
+
 # In a subshell per domain: waits for XBC-DETACH-ME, detaches every disk,
-# waits for XBC-END, destroys what is left. Writes nothing but its log.
+# waits for XBC-END, destroys what is left. A domU that oopses is destroyed
+# at once: its xenwatch may be dead, and nothing more would happen in it.
 hostile_finish_domain() {	# dom name...
 	dom=$1
 	shift
 	glog=$out/console/guest-$dom.log
-	local n t=$SECONDS
-	if ! wait_marker XBC-DETACH-ME $((600 * slow)); then
-		say "$dom: never asked for the detach ($((SECONDS - t)) s)"
-	else
+	local n t=$SECONDS state=timeout
+	local deadline=$(( SECONDS + 360 * slow ))
+	while [ $SECONDS -lt $deadline ]; do
+		glines | grep -aq '^XBC-DETACH-ME' && { state=detach; break; }
+		glines | grep -aqE "$oops_re" && { state=oops; break; }
+		xl domid "$dom" >/dev/null 2>&1 || { state=gone; break; }
+		sleep 3
+	done
+	if [ "$state" = detach ]; then
 		say "$dom: attacks done after $((SECONDS - t)) s; detaching"
 		# A frontend stuck in its xenwatch stalls every later detach: at
 		# most 150 s for all of them, then xl destroy cleans up.
 		local until=$(( SECONDS + 150 * slow ))
 		for n in "$@"; do
 			xl domid "$dom" >/dev/null 2>&1 || break
-			glines | grep -q '^XBC-END' && break	# the domU gave up waiting
+			glines | grep -aq '^XBC-END' && break	# the domU gave up waiting
 			[ $SECONDS -lt $until ] || { say "$dom: detach time used up at ${n%%:*}"; break; }
 			timeout $((30 * slow)) xl block-detach "$dom" "${n%%:*}" >/dev/null 2>&1 ||
 				say "$dom: xl block-detach ${n%%:*} failed or timed out"
 		done
 		wait_marker XBC-END $((180 * slow)) || say "$dom: no XBC-END"
+		deadline=$(( SECONDS + 60 * slow ))
+		while xl domid "$dom" >/dev/null 2>&1 && [ $SECONDS -lt $deadline ]; do sleep 2; done
+	else
+		say "$dom: no detach request after $((SECONDS - t)) s ($state)"
 	fi
-	local deadline=$(( SECONDS + 60 * slow ))
-	while xl domid "$dom" >/dev/null 2>&1 && [ $SECONDS -lt $deadline ]; do sleep 2; done
 	if xl domid "$dom" >/dev/null 2>&1; then
 		say "$dom: still running; xl destroy"
-		echo "XBC-DOM0 destroyed" >> "$glog"
+		echo "XBC-DOM0 destroyed ($state)" >> "$glog"
 		xl destroy "$dom"
 	fi
 	say "$dom: finished after $((SECONDS - t)) s"
 }
 
-# One line per disk ("<disk> <attack> <what happened> ok|BAD"), then
-# "domU <what> ok|BAD" lines for the whole domain, from its console.
+# For one frontend: one line per attack ("<disk> <attack> <what happened>
+# ok|BAD"), from the console of the domU that ran it, then "domU <what>
+# ok|BAD" lines for its main domU (crash, warnings, detach, unload).
 hostile_results() {	# front
-	local line disk attack check i=0 letters=abcdefghijklmnopqrstuvwxyz
+	local line disk attack check i=0 letters=abcdefghijklmnopqrstuvwxyz tag
 	for attack in $hostile_attacks; do
 		disk=xvd${letters:i:1}
 		i=$((i + 1))
+		tag=$1
+		[ "$1" = intree ] && [[ " $hostile_solo " == *" $attack "* ]] && tag=intree-solo
+		glog=$out/console/guest-xbc-$idx-$tag.log
 		line=$(glines | grep -a "^XBC-HOSTILE $disk " | tail -1)
 		if [ -n "$line" ]; then
 			line=${line#XBC-HOSTILE }
@@ -173,15 +205,18 @@ hostile_results() {	# front
 			glines | grep -aq "^XBC-HOSTILE-STUCK $disk " &&
 				line="${line% *} still-stuck-after-detach ${line##* }"
 			echo "$line"
+		elif glines | grep -aqE "$oops_re"; then
+			echo "$disk $attack domU ($tag) oopsed before a result: $(glines | grep -aE "$oops_re|BUG:" | head -1 | cut -c1-90) BAD"
 		else
-			echo "$disk $attack no result BAD"
+			echo "$disk $attack no result ($(glines | grep -a '^XBC-DOM0' | tail -1)) BAD"
 		fi
 	done
-	# Whole domain: crash, warnings, detach, unload.
-	if glines | grep -aqE 'Kernel panic|kernel BUG'; then
-		echo "domU crashed: $(glines | grep -aE 'Kernel panic|kernel BUG' | head -1 | cut -c1-100) BAD"
+	glog=$out/console/guest-xbc-$idx-$1.log
+	if glines | grep -aqE "$oops_re"; then
+		echo "domU crashed: $(glines | grep -aE "$oops_re|BUG:" | head -1 | cut -c1-100) BAD"
 	fi
-	glines | grep -aq '^XBC-DOM0 destroyed' && echo "domU hung: destroyed by dom0 BAD"
+	line=$(glines | grep -a '^XBC-DOM0 destroyed' | tail -1)
+	[ -z "$line" ] || echo "domU destroyed: by dom0 ${line#XBC-DOM0 destroyed } BAD"
 	local warns
 	warns=$(glines | grep -aE "$warn_re" | grep -v '^XBC-' | head -2 | cut -c1-100 | tr '\n' '|')
 	if [ -n "$warns" ]; then
@@ -192,8 +227,8 @@ hostile_results() {	# front
 	for check in detach unload; do
 		line=$(glines | grep -a "^XBC-CHECK $check " | tail -1)
 		case "$line" in
-		*" ok"*) echo "domU $check: ${line#XBC-CHECK $check ok } ok" ;;
-		*FAIL*) echo "domU $check: ${line#XBC-CHECK $check FAIL } BAD" ;;
+		*" ok"*) echo "domU $check: ${line#XBC-CHECK "$check" ok } ok" ;;
+		*FAIL*) echo "domU $check: ${line#XBC-CHECK "$check" FAIL } BAD" ;;
 		*) echo "domU $check: never reported BAD" ;;
 		esac
 	done
