@@ -497,7 +497,7 @@ void BackendRing::publish_responses() noexcept
 
 void BackendRing::hostile_see(const blkif::Request &req) noexcept
 {
-	if (attack_ != hostile::Attack::kNone && req.sector.raw() >= hostile::kCueSector)
+	if (hostile::on_cue(attack_) && req.sector.raw() >= hostile::kCueSector)
 		attack_armed_ = true;
 }
 

@@ -52,6 +52,11 @@ inline constexpr unsigned kKeepGrantMs = 2000;
 // (".../<vdev>").
 [[nodiscard]] Attack attack_for(const char *node) noexcept;
 [[nodiscard]] const char *attack_name(Attack a) noexcept;
+// True for the attacks on the response path, which wait for the cue.
+[[nodiscard]] constexpr bool on_cue(Attack a) noexcept
+{
+	return a >= Attack::kBadId && a <= Attack::kKeepGrant;
+}
 // The value to write for `key` under `node` instead of `v`.
 [[nodiscard]] uint64_t xenstore_value(const char *node, const char *key, uint64_t v) noexcept;
 
