@@ -24,17 +24,6 @@ namespace {
 constexpr size_t kValueLen = 64;
 constexpr size_t kPathLen = 256;
 
-class Locked {
-public:
-	explicit Locked(kapi_mutex *m) noexcept : m_(m) { kapi_mutex_lock(m_); }
-	~Locked() { kapi_mutex_unlock(m_); }
-	Locked(const Locked &) = delete;
-	Locked &operator=(const Locked &) = delete;
-
-private:
-	kapi_mutex *m_;
-};
-
 // A required unsigned key: false if absent or malformed.
 bool read_uint(const char *dir, const char *node, uint64_t max, uint64_t *out) noexcept
 {
@@ -60,8 +49,8 @@ Status write_uint(kapi_xbt t, const char *dir, const char *node, uint64_t v) noe
 
 } // namespace
 
-Backend::Backend(kapi_xenbus_device *dev, kapi_mutex *lock, kapi_mutex *xs_lock) noexcept
-	: dev_(dev), lock_(lock), xs_lock_(xs_lock)
+Backend::Backend(kapi_xenbus_device *dev, Mutex lock, Mutex xs_lock) noexcept
+	: dev_(dev), lock_(move(lock)), xs_lock_(move(xs_lock))
 {
 	// Held for the vbd's whole life, as in-tree: rmmod fails while a
 	// guest has a disk here instead of cutting it off.
@@ -70,20 +59,14 @@ Backend::Backend(kapi_xenbus_device *dev, kapi_mutex *lock, kapi_mutex *xs_lock)
 
 Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
 {
-	kapi_mutex *lock = kapi_mutex_create("xbc_vbd", KAPI_GFP_KERNEL);
+	auto lock = Mutex::create("xbc_vbd");
 	// Not lock_: ring threads announce, and disconnect holds lock_ while
 	// it stops them.
-	kapi_mutex *xs_lock = kapi_mutex_create("xbc_vbd_xs", KAPI_GFP_KERNEL);
-	if (!lock || !xs_lock) {
-		kapi_mutex_destroy(xs_lock);
-		kapi_mutex_destroy(lock);
-		kapi_xenbus_dev_fatal(dev, -err::kNoMem, "allocating backend structure");
-		return Status::error(err::kNoMem);
-	}
-	auto be = create<Backend>(Gfp::kKernel, dev, lock, xs_lock);
+	auto xs_lock = Mutex::create("xbc_vbd_xs");
+	Box<Backend> be;
+	if (lock.is_ok() && xs_lock.is_ok())
+		be = create<Backend>(Gfp::kKernel, dev, lock.take(), xs_lock.take());
 	if (be.is_null()) {
-		kapi_mutex_destroy(xs_lock);
-		kapi_mutex_destroy(lock);
 		kapi_xenbus_dev_fatal(dev, -err::kNoMem, "allocating backend structure");
 		return Status::error(err::kNoMem);
 	}
@@ -119,13 +102,14 @@ Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
 		kapi_log(KAPI_LOG_WARNING, "%s: writing max-ring-page-order failed\n", node);
 
 	{
-		Locked l(be->lock_);
+		MutexGuard l(be->lock_);
 		const int st = kapi_xenbus_switch_state(dev, KAPI_XENBUS_INITWAIT);
 		if (st < 0) {
 			kapi_log(KAPI_LOG_WARNING, "%s: probe failed (%d)\n", node, st);
 			return Status::error(-st);
 		}
 		be->state_ = KAPI_XENBUS_INITWAIT;
+		be->publish_state();
 	}
 	return move(be);
 }
@@ -136,7 +120,7 @@ Backend::~Backend()
 	// unwatch waits for a running callback.
 	kapi_xenbus_unwatch(watch_);
 	{
-		Locked l(lock_);
+		MutexGuard l(lock_);
 		disconnect();
 	}
 	// Removal cannot leave bios behind that point into the device, so
@@ -154,11 +138,9 @@ Backend::~Backend()
 	kapi_work_destroy(reap_work_);
 	reap();
 	{
-		Locked l(lock_);
+		MutexGuard l(lock_);
 		device_.reset();
 	}
-	kapi_mutex_destroy(xs_lock_);
-	kapi_mutex_destroy(lock_);
 	if (dev_ref_)
 		kapi_xenbus_device_put(dev_);
 	if (pin_held_)
@@ -172,18 +154,19 @@ namespace {
 // own workqueue, which module_exit destroys (so waits for) after every
 // zombie is gone. The reaper never drops the module pin: remove() did.
 struct Zombies {
-	kapi_workqueue *wq;
-	kapi_work *work;
-	kapi_spinlock *lock;	// guards ready
-	kapi_waitq *gone;	// woken as count drops
-	Backend *ready;		// last ring retired, to be freed
-	unsigned count;		// atomic: removed, not yet freed
+	kapi_workqueue *wq = nullptr;
+	kapi_work *work = nullptr;
+	// Last ring retired, to be freed; null while the module is not loaded.
+	Guarded<Backend *, IrqSpinLock> *ready = nullptr;
+	kapi_waitq *gone = nullptr;	// woken as count drops
+	Atomic<unsigned> count;	// removed, not yet freed
 };
-Zombies g_zombies;
+// constinit: a module runs no static constructors.
+constinit Zombies g_zombies;
 
 bool no_zombies(void *) noexcept
 {
-	return __atomic_load_n(&g_zombies.count, __ATOMIC_ACQUIRE) == 0;
+	return g_zombies.count.load() == 0;
 }
 
 } // namespace
@@ -193,9 +176,11 @@ int Backend::module_init() noexcept
 	Zombies &z = g_zombies;
 	z.wq = kapi_workqueue_create("xbc_blkback_reap");
 	z.work = kapi_work_create(&Backend::on_zombie_work, nullptr, KAPI_GFP_KERNEL);
-	z.lock = kapi_spinlock_create("xbc_blkback_zombies", KAPI_GFP_KERNEL);
+	auto lock = IrqSpinLock::create("xbc_blkback_zombies");
+	if (lock.is_ok())
+		z.ready = create<Guarded<Backend *, IrqSpinLock>>(Gfp::kKernel, lock.take(), nullptr).release();
 	z.gone = kapi_waitq_create(KAPI_GFP_KERNEL);
-	if (z.wq && z.work && z.lock && z.gone)
+	if (z.wq && z.work && z.ready && z.gone)
 		return 0;
 	module_exit();
 	return -err::kNoMem;
@@ -215,14 +200,18 @@ void Backend::module_exit() noexcept
 	// The reaper's last run may still be returning: wait for it.
 	kapi_work_destroy(z.work);
 	kapi_workqueue_destroy(z.wq);
-	kapi_spinlock_destroy(z.lock);
+	Box<Guarded<Backend *, IrqSpinLock>>::adopt(z.ready).reset();
 	kapi_waitq_destroy(z.gone);
-	z = Zombies{};
+	z.wq = nullptr;
+	z.work = nullptr;
+	z.ready = nullptr;
+	z.gone = nullptr;
+	z.count.store_relaxed(0);
 }
 
 unsigned Backend::nr_zombies() noexcept
 {
-	return __atomic_load_n(&g_zombies.count, __ATOMIC_ACQUIRE);
+	return g_zombies.count.load();
 }
 
 void Backend::remove(Box<Backend> be) noexcept
@@ -233,16 +222,17 @@ void Backend::remove(Box<Backend> be) noexcept
 	be->watch_ = nullptr;
 	Backend *zombie = nullptr;
 	{
-		Locked l(be->lock_);
+		MutexGuard l(be->lock_);
 		be->disconnect();
 		// ring_retired decides under lock_ too: no ring can retire
 		// between this test and the hand-over.
 		if (be->nr_retiring() > 0 && g_zombies.work) {
 			kapi_log(KAPI_LOG_INFO, "%s: removed; %u rings retire once their I/O completes\n",
 				 kapi_xenbus_nodename(be->dev_), be->nr_retiring());
+			be->removed_ = true;
 			{
-				Locked x(be->xs_lock_);
-				be->removed_ = true;
+				MutexGuard x(be->xs_lock_);
+				be->ring_view_.removed = true;
 			}
 			// Retiring rings still unmap through the device.
 			kapi_xenbus_device_get(be->dev_);
@@ -251,8 +241,8 @@ void Backend::remove(Box<Backend> be) noexcept
 			// rmmod then fails (module in use), as in-tree, rather than
 			// waiting on a device's I/O. module_exit cancels the reaper's
 			// work before the text goes, so its module_put is safe.
-			__atomic_store_n(&be->zombie_refs_, 2u, __ATOMIC_RELEASE);
-			__atomic_add_fetch(&g_zombies.count, 1, __ATOMIC_ACQ_REL);
+			be->zombie_refs_.store(2);
+			g_zombies.count.add(1);
 			zombie = be.release();
 		}
 	}
@@ -266,17 +256,17 @@ void Backend::remove(Box<Backend> be) noexcept
 
 void Backend::zombie_put() noexcept
 {
-	if (__atomic_sub_fetch(&zombie_refs_, 1u, __ATOMIC_ACQ_REL) == 0)
+	if (zombie_refs_.sub(1) == 0)
 		zombie_ready();
 }
 
 void Backend::zombie_ready() noexcept
 {
 	Zombies &z = g_zombies;
-	const unsigned long flags = kapi_spin_lock_irqsave(z.lock);
-	next_zombie_ = z.ready;
-	z.ready = this;
-	kapi_spin_unlock_irqrestore(z.lock, flags);
+	z.ready->with([this](Backend *&ready) {
+		next_zombie_ = ready;
+		ready = this;
+	});
 	kapi_work_queue_on(z.wq, z.work);
 }
 
@@ -284,16 +274,17 @@ void Backend::on_zombie_work(void *) noexcept
 {
 	Zombies &z = g_zombies;
 	for (;;) {
-		const unsigned long flags = kapi_spin_lock_irqsave(z.lock);
-		Backend *be = z.ready;
-		if (be)
-			z.ready = be->next_zombie_;
-		kapi_spin_unlock_irqrestore(z.lock, flags);
+		Backend *be = z.ready->with([](Backend *&ready) {
+			Backend *first = ready;
+			if (first)
+				ready = first->next_zombie_;
+			return first;
+		});
 		if (!be)
 			return;
 		// Waits for the ring work that handed it over to return.
 		Box<Backend>::adopt(be).reset();
-		__atomic_sub_fetch(&z.count, 1, __ATOMIC_ACQ_REL);
+		z.count.sub(1);
 		kapi_waitq_wake(z.gone);
 	}
 }
@@ -307,6 +298,13 @@ void Backend::switch_state(kapi_xenbus_state s) noexcept
 		return;
 	}
 	state_ = s;
+	publish_state();
+}
+
+void Backend::publish_state() noexcept
+{
+	MutexGuard x(xs_lock_);
+	ring_view_.state = state_;
 }
 
 void Backend::fatal(int err, const char *msg) noexcept
@@ -314,6 +312,7 @@ void Backend::fatal(int err, const char *msg) noexcept
 	// xenbus_dev_fatal also switches the device to Closing.
 	kapi_xenbus_dev_fatal(dev_, err, msg);
 	state_ = KAPI_XENBUS_CLOSING;
+	publish_state();
 }
 
 void Backend::on_physical_device(void *ctx, const char *) noexcept
@@ -325,7 +324,7 @@ void Backend::on_physical_device(void *ctx, const char *) noexcept
 // device, then connect if the frontend is ready too.
 void Backend::physical_device_changed() noexcept
 {
-	Locked l(lock_);
+	MutexGuard l(lock_);
 	const char *node = kapi_xenbus_nodename(dev_);
 	char buf[kValueLen];
 	const int rc = kapi_xenbus_read(KAPI_XBT_NIL, node, "physical-device", buf, sizeof(buf));
@@ -385,6 +384,11 @@ void Backend::physical_device_changed() noexcept
 	device_ = dev.take();
 	major_ = major;
 	minor_ = minor;
+	{
+		MutexGuard x(xs_lock_);
+		ring_view_.major = major;
+		ring_view_.minor = minor;
+	}
 	copy_bytes(mode_, mode, sizeof(mode_));
 	have_physical_ = true;
 	try_connect();
@@ -393,7 +397,7 @@ void Backend::physical_device_changed() noexcept
 bool Backend::frontend_changed(kapi_xenbus_state frontend, bool online) noexcept
 {
 	reap();
-	Locked l(lock_);
+	MutexGuard l(lock_);
 	frontend_ = frontend;
 	switch (frontend) {
 	case KAPI_XENBUS_INITIALISING:
@@ -410,7 +414,7 @@ bool Backend::frontend_changed(kapi_xenbus_state frontend, bool online) noexcept
 			return false;
 		disconnect();
 		// As in-tree: no new rings while old ones still have I/O.
-		if (nr_retiring_ > 0) {
+		if (nr_retiring_.load() > 0) {
 			fatal(-err::kBusy, "pending I/O");
 			return false;
 		}
@@ -429,7 +433,7 @@ bool Backend::frontend_changed(kapi_xenbus_state frontend, bool online) noexcept
 		disconnect();
 		// Closed tells the frontend its grants are free: not before
 		// the last retiring ring has unmapped them (ring_retired).
-		if (nr_retiring_ > 0) {
+		if (nr_retiring_.load() > 0) {
 			close_pending_ = true;
 			if (state_ != KAPI_XENBUS_CLOSING)
 				switch_state(KAPI_XENBUS_CLOSING);
@@ -573,7 +577,6 @@ void Backend::try_connect() noexcept
 			return;
 		}
 	}
-	threads_started_ = true;
 }
 
 void Backend::write_discard_keys(kapi_xbt t, const negotiate::BackendConnectAdvert &a) noexcept
@@ -671,12 +674,15 @@ void Backend::announce_resize(const Device &device) noexcept
 	// unserialised, the one announcing S1 could commit last and leave
 	// xenstore at S1 for good. So one announcement at a time, each
 	// writing the live size rather than the one its ring saw.
-	Locked l(xs_lock_);
-	if (removed_)
+	MutexGuard x(xs_lock_);
+	// lock_'s state_, major_ and minor_ as the control path last
+	// published them (ring_view_): this ring thread may not take lock_.
+	const RingView view = ring_view_;
+	if (view.removed)
 		return;
 	Sector written;
 	kapi_log(KAPI_LOG_INFO, "VBD Resize: Domid: %d, Device: (%u, %u)\n",
-		 int(kapi_xenbus_otherend_id(dev_)), major_, minor_);
+		 int(kapi_xenbus_otherend_id(dev_)), view.major, view.minor);
 	for (;;) {
 		kapi_xbt t;
 		if (kapi_xenbus_transaction_start(&t) < 0) {
@@ -687,7 +693,7 @@ void Backend::announce_resize(const Device &device) noexcept
 		written = device.capacity();
 		// Rewriting our state makes a connected frontend re-read sectors.
 		if (write_uint(t, node, "sectors", written.raw()).is_error() ||
-		    write_uint(t, node, "state", unsigned(state_)).is_error()) {
+		    write_uint(t, node, "state", unsigned(view.state)).is_error()) {
 			kapi_log(KAPI_LOG_WARNING, "Error writing new size\n");
 			if (kapi_xenbus_transaction_end(t, true) < 0)
 				kapi_log(KAPI_LOG_WARNING, "Error ending transaction\n");
@@ -716,8 +722,8 @@ void Backend::withdraw_flush_feature(bool barrier) noexcept
 	const char *key = barrier ? "feature-barrier" : "feature-flush-cache";
 	// A retiring ring of a removed vbd: its nodes are gone, and a write
 	// would create them again.
-	Locked x(xs_lock_);
-	if (removed_)
+	MutexGuard x(xs_lock_);
+	if (ring_view_.removed)
 		return;
 	if (write_uint(KAPI_XBT_NIL, node, key, 0).is_error())
 		kapi_log(KAPI_LOG_WARNING, "%s: withdrawing %s failed\n", node, key);
@@ -748,9 +754,8 @@ void Backend::disconnect() noexcept
 	kapi_free(rings_);
 	rings_ = nullptr;
 	nr_rings_ = 0;
-	threads_started_ = false;
 	if (retiring) {
-		__atomic_add_fetch(&nr_retiring_, retiring, __ATOMIC_ACQ_REL);
+		nr_retiring_.add(retiring);
 		kapi_log(KAPI_LOG_INFO, "%s: %u rings retire once their I/O completes\n",
 			 kapi_xenbus_nodename(dev_), retiring);
 		return;
@@ -766,7 +771,7 @@ void Backend::ring_retired(BackendRing &ring) noexcept
 
 bool Backend::retire_locked(BackendRing &ring) noexcept
 {
-	Locked l(lock_);
+	MutexGuard l(lock_);
 	for (BackendRing **p = &retiring_; *p; p = &(*p)->next_retiring) {
 		if (*p == &ring) {
 			*p = ring.next_retiring;
@@ -781,7 +786,7 @@ bool Backend::retire_locked(BackendRing &ring) noexcept
 	// before the count drops: the destructor destroys reap_work_ once
 	// it sees no ring retiring.
 	kapi_work_queue(reap_work_);
-	if (__atomic_sub_fetch(&nr_retiring_, 1, __ATOMIC_ACQ_REL) > 0)
+	if (nr_retiring_.sub(1) > 0)
 		return false;
 	// Removed: dev_'s nodes and state are no longer ours.
 	if (removed_)
@@ -809,7 +814,7 @@ void Backend::reap() noexcept
 {
 	BackendRing *list;
 	{
-		Locked l(lock_);
+		MutexGuard l(lock_);
 		list = retired_;
 		retired_ = nullptr;
 	}
@@ -835,12 +840,12 @@ void Backend::log_disconnected() noexcept
 void Backend::reclaim_memory() noexcept
 {
 	// The rings' threads own their pools: they squeeze on seeing this.
-	__atomic_add_fetch(&squeeze_gen_, 1, __ATOMIC_RELAXED);
+	squeeze_gen_.add(1);
 }
 
 IoStats Backend::io_stats() noexcept
 {
-	Locked l(lock_);
+	MutexGuard l(lock_);
 	IoStats s = retired_io_;
 	for (unsigned i = 0; i < nr_rings_; i++)
 		s.add(rings_[i]->io_stats());
@@ -853,7 +858,7 @@ IoStats Backend::io_stats() noexcept
 
 GrantStats Backend::grant_stats() noexcept
 {
-	Locked l(lock_);
+	MutexGuard l(lock_);
 	GrantStats s = retired_grants_;
 	for (unsigned i = 0; i < nr_rings_; i++)
 		s.add(rings_[i]->grant_stats());
@@ -864,7 +869,7 @@ GrantStats Backend::grant_stats() noexcept
 
 bool Backend::physical_device(uint32_t *major, uint32_t *minor) noexcept
 {
-	Locked l(lock_);
+	MutexGuard l(lock_);
 	*major = major_;
 	*minor = minor_;
 	return have_physical_;
@@ -874,7 +879,7 @@ void Backend::mode(char *buf, size_t len) noexcept
 {
 	if (len == 0)
 		return;
-	Locked l(lock_);
+	MutexGuard l(lock_);
 	size_t i = 0;
 	for (; i + 1 < len && i < sizeof(mode_) && mode_[i]; i++)
 		buf[i] = mode_[i];

@@ -33,11 +33,11 @@
 // lock_, for a Backend destroyed directly with rings retiring.
 #pragma once
 
-#include "kapi/sync.h"
 #include "kapi/thread.h"
 #include "kapi/xenbus.h"
 #include "xbc/blkif.hpp"
 #include "xbc/memory.hpp"
+#include "xbc/sync.hpp"
 #include "xbc/result.hpp"
 
 #include "device.hpp"
@@ -90,106 +90,128 @@ public:
 	// unmapped, irq unbound) and may be freed. Takes lock_.
 	void ring_retired(BackendRing &ring) noexcept;
 	// Tests: rings still waiting for their in-flight bios.
-	unsigned nr_retiring() const noexcept
-	{
-		return __atomic_load_n(&nr_retiring_, __ATOMIC_ACQUIRE);
-	}
+	unsigned nr_retiring() const noexcept { return nr_retiring_.load(); }
 
 	// For rings and tests.
 	kapi_xenbus_device *xenbus() const noexcept { return dev_; }
-	kapi_xenbus_state state() const noexcept { return state_; }
+	kapi_xenbus_state state() noexcept XBC_EXCLUDES(lock_)
+	{
+		MutexGuard l(lock_);
+		return state_;
+	}
 	// Bumped by each reclaim_memory; a ring squeezes its page pool when
 	// it sees a new value.
-	unsigned long squeeze_generation() const noexcept
-	{
-		return __atomic_load_n(&squeeze_gen_, __ATOMIC_RELAXED);
-	}
+	unsigned long squeeze_generation() const noexcept { return squeeze_gen_.load_relaxed(); }
 	// A ring's thread calls this when the device size changed: rewrite
 	// `sectors` and `state` so a connected frontend re-reads the size.
 	// Rings announce one at a time and each writes the device's live
 	// size (again, until it holds still), so whichever commits last
 	// leaves the newest size in xenstore: a ring that saw an older
 	// change can no longer overwrite a newer one.
-	void announce_resize(const Device &device) noexcept;
+	void announce_resize(const Device &device) noexcept XBC_EXCLUDES(lock_, xs_lock_);
 	// A flush (or with `barrier`, a barrier) came back EOPNOTSUPP: stop
 	// advertising that one feature.
-	void withdraw_flush_feature(bool barrier) noexcept;
+	void withdraw_flush_feature(bool barrier) noexcept XBC_EXCLUDES(lock_, xs_lock_);
 
 	// Tests: the connection's rings (null when disconnected).
-	unsigned nr_rings() const noexcept { return nr_rings_; }
-	BackendRing *ring(unsigned i) const noexcept { return i < nr_rings_ ? rings_[i] : nullptr; }
-	Device *device() const noexcept { return device_.get(); }
+	unsigned nr_rings() noexcept XBC_EXCLUDES(lock_)
+	{
+		MutexGuard l(lock_);
+		return nr_rings_;
+	}
+	BackendRing *ring(unsigned i) noexcept XBC_EXCLUDES(lock_)
+	{
+		MutexGuard l(lock_);
+		return i < nr_rings_ ? rings_[i] : nullptr;
+	}
+	Device *device() noexcept XBC_EXCLUDES(lock_)
+	{
+		MutexGuard l(lock_);
+		return device_.get();
+	}
 
-	Backend(kapi_xenbus_device *dev, kapi_mutex *lock, kapi_mutex *xs_lock) noexcept;
+	Backend(kapi_xenbus_device *dev, Mutex lock, Mutex xs_lock) noexcept;
 
 private:
 	static void on_physical_device(void *ctx, const char *path) noexcept;
-	void physical_device_changed() noexcept;
-	[[nodiscard]] Status connect_rings() noexcept;
-	void try_connect() noexcept;
-	void write_connect_keys() noexcept;
+	void physical_device_changed() noexcept XBC_EXCLUDES(lock_);
+	[[nodiscard]] Status connect_rings() noexcept XBC_REQUIRES(lock_);
+	void try_connect() noexcept XBC_REQUIRES(lock_);
+	void write_connect_keys() noexcept XBC_REQUIRES(lock_);
 	void write_discard_keys(kapi_xbt t, const negotiate::BackendConnectAdvert &a) noexcept;
-	void disconnect() noexcept;
+	void disconnect() noexcept XBC_REQUIRES(lock_);
 	// Frees the rings that finished retiring. Takes lock_ itself.
-	void reap() noexcept;
+	void reap() noexcept XBC_EXCLUDES(lock_);
 	static void on_reap_work(void *ctx) noexcept;
 	static void on_zombie_work(void *ctx) noexcept;
 	// ring_retired's part under lock_: true when the last ring of a
 	// removed Backend retired.
-	[[nodiscard]] bool retire_locked(BackendRing &ring) noexcept;
+	[[nodiscard]] bool retire_locked(BackendRing &ring) noexcept XBC_EXCLUDES(lock_);
 	// remove() and the last retiring ring each drop one reference to a
 	// zombie, after releasing lock_: the second one hands it to the reaper.
 	void zombie_put() noexcept;
 	// Both references are gone: hand it to the reaper.
 	void zombie_ready() noexcept;
-	void log_disconnected() noexcept;
-	void switch_state(kapi_xenbus_state s) noexcept;
-	void fatal(int err, const char *msg) noexcept;
+	void log_disconnected() noexcept XBC_REQUIRES(lock_);
+	void switch_state(kapi_xenbus_state s) noexcept XBC_REQUIRES(lock_);
+	void fatal(int err, const char *msg) noexcept XBC_REQUIRES(lock_);
+	// state_ changed: copy it to ring_view_ (takes xs_lock_).
+	void publish_state() noexcept XBC_REQUIRES(lock_) XBC_EXCLUDES(xs_lock_);
 
 	kapi_xenbus_device *const dev_;
-	kapi_mutex *const lock_;		// see the file comment
+	Mutex lock_;		// see the file comment
 	// Serialises the rings' xenstore writes (announce_resize,
-	// withdraw_flush_feature) and guards removed_ for them. Taken after
-	// lock_, never before it.
-	kapi_mutex *const xs_lock_;
+	// withdraw_flush_feature) and guards ring_view_ for them. Taken
+	// after lock_, never before it.
+	Mutex xs_lock_;
 	struct kapi_xenbus_watch *watch_ = nullptr;	// physical-device
 	struct kapi_work *reap_work_ = nullptr;	// runs reap(); queued by ring_retired
 
-	// Guarded by lock_.
-	Box<Device> device_;
-	uint32_t major_ = 0;
-	uint32_t minor_ = 0;
-	bool have_physical_ = false;
-	char mode_[8] = {};
-	kapi_xenbus_state state_ = KAPI_XENBUS_INITIALISING;
-	Settings settings_ = {};		// this connection's snapshot
-	bool persistent_ = false;		// used on this connection
-	blkif::Abi abi_ = blkif::Abi::kNative;
-	BackendRing **rings_ = nullptr;		// nr_rings_ owned rings
-	unsigned nr_rings_ = 0;
-	bool threads_started_ = false;
-	kapi_xenbus_state frontend_ = KAPI_XENBUS_UNKNOWN;	// last seen
+	Box<Device> device_ XBC_GUARDED_BY(lock_);
+	uint32_t major_ XBC_GUARDED_BY(lock_) = 0;
+	uint32_t minor_ XBC_GUARDED_BY(lock_) = 0;
+	bool have_physical_ XBC_GUARDED_BY(lock_) = false;
+	char mode_[8] XBC_GUARDED_BY(lock_) = {};
+	kapi_xenbus_state state_ XBC_GUARDED_BY(lock_) = KAPI_XENBUS_INITIALISING;
+	Settings settings_ XBC_GUARDED_BY(lock_) = {};	// this connection's snapshot
+	bool persistent_ XBC_GUARDED_BY(lock_) = false;	// used on this connection
+	blkif::Abi abi_ XBC_GUARDED_BY(lock_) = blkif::Abi::kNative;
+	BackendRing **rings_ XBC_GUARDED_BY(lock_) = nullptr;	// nr_rings_ owned rings
+	unsigned nr_rings_ XBC_GUARDED_BY(lock_) = 0;
+	kapi_xenbus_state frontend_ XBC_GUARDED_BY(lock_) = KAPI_XENBUS_UNKNOWN;	// last seen
 	// Disconnected rings with bios in flight, then (once ring_retired)
 	// the retired ones until reap() (reap_work_) frees them.
-	BackendRing *retiring_ = nullptr;
-	BackendRing *retired_ = nullptr;
-	unsigned nr_retiring_ = 0;		// atomic: the destructor polls it
-	bool close_pending_ = false;		// switch to Closed when none retire
+	BackendRing *retiring_ XBC_GUARDED_BY(lock_) = nullptr;
+	BackendRing *retired_ XBC_GUARDED_BY(lock_) = nullptr;
+	Atomic<unsigned> nr_retiring_;	// changed under lock_; the destructor polls it
+	bool close_pending_ XBC_GUARDED_BY(lock_) = false;	// switch to Closed when none retire
 	// Counters of rings already torn down, so sysfs totals survive a
 	// reconnect.
-	IoStats retired_io_ = {};
-	GrantStats retired_grants_ = {};
+	IoStats retired_io_ XBC_GUARDED_BY(lock_) = {};
+	GrantStats retired_grants_ XBC_GUARDED_BY(lock_) = {};
 
-	unsigned long squeeze_gen_ = 0;		// atomic, rings read it
+	Atomic<unsigned long> squeeze_gen_;	// rings read it
 
-	// Set by remove() under lock_ and xs_lock_, with bios in flight:
-	// nothing may write to dev_'s nodes or switch its state any more.
-	bool removed_ = false;
+	// Set by remove() under lock_ and xs_lock_ (ring_view_.removed),
+	// with bios in flight: nothing may write to dev_'s nodes or switch
+	// its state any more.
+	bool removed_ XBC_GUARDED_BY(lock_) = false;
+	// What the rings' xenstore writers need of the control state. They
+	// cannot take lock_ (disconnect holds it while it stops their
+	// threads), so the control path copies it here under xs_lock_ when
+	// it changes: a locked snapshot, not a racy read of lock_'s fields.
+	struct RingView {
+		kapi_xenbus_state state;
+		uint32_t major;
+		uint32_t minor;
+		bool removed;
+	};
+	RingView ring_view_ XBC_GUARDED_BY(xs_lock_) = {KAPI_XENBUS_INITIALISING, 0, 0, false};
 	bool pin_held_ = true;			// module pin from the constructor
 	bool dev_ref_ = false;			// kapi_xenbus_device_get for a zombie
-	// atomic: a zombie is freed only once remove() is out of lock_'s
+	// A zombie is freed only once remove() is out of lock_'s
 	// mutex_unlock and the last ring has retired (2 -> 0).
-	unsigned zombie_refs_ = 0;
+	Atomic<unsigned> zombie_refs_;
 	Backend *next_zombie_ = nullptr;	// the reaper's list
 };
 

@@ -21,20 +21,12 @@ constexpr int kEOpNotSupp = err::kOpNotSupp;
 // Pages a bio may carry before we start another (BIO_MAX_VECS).
 constexpr unsigned kBioMaxVecs = 256;
 
-template <typename T> T atomic_load(const T &v) noexcept
-{
-	return __atomic_load_n(&v, __ATOMIC_ACQUIRE);
-}
-template <typename T> void atomic_store(T &v, T x) noexcept
-{
-	__atomic_store_n(&v, x, __ATOMIC_RELEASE);
-}
-
 } // namespace
 
-BackendRing::BackendRing(Backend &owner, const Settings &settings, const RingSetup &setup) noexcept
+BackendRing::BackendRing(Backend &owner, const Settings &settings, const RingSetup &setup,
+			 IrqSpinLock done_lock) noexcept
 	: owner_(owner), settings_(settings), index_(setup.index),
-	  persistent_(setup.persistent), port_(setup.port)
+	  persistent_(setup.persistent), port_(setup.port), done_lock_(move(done_lock))
 {
 }
 
@@ -44,7 +36,10 @@ Result<Box<BackendRing>> BackendRing::create(Backend &owner, const Settings &set
 	if (setup.nr_pages == 0 || setup.nr_pages > 16 ||
 	    (setup.nr_pages & (setup.nr_pages - 1)) != 0)
 		return Status::error(err::kInval);
-	auto ring = xbc::create<BackendRing>(Gfp::kKernel, owner, settings, setup);
+	auto done_lock = IrqSpinLock::create("xbc_ring_done");
+	if (done_lock.is_error())
+		return done_lock.status();
+	auto ring = xbc::create<BackendRing>(Gfp::kKernel, owner, settings, setup, done_lock.take());
 	if (ring.is_null())
 		return Status::error(err::kNoMem);
 	XBC_TRY_STATUS(ring->init(setup));
@@ -75,8 +70,7 @@ Status BackendRing::init(const RingSetup &setup) noexcept
 		return Status::error(err::kIo);
 
 	wq_ = kapi_waitq_create(KAPI_GFP_KERNEL);
-	done_lock_ = kapi_spinlock_create("xbc_ring_done", KAPI_GFP_KERNEL);
-	if (!wq_ || !done_lock_)
+	if (!wq_)
 		return Status::error(err::kNoMem);
 
 	GrantMapperConfig mc;
@@ -131,7 +125,6 @@ BackendRing::~BackendRing()
 	}
 	scratch_.reset();
 	mapper_.reset();
-	kapi_spinlock_destroy(done_lock_);
 	kapi_waitq_destroy(wq_);
 }
 
@@ -148,16 +141,15 @@ void BackendRing::shutdown() noexcept
 bool BackendRing::retire() noexcept
 {
 	stop();
-	if (pool_ && done_lock_) {
+	if (pool_) {
 		retire_completed();
 		if (in_flight() > 0) {
 			// From here the work item owns the ring's state, as the
 			// thread did; a completion already queued starts it.
-			const unsigned long flags = kapi_spin_lock_irqsave(done_lock_);
+			IrqSpinGuard g(done_lock_);
 			retiring_ = true;
-			if (done_)
+			if (done_.load_relaxed())
 				kapi_work_queue(retire_work_);
-			kapi_spin_unlock_irqrestore(done_lock_, flags);
 			return false;
 		}
 	}
@@ -229,7 +221,7 @@ void BackendRing::stop() noexcept
 
 void BackendRing::drain() noexcept
 {
-	if (!pool_ || !done_lock_)
+	if (!pool_)
 		return;
 	(void)wait_for_in_flight(/*stoppable=*/false);
 	retire_completed();
@@ -240,21 +232,21 @@ void BackendRing::drain() noexcept
 void BackendRing::on_irq(void *ctx) noexcept
 {
 	auto *r = static_cast<BackendRing *>(ctx);
-	atomic_store(r->events_pending_, true);
+	r->events_pending_.store(true);
 	kapi_waitq_wake(r->wq_);
 }
 
 bool BackendRing::has_work(void *ctx) noexcept
 {
 	auto *r = static_cast<BackendRing *>(ctx);
-	return atomic_load(r->events_pending_) || atomic_load(r->done_) != nullptr ||
+	return r->events_pending_.load() || r->done_.load() != nullptr ||
 	       kapi_thread_should_stop();
 }
 
 bool BackendRing::has_done(void *ctx) noexcept
 {
 	auto *r = static_cast<BackendRing *>(ctx);
-	return atomic_load(r->done_) != nullptr;
+	return r->done_.load() != nullptr;
 }
 
 bool BackendRing::has_done_or_stop(void *ctx) noexcept
@@ -288,7 +280,7 @@ void BackendRing::run_once() noexcept
 	Sector now;
 	if (device_->take_resize(&now))
 		owner_.announce_resize(*device_);
-	if (__atomic_exchange_n(&events_pending_, false, __ATOMIC_ACQ_REL))
+	if (events_pending_.exchange(false))
 		eoi_owed_ = true;
 
 	retire_completed();
@@ -296,7 +288,7 @@ void BackendRing::run_once() noexcept
 	if (!broken_) {
 		c = consume_requests();
 		if (c == Consume::kYield)
-			atomic_store(events_pending_, true);
+			events_pending_.store(true);
 	}
 	publish_responses();
 
@@ -380,28 +372,27 @@ void BackendRing::on_bio_done(void *ctx, int error) noexcept
 	if (error) {
 		const bool flush = p->op == Op::kFlushDiskCache || p->op == Op::kWriteBarrier;
 		if (flush && error == -kEOpNotSupp) {
-			atomic_store(p->flush_unsupported, true);
-			atomic_store(p->status, int16_t(RspStatus::kEopnotsupp));
+			p->flush_unsupported.store(true);
+			p->status.store(int16_t(RspStatus::kEopnotsupp));
 		} else {
-			atomic_store(p->status, int16_t(RspStatus::kError));
+			p->status.store(int16_t(RspStatus::kError));
 		}
 	}
-	if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL) == 0)
+	if (p->pending.sub(1) == 0)
 		p->ring->complete_one(p);
 }
 
 void BackendRing::complete_one(PendingRequest *p) noexcept
 {
-	const unsigned long flags = kapi_spin_lock_irqsave(done_lock_);
-	p->next = done_;
-	atomic_store(done_, p);
+	IrqSpinGuard g(done_lock_);
+	p->next = done_.load_relaxed();
+	done_.store(p);
 	// Wake under the lock: once the thread (or the work item) can take
 	// `p` off the list, a drain may finish and the ring (and wq_) be
 	// freed, so nothing here may touch the ring after the unlock.
 	kapi_waitq_wake(wq_);
 	if (retiring_)
 		kapi_work_queue(retire_work_);
-	kapi_spin_unlock_irqrestore(done_lock_, flags);
 }
 
 // Ring thread: every request whose bios are all done releases its grants
@@ -409,10 +400,12 @@ void BackendRing::complete_one(PendingRequest *p) noexcept
 // and is answered.
 void BackendRing::retire_completed() noexcept
 {
-	const unsigned long flags = kapi_spin_lock_irqsave(done_lock_);
-	PendingRequest *list = done_;
-	atomic_store(done_, static_cast<PendingRequest *>(nullptr));
-	kapi_spin_unlock_irqrestore(done_lock_, flags);
+	PendingRequest *list;
+	{
+		IrqSpinGuard g(done_lock_);
+		list = done_.load_relaxed();
+		done_.store(nullptr);
+	}
 
 #ifdef XBC_HOSTILE
 	hostile_release_kept(false);
@@ -425,7 +418,7 @@ void BackendRing::retire_completed() noexcept
 			continue;
 #endif
 		p->grants.release();
-		if (atomic_load(p->flush_unsupported)) {
+		if (p->flush_unsupported.load()) {
 			// As in-tree: withdraw only the feature that failed.
 			const bool barrier = p->op == Op::kWriteBarrier;
 			bool &withdrawn = barrier ? barrier_withdrawn_ : flush_withdrawn_;
@@ -434,7 +427,7 @@ void BackendRing::retire_completed() noexcept
 				owner_.withdraw_flush_feature(barrier);
 			}
 		}
-		respond(p->id, p->op, RspStatus(atomic_load(p->status)));
+		respond(p->id, p->op, RspStatus(p->status.load()));
 		put_free(p);
 	}
 	publish_responses();
@@ -510,7 +503,7 @@ bool BackendRing::hostile_keep(PendingRequest *p) noexcept
 	kapi_log(KAPI_LOG_NOTICE, "hostile: %s ring %u: keep-grant: answering id %llu, keeping its %u grants\n",
 		 kapi_xenbus_nodename(owner_.xenbus()), index_,
 		 static_cast<unsigned long long>(p->id.raw()), p->grants.count());
-	respond(p->id, p->op, RspStatus(atomic_load(p->status)));
+	respond(p->id, p->op, RspStatus(p->status.load()));
 	attack_kept_ = p;
 	attack_kept_until_ = kapi_jiffies() + jiffies_from_ms(hostile::kKeepGrantMs);
 	return true;
@@ -795,8 +788,8 @@ void BackendRing::dispatch_rw(const blkif::Request &req) noexcept
 	}
 	p->id = req.id;
 	p->op = op;
-	p->status = int16_t(RspStatus::kOkay);
-	p->flush_unsupported = false;
+	p->status.store_relaxed(int16_t(RspStatus::kOkay));
+	p->flush_unsupported.store_relaxed(false);
 
 	// For a write we only read the frontend's pages.
 	SegmentGrant *grants = scratch_->grants;
@@ -836,7 +829,7 @@ void BackendRing::submit_bios(PendingRequest *p, const blkif::Request &req, uint
 
 	// One reference while building, so an early completion cannot answer
 	// the request before its last bio is out.
-	atomic_store(p->pending, int32_t(1));
+	p->pending.store(1);
 	uint64_t sector = req.sector.raw();
 	kapi_bio *bio = nullptr;
 	bool failed = false;
@@ -845,14 +838,14 @@ void BackendRing::submit_bios(PendingRequest *p, const blkif::Request &req, uint
 		kapi_page *page = p->grants.page(i);
 		while (!bio || !kapi_bio_add_page(bio, page, s.length_bytes(), s.offset_bytes())) {
 			if (bio) {
-				__atomic_add_fetch(&p->pending, 1, __ATOMIC_ACQ_REL);
+				p->pending.add(1);
 				kapi_bio_submit(bio);
 			}
 			const unsigned vecs = nr_segs - i < kBioMaxVecs ? nr_segs - i : kBioMaxVecs;
 			bio = kapi_bio_alloc(device_->bdev(), bio_op, flags, sector, vecs,
 					     &BackendRing::on_bio_done, p);
 			if (!bio) {
-				atomic_store(p->status, int16_t(RspStatus::kError));
+				p->status.store(int16_t(RspStatus::kError));
 				failed = true;
 				break;
 			}
@@ -864,17 +857,17 @@ void BackendRing::submit_bios(PendingRequest *p, const blkif::Request &req, uint
 		bio = kapi_bio_alloc(device_->bdev(), KAPI_BIO_FLUSH, flags, 0, 0,
 				     &BackendRing::on_bio_done, p);
 		if (!bio)
-			atomic_store(p->status, int16_t(RspStatus::kError));
+			p->status.store(int16_t(RspStatus::kError));
 	}
 	if (bio) {
 		if (failed) {
 			kapi_bio_put(bio);
 		} else {
-			__atomic_add_fetch(&p->pending, 1, __ATOMIC_ACQ_REL);
+			p->pending.add(1);
 			kapi_bio_submit(bio);
 		}
 	}
-	if (__atomic_sub_fetch(&p->pending, 1, __ATOMIC_ACQ_REL) == 0)
+	if (p->pending.sub(1) == 0)
 		complete_one(p);
 }
 

@@ -31,7 +31,6 @@
 #pragma once
 
 #include "kapi/evtchn.h"
-#include "kapi/sync.h"
 #include "kapi/thread.h"
 #include "kapi/xenbus.h"
 #include "xbc/blkif.hpp"
@@ -39,6 +38,7 @@
 #include "xbc/grant_mapper.hpp"
 #include "xbc/memory.hpp"
 #include "xbc/result.hpp"
+#include "xbc/sync.hpp"
 
 #include "device.hpp"
 #include "settings.hpp"
@@ -70,9 +70,9 @@ struct PendingRequest {
 	PendingRequest *next;		// free list or done list
 	blkif::RequestId id;
 	blkif::Op op;			// echoed in the response
-	int16_t status;			// atomic: bio completions may set an error
-	bool flush_unsupported;		// atomic: a flush/barrier bio said EOPNOTSUPP
-	int32_t pending;		// atomic: bios in flight + 1 while building
+	Atomic<int16_t> status;		// bio completions may set an error
+	Atomic<bool> flush_unsupported;	// a flush/barrier bio said EOPNOTSUPP
+	Atomic<int32_t> pending;	// bios in flight + 1 while building
 	RequestMapping grants;		// the mapped segments (released by the thread)
 };
 
@@ -127,7 +127,8 @@ public:
 	[[nodiscard]] uint32_t in_flight() const noexcept { return nr_pending_ - nr_free_; }
 	[[nodiscard]] uint32_t size() const noexcept { return ring_.size(); }
 
-	BackendRing(Backend &owner, const Settings &settings, const RingSetup &setup) noexcept;
+	BackendRing(Backend &owner, const Settings &settings, const RingSetup &setup,
+		    IrqSpinLock done_lock) noexcept;
 
 private:
 	enum class Consume { kDrained, kNoSlot, kYield };
@@ -189,7 +190,6 @@ private:
 	void *ring_area_ = nullptr;		// kapi_xenbus_map_ring
 	blkif::BlkifBackRing ring_;
 	kapi_waitq *wq_ = nullptr;
-	kapi_spinlock *done_lock_ = nullptr;
 	Box<GrantMapper> mapper_;
 	PendingRequest **pool_ = nullptr;	// nr_pending_ owned entries
 	uint32_t nr_pending_ = 0;
@@ -214,10 +214,12 @@ private:
 	IoStats io_ = {};		// written by the thread, read relaxed
 	GrantStats grants_ = {};	// the mapper's counters, published by the thread
 
-	// Shared with irq and completion contexts (atomics, done_lock_).
-	bool events_pending_ = false;
-	PendingRequest *done_ = nullptr;	// under done_lock_
-	bool retiring_ = false;		// under done_lock_: completions queue the work
+	// Shared with irq and completion contexts.
+	IrqSpinLock done_lock_;
+	Atomic<bool> events_pending_;
+	// Changed under done_lock_; has_work() peeks at it without.
+	Atomic<PendingRequest *> done_;
+	bool retiring_ XBC_GUARDED_BY(done_lock_) = false;	// completions queue the work
 
 #ifdef XBC_HOSTILE
 	// Test-only, ring thread only (hostile.hpp).

@@ -57,10 +57,10 @@ uint32_t Device::vdisk_info() const noexcept
 bool Device::take_resize(Sector *now) noexcept
 {
 	const uint64_t live = kapi_bdev_nr_sectors(bdev_);
-	if (live == __atomic_load_n(&announced_, __ATOMIC_RELAXED))
+	if (live == announced_.load_relaxed())
 		return false;
 	// Rings race here: only the one that swaps the value announces it.
-	if (__atomic_exchange_n(&announced_, live, __ATOMIC_RELAXED) == live)
+	if (announced_.exchange(live) == live)
 		return false;
 	*now = Sector(live);
 	return true;

@@ -8,6 +8,7 @@
 #include "kapi/block.h"
 #include "xbc/memory.hpp"
 #include "xbc/result.hpp"
+#include "xbc/sync.hpp"
 #include "xbc/types.hpp"
 
 namespace xbc::blkback {
@@ -53,7 +54,7 @@ private:
 	bool readonly_;
 	bool cdrom_;
 	uint64_t align_mask_;
-	uint64_t announced_;	// atomic: the size the frontend was last told
+	Atomic<uint64_t> announced_;	// the size the frontend was last told
 };
 
 } // namespace xbc::blkback

@@ -62,9 +62,8 @@ Driver *driver_instance() noexcept
 // ---------------------------------------------------------------------------
 // Frontend: probe
 
-Frontend::Frontend(kapi_xenbus_device *dev, Driver *driver, kapi_mutex *mutex, uint32_t vdevice,
-		   const VdevLayout &layout) noexcept
-	: dev_(dev), driver_(driver), mutex_(mutex), vdevice_(vdevice), layout_(layout),
+Frontend::Frontend(kapi_xenbus_device *dev, Driver *driver, Mutex mutex, const VdevLayout &layout) noexcept
+	: dev_(dev), driver_(driver), mutex_(move(mutex)), layout_(layout),
 	  handle_(handle_from_nodename(kapi_xenbus_nodename(dev)))
 {
 }
@@ -109,15 +108,12 @@ Result<Box<Frontend>> Frontend::create(kapi_xenbus_device *dev, Driver *driver) 
 		return layout.status();
 	}
 
-	kapi_mutex *mutex = kapi_mutex_create("xbc_blkfront_dev", KAPI_GFP_KERNEL);
-	if (!mutex)
+	auto mutex = Mutex::create("xbc_blkfront_dev");
+	if (mutex.is_error())
+		return mutex.status();
+	Box<Frontend> fe = xbc::create<Frontend>(Gfp::kKernel, dev, driver, mutex.take(), layout.value());
+	if (fe.is_null())
 		return Status::error(err::kNoMem);
-	Box<Frontend> fe = xbc::create<Frontend>(Gfp::kKernel, dev, driver, mutex, vdevice.value(),
-						 layout.value());
-	if (fe.is_null()) {
-		kapi_mutex_destroy(mutex);
-		return Status::error(err::kNoMem);
-	}
 	const Status reserved = driver->minors().reserve(fe->minors_, layout.value().first_minor,
 							 layout.value().minors);
 	if (reserved.is_error())
@@ -140,13 +136,21 @@ Frontend::~Frontend()
 		driver_->remove(*this);
 	// Normally remove() did all this; the same order if it did not: no
 	// irq may reach the disk once it is put.
-	destroy_rings(true);
+	{
+		MutexGuard g(mutex_);	// no other user is left; keeps the rules uniform
+		destroy_rings(true);
+	}
 	kapi_blkmq_disk_del(disk_);
 	kapi_blkmq_disk_put(disk_);
 	disk_ = nullptr;
 	if (minors_.node.is_linked())
 		driver_->minors().release(minors_);
-	kapi_mutex_destroy(mutex_);
+}
+
+void Frontend::set_conn(Conn c) noexcept
+{
+	conn_ = c;
+	conn_snapshot_.store_relaxed(c);
 }
 
 void Frontend::switch_state(kapi_xenbus_state s) noexcept
@@ -163,11 +167,9 @@ void Frontend::switch_state(kapi_xenbus_state s) noexcept
 
 void Frontend::otherend_changed(kapi_xenbus_state state) noexcept
 {
-	kapi_mutex_lock(mutex_);
-	if (read_once(removing_)) {
-		kapi_mutex_unlock(mutex_);
+	MutexGuard g(mutex_);
+	if (removing_.load_relaxed())
 		return;
-	}
 	switch (state) {
 	case KAPI_XENBUS_INITWAIT:
 		if (our_state_ == KAPI_XENBUS_INITIALISING)
@@ -200,7 +202,6 @@ void Frontend::otherend_changed(kapi_xenbus_state state) noexcept
 	default:
 		break;
 	}
-	kapi_mutex_unlock(mutex_);
 }
 
 Status Frontend::talk_to_backend() noexcept
@@ -232,7 +233,7 @@ Status Frontend::talk_to_backend() noexcept
 		}
 		rings_[i] = ring.take();
 		// Release: queue_rq sees the ring whole once it sees it counted.
-		__atomic_store_n(&nr_rings_, i + 1, __ATOMIC_RELEASE);
+		nr_rings_.store(i + 1);
 	}
 
 	Status st = Status::ok();
@@ -305,13 +306,14 @@ Status Frontend::write_connection_keys(kapi_xbt t, const RingPlan &plan, const c
 		*what = "writing ring-page-order";
 		XBC_TRY_STATUS(write_u64(t, node, "ring-page-order", plan.ring_page_order));
 	}
-	if (nr_rings_ > 1) {
+	const uint32_t nr_rings = nr_rings_.load_relaxed();	// ours: under mutex_
+	if (nr_rings > 1) {
 		*what = "writing multi-queue-num-queues";
-		XBC_TRY_STATUS(write_u64(t, node, "multi-queue-num-queues", nr_rings_));
+		XBC_TRY_STATUS(write_u64(t, node, "multi-queue-num-queues", nr_rings));
 	}
-	for (uint32_t q = 0; q < nr_rings_; q++) {
+	for (uint32_t q = 0; q < nr_rings; q++) {
 		char prefix[24] = "";
-		if (nr_rings_ > 1)
+		if (nr_rings > 1)
 			join(prefix, sizeof(prefix), "queue-", format_u64(q, num), "/");
 		*what = "writing ring-ref";
 		if (pages == 1) {
@@ -339,10 +341,10 @@ Status Frontend::write_connection_keys(kapi_xbt t, const RingPlan &plan, const c
 void Frontend::apply_features(const Features &f) noexcept
 {
 	features_ = f;
-	write_once(flush_, f.flush != negotiate::FlushMode::kNone);
-	write_once(fua_, f.fua);
-	write_once(discard_, f.discard);
-	write_once(secure_discard_, f.secure_discard);
+	flush_.store_relaxed(f.flush != negotiate::FlushMode::kNone);
+	fua_.store_relaxed(f.fua);
+	discard_.store_relaxed(f.discard);
+	secure_discard_.store_relaxed(f.secure_discard);
 }
 
 // Segments per request the disk may take now: what the rings carry, and
@@ -389,14 +391,13 @@ void Frontend::connect() noexcept
 	const Features f = negotiate::negotiate_frontend(settings_, b, trusted_key_);
 	Status st = Status::ok();
 	apply_features(f);
-	for (uint32_t i = 0; i < nr_rings_; i++) {
+	for (uint32_t i = 0; i < nr_rings_.load_relaxed(); i++) {
 		st = rings_[i]->configure(f);
 		if (st.is_error()) {
 			kapi_xenbus_dev_fatal(dev_, st.code(), "setting up ring buffers");
 			return;
 		}
 	}
-	vdisk_info_ = geometry.info;
 
 	const bool recovering = conn_ == Conn::kSuspended;
 	if (!disk_) {
@@ -418,22 +419,22 @@ void Frontend::connect() noexcept
 	}
 	log_features();
 	switch_state(KAPI_XENBUS_CONNECTED);
-	conn_ = Conn::kConnected;
-	write_once(broken_, false);
-	write_once(queues_stopped_, false);
+	set_conn(Conn::kConnected);
+	broken_.store_relaxed(false);
+	queues_stopped_.store_relaxed(false);
 	kapi_blkmq_start_stopped_queues(disk_);
 	if (recovering) {
 		kapi_blkmq_kick_requeue(disk_);
 		kapi_blkmq_resubmit_bios(disk_);
 		return;
 	}
-	if (!disk_added_) {
+	if (!disk_added_.load_relaxed()) {
 		st = Status::from_kapi(kapi_blkmq_disk_add(disk_, dev_));
 		if (st.is_error()) {
 			kapi_xenbus_dev_fatal(dev_, st.code(), "adding the disk");
 			return;
 		}
-		write_once(disk_added_, true);
+		disk_added_.store_relaxed(true);
 	}
 }
 
@@ -463,7 +464,7 @@ Status Frontend::create_disk(const negotiate::DiskGeometry &g) noexcept
 	// barrier; in-tree BUG_ONs): with bigger requests, the block layer
 	// sends FUA as a write then a flush (a barrier without data).
 	disk_fua_ = features_.fua && segments <= kMaxDirectSegments;
-	cfg.nr_hw_queues = nr_rings_;
+	cfg.nr_hw_queues = nr_rings_.load_relaxed();
 	cfg.queue_depth = rings_[0]->size();
 	cfg.capacity = g.sectors;
 	cfg.logical_block_size = g.logical_block_size;
@@ -497,7 +498,7 @@ Status Frontend::create_disk(const negotiate::DiskGeometry &g) noexcept
 	kapi_blkmq_disk *disk = nullptr;
 	XBC_TRY_STATUS(Status::from_kapi(kapi_blkmq_disk_alloc(&cfg, &kOps, this, &disk)));
 	disk_ = disk;
-	hw_queues_ = nr_rings_;
+	hw_queues_ = nr_rings_.load_relaxed();
 	disk_max_segments_ = segments;
 	return Status::ok();
 }
@@ -507,10 +508,10 @@ void Frontend::closing() noexcept
 	if (our_state_ == KAPI_XENBUS_CLOSING || our_state_ == KAPI_XENBUS_CLOSED)
 		return;
 	if (disk_) {
-		write_once(queues_stopped_, true);	// before the stop a completion could undo
+		queues_stopped_.store_relaxed(true);	// before the stop a completion could undo
 		// An irq that read the flag before it was set may still be
 		// restarting queues under its ring lock: let it finish first.
-		for (uint32_t i = 0; i < nr_rings_; i++)
+		for (uint32_t i = 0; i < nr_rings_.load_relaxed(); i++)
 			rings_[i]->wait_for_irq_section();
 		kapi_blkmq_stop_queues(disk_);
 		kapi_blkmq_mark_dead(disk_);
@@ -523,18 +524,19 @@ void Frontend::closing() noexcept
 
 int Frontend::queue_rq(unsigned int hwq, kapi_blk_request *rq) noexcept
 {
-	if (read_once(dead_))
+	if (dead_.load_relaxed())
 		return -err::kIo;
 	// Acquire pairs with talk_to_backend's release: a ring counted is a
 	// ring fully made.
-	const uint32_t n = __atomic_load_n(&nr_rings_, __ATOMIC_ACQUIRE);
-	IoRing *ring = n ? rings_[hwq % n].get() : nullptr;
+	const uint32_t n = nr_rings_.load();
+	IoRing *ring = n ? data_path_ring(hwq % n) : nullptr;
 	if (!ring) {
 		// Between rings (a resume that failed to reconnect). Stopping
 		// the queue here would race with connect's restart, which may
 		// have run already and is not ordered with us by any lock: let
-		// blk-mq retry after a delay (BLK_STS_RESOURCE) instead.
-		if (read_once(conn_) != Conn::kSuspended)
+		// blk-mq retry after a delay (BLK_STS_RESOURCE) instead. conn_
+		// is mutex_'s, which we may not sleep on here: its snapshot.
+		if (conn_snapshot_.load_relaxed() != Conn::kSuspended)
 			return -err::kIo;
 		return -err::kAgain;
 	}
@@ -543,21 +545,21 @@ int Frontend::queue_rq(unsigned int hwq, kapi_blk_request *rq) noexcept
 
 void Frontend::disable_flush() noexcept
 {
-	write_once(flush_, false);
-	write_once(fua_, false);
+	flush_.store_relaxed(false);
+	fua_.store_relaxed(false);
 	kapi_blkmq_disable_flush(disk_);
 }
 
 void Frontend::disable_discard() noexcept
 {
-	write_once(discard_, false);
-	write_once(secure_discard_, false);
+	discard_.store_relaxed(false);
+	secure_discard_.store_relaxed(false);
 	kapi_blkmq_disable_discard(disk_);
 }
 
 void Frontend::ring_broken() noexcept
 {
-	write_once(broken_, true);
+	broken_.store_relaxed(true);
 }
 
 // ---------------------------------------------------------------------------
@@ -565,8 +567,8 @@ void Frontend::ring_broken() noexcept
 
 void Frontend::destroy_rings(bool final) noexcept
 {
-	const uint32_t n = nr_rings_;
-	write_once(nr_rings_, 0u);
+	const uint32_t n = nr_rings_.load_relaxed();
+	nr_rings_.store_relaxed(0);
 	for (uint32_t i = 0; i < n; i++) {
 		if (!final && rings_[i]->held()) {
 			for (Box<IoRing> &slot : retired_) {
@@ -588,7 +590,7 @@ bool Frontend::holds_mapped_requests() const noexcept
 	for (const Box<IoRing> &r : retired_)
 		if (!r.is_null())
 			return true;
-	for (uint32_t i = 0; i < nr_rings_; i++)
+	for (uint32_t i = 0; i < nr_rings_.load_relaxed(); i++)
 		if (rings_[i]->held())
 			return true;
 	return false;
@@ -607,30 +609,27 @@ void Frontend::sweep_retired() noexcept
 
 Status Frontend::resume() noexcept
 {
-	kapi_mutex_lock(mutex_);
-	if (read_once(removing_)) {
-		kapi_mutex_unlock(mutex_);
+	MutexGuard g(mutex_);
+	if (removing_.load_relaxed())
 		return Status::error(err::kNoDev);
-	}
 	// xenbus put our state back to Initialising before calling us.
 	our_state_ = KAPI_XENBUS_INITIALISING;
 	if (disk_)
 		kapi_blkmq_quiesce(disk_);
-	for (uint32_t i = 0; i < nr_rings_; i++)
+	for (uint32_t i = 0; i < nr_rings_.load_relaxed(); i++)
 		rings_[i]->requeue_all();
 	if (conn_ == Conn::kConnected)
-		conn_ = Conn::kSuspended;
+		set_conn(Conn::kSuspended);
 	destroy_rings();
 	// A ring that broke (or held a request just now) belonged to the old
 	// connection; held requests wait in retired_ for the purge. What is
 	// dispatched from now on waits for the new rings instead of failing.
-	write_once(broken_, false);
+	broken_.store_relaxed(false);
 	// New rings exist (not yet live) before blk-mq may dispatch again, so
 	// a dispatch stops its queue under the ring lock and connect restarts it.
 	const Status st = talk_to_backend();
 	if (disk_)
 		kapi_blkmq_unquiesce(disk_);
-	kapi_mutex_unlock(mutex_);
 	return st;
 }
 
@@ -640,11 +639,11 @@ void Frontend::remove() noexcept
 	// mutex every probe and rmmod need, never waits for this device.
 	if (driver_node.is_linked())
 		driver_->remove(*this);
-	kapi_mutex_lock(mutex_);
-	write_once(removing_, true);
+	mutex_.lock();
+	removing_.store_relaxed(true);
 	// Pairs with IoRing::hold_locked: a request held from here on gets
 	// the last resort at once; one held before shows in the checks below.
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	full_fence();
 	// A healthy disk goes first, while the backend still answers, so its
 	// dirty data is written back (in-tree order). A dead one is failed,
 	// and so is one with requests held from an earlier connection
@@ -652,27 +651,27 @@ void Frontend::remove() noexcept
 	sweep_retired();
 	const bool healthy = conn_ == Conn::kConnected && !is_broken() &&
 			     our_state_ == KAPI_XENBUS_CONNECTED && !holds_mapped_requests();
-	if (disk_ && healthy && disk_added_) {
+	if (disk_ && healthy && disk_added_.load_relaxed()) {
 		// del_gendisk may wait long on a slow backend: not under our
 		// mutex, so xenwatch (otherend_changed) never blocks on it;
 		// removing_ makes every other control call a no-op meanwhile.
-		kapi_mutex_unlock(mutex_);
+		mutex_.unlock();
 		kapi_blkmq_disk_del(disk_);
-		kapi_mutex_lock(mutex_);
-		write_once(dead_, true);
+		mutex_.lock();
+		dead_.store_relaxed(true);
 		// The rings (and their irqs) go before the disk's memory: a
 		// completion still running on another CPU restarts queues.
 		destroy_rings(true);
 		kapi_blkmq_disk_put(disk_);
 		disk_ = nullptr;
-		write_once(disk_added_, false);
+		disk_added_.store_relaxed(false);
 	}
-	write_once(dead_, true);
+	dead_.store_relaxed(true);
 	if (disk_)
 		drop_disk();
 	destroy_rings(true);
-	conn_ = Conn::kDisconnected;
-	kapi_mutex_unlock(mutex_);
+	set_conn(Conn::kDisconnected);
+	mutex_.unlock();
 }
 
 // A disk whose backend is gone: quiesced, so no queue_rq holds a ring while
@@ -684,7 +683,7 @@ void Frontend::drop_disk() noexcept
 {
 	kapi_blkmq_quiesce(disk_);
 	kapi_blkmq_mark_dead(disk_);
-	conn_ = Conn::kDisconnected;
+	set_conn(Conn::kDisconnected);
 	destroy_rings(true);
 	kapi_blkmq_unquiesce(disk_);
 	// Queues stopped at Closing, and the requeue list (flush, FUA,
@@ -697,8 +696,8 @@ void Frontend::drop_disk() noexcept
 	kapi_blkmq_disk_del(disk_);
 	kapi_blkmq_disk_put(disk_);
 	disk_ = nullptr;
-	write_once(disk_added_, false);
-	write_once(queues_stopped_, false);
+	disk_added_.store_relaxed(false);
+	queues_stopped_.store_relaxed(false);
 	hw_queues_ = 0;
 }
 
@@ -706,20 +705,20 @@ void Frontend::purge() noexcept
 {
 	// The purge thread holds the driver mutex: never wait for a device
 	// busy in its control path (a connect, a remove); next round.
-	if (!kapi_mutex_trylock(mutex_))
+	if (!mutex_.try_lock())
 		return;
 	// Every ring: held requests may wait for the backend to unmap.
-	for (uint32_t i = 0; i < nr_rings_; i++)
+	for (uint32_t i = 0; i < nr_rings_.load_relaxed(); i++)
 		rings_[i]->purge();
 	sweep_retired();
-	kapi_mutex_unlock(mutex_);
+	mutex_.unlock();
 }
 
 GrantPoolStats Frontend::pool_stats() noexcept
 {
 	GrantPoolStats sum{};
-	kapi_mutex_lock(mutex_);
-	for (uint32_t i = 0; i < nr_rings_; i++) {
+	MutexGuard g(mutex_);
+	for (uint32_t i = 0; i < nr_rings_.load_relaxed(); i++) {
 		const GrantPoolStats s = rings_[i]->pool_stats();
 		sum.pages += s.pages;
 		sum.granted += s.granted;
@@ -729,15 +728,14 @@ GrantPoolStats Frontend::pool_stats() noexcept
 		sum.revocations += s.revocations;
 		sum.deferred += s.deferred;
 	}
-	kapi_mutex_unlock(mutex_);
 	return sum;
 }
 
 // ---------------------------------------------------------------------------
 // Driver
 
-Driver::Driver(Box<MinorRegistry> minors, kapi_mutex *mutex) noexcept
-	: mutex_(mutex), minors_(move(minors))
+Driver::Driver(Box<MinorRegistry> minors, Mutex mutex) noexcept
+	: minors_(move(minors)), devices_(move(mutex))
 {
 }
 
@@ -746,14 +744,12 @@ Result<Box<Driver>> Driver::create() noexcept
 	auto minors = MinorRegistry::create();
 	if (minors.is_error())
 		return minors.status();
-	kapi_mutex *mutex = kapi_mutex_create("xbc_blkfront_driver", KAPI_GFP_KERNEL);
-	if (!mutex)
+	auto mutex = Mutex::create("xbc_blkfront_driver");
+	if (mutex.is_error())
+		return mutex.status();
+	Box<Driver> d = xbc::create<Driver>(Gfp::kKernel, minors.take(), mutex.take());
+	if (d.is_null())
 		return Status::error(err::kNoMem);
-	Box<Driver> d = xbc::create<Driver>(Gfp::kKernel, minors.take(), mutex);
-	if (d.is_null()) {
-		kapi_mutex_destroy(mutex);
-		return Status::error(err::kNoMem);
-	}
 	return d;
 }
 
@@ -762,31 +758,28 @@ Driver::~Driver()
 	kapi_thread_stop(purge_thread_);
 	if (purge_wq_)
 		kapi_waitq_destroy(purge_wq_);
-	XBC_CHECK(devices_.empty());
-	devices_.clear();
-	kapi_mutex_destroy(mutex_);
+	devices_.with([](auto &devices) {
+		XBC_CHECK(devices.empty());
+		devices.clear();
+	});
 }
 
 void Driver::add(Frontend &fe) noexcept
 {
-	kapi_mutex_lock(mutex_);
-	devices_.push_back(fe);
-	kapi_mutex_unlock(mutex_);
+	devices_.with([&](auto &devices) { devices.push_back(fe); });
 }
 
 void Driver::remove(Frontend &fe) noexcept
 {
-	kapi_mutex_lock(mutex_);
-	devices_.remove(fe);
-	kapi_mutex_unlock(mutex_);
+	devices_.with([&](auto &devices) { devices.remove(fe); });
 }
 
 void Driver::purge_all() noexcept
 {
-	kapi_mutex_lock(mutex_);
-	for (Frontend &fe : devices_)
-		fe.purge();
-	kapi_mutex_unlock(mutex_);
+	devices_.with([](auto &devices) {
+		for (Frontend &fe : devices)
+			fe.purge();
+	});
 }
 
 namespace {

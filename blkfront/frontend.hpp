@@ -20,20 +20,22 @@
 // InitWait (in-tree leaves the node at Closed and nothing happens).
 //
 // Concurrency: mutex_ serialises the control path (xenwatch thread, probe,
-// remove, resume, the purge thread). The data path (queue_rq, irq) reads
-// only rings_ (changed only while the queues are quiesced) and the feature
-// flags below, which it reads and clears with single accesses.
+// remove, resume, the purge thread); what it guards is declared so below
+// and clang checks it (scripts/check, tsa). The data path (queue_rq, irq)
+// never takes it (queue_rq may run in atomic context): it reads rings_
+// (changed only while the queues are quiesced), nr_rings_ and the Atomic
+// flags and snapshots below, which the control path publishes.
 #pragma once
 
 #include "kapi/blkmq.h"
 #include "kapi/thread.h"
-#include "kapi/sync.h"
 #include "kapi/xenbus.h"
 #include "blkfront/io_ring.hpp"
 #include "blkfront/settings.hpp"
 #include "blkfront/vdev.hpp"
 #include "xbc/list.hpp"
 #include "xbc/memory.hpp"
+#include "xbc/sync.hpp"
 
 namespace xbc::blkfront {
 
@@ -53,96 +55,118 @@ public:
 	void remove() noexcept;
 	// Ends grants the backend stopped mapping (persistent grants only).
 	void purge() noexcept;
-	[[nodiscard]] bool is_ready() const noexcept { return read_once(disk_added_); }
-	[[nodiscard]] GrantPoolStats pool_stats() noexcept;
-	[[nodiscard]] const Features &features() const noexcept { return features_; }
-	[[nodiscard]] uint32_t nr_rings() const noexcept { return nr_rings_; }
-	[[nodiscard]] IoRing *ring(uint32_t i) const noexcept { return i < nr_rings_ ? rings_[i].get() : nullptr; }
+	[[nodiscard]] bool is_ready() const noexcept { return disk_added_.load_relaxed(); }
+	[[nodiscard]] GrantPoolStats pool_stats() noexcept XBC_EXCLUDES(mutex_);
+	// A copy taken under mutex_ (tests).
+	[[nodiscard]] Features features() noexcept XBC_EXCLUDES(mutex_)
+	{
+		MutexGuard g(mutex_);
+		return features_;
+	}
+	[[nodiscard]] uint32_t nr_rings() const noexcept { return nr_rings_.load(); }
+	// Tests: ring i of the connection, looked up under mutex_.
+	[[nodiscard]] IoRing *ring(uint32_t i) noexcept XBC_EXCLUDES(mutex_)
+	{
+		MutexGuard g(mutex_);
+		return i < nr_rings_.load_relaxed() ? rings_[i].get() : nullptr;
+	}
 
 	// --- data path (any context)
 	[[nodiscard]] int queue_rq(unsigned int hwq, kapi_blk_request *rq) noexcept;
 	const char *name() const noexcept { return layout_.name; }
 	kapi_blkmq_disk *disk() const noexcept { return disk_; }
-	[[nodiscard]] bool is_broken() const noexcept { return read_once(broken_); }
-	[[nodiscard]] bool flush_enabled() const noexcept { return read_once(flush_); }
-	[[nodiscard]] bool fua_enabled() const noexcept { return read_once(fua_); }
-	[[nodiscard]] bool discard_enabled() const noexcept { return read_once(discard_); }
-	[[nodiscard]] bool secure_discard_enabled() const noexcept { return read_once(secure_discard_); }
+	[[nodiscard]] bool is_broken() const noexcept { return broken_.load_relaxed(); }
+	[[nodiscard]] bool flush_enabled() const noexcept { return flush_.load_relaxed(); }
+	[[nodiscard]] bool fua_enabled() const noexcept { return fua_.load_relaxed(); }
+	[[nodiscard]] bool discard_enabled() const noexcept { return discard_.load_relaxed(); }
+	[[nodiscard]] bool secure_discard_enabled() const noexcept { return secure_discard_.load_relaxed(); }
 	// The control path stopped every queue (Closing): no completion may
 	// restart them; only connect or remove does.
-	[[nodiscard]] bool queues_stopped() const noexcept { return read_once(queues_stopped_); }
+	[[nodiscard]] bool queues_stopped() const noexcept { return queues_stopped_.load_relaxed(); }
 	// The backend answered EOPNOTSUPP: stop using the feature (in-tree).
 	void disable_flush() noexcept;
 	void disable_discard() noexcept;
 	// A ring broke: the device is in an error state from now on.
 	void ring_broken() noexcept;
 	// remove() began: a request held from now on cannot wait for a purge.
-	[[nodiscard]] bool is_removing() const noexcept { return read_once(removing_); }
+	[[nodiscard]] bool is_removing() const noexcept { return removing_.load_relaxed(); }
 
 	ListNode driver_node;	// on Driver's device list, under its mutex
 
-	Frontend(kapi_xenbus_device *dev, Driver *driver, kapi_mutex *mutex, uint32_t vdevice,
-		 const VdevLayout &layout) noexcept;
+	Frontend(kapi_xenbus_device *dev, Driver *driver, Mutex mutex, const VdevLayout &layout) noexcept;
 
 private:
 	enum class Conn : uint8_t { kDisconnected, kConnected, kSuspended };
 
-	Status talk_to_backend() noexcept;
-	Status write_connection_keys(kapi_xbt t, const RingPlan &plan, const char **what) noexcept;
+	Status talk_to_backend() noexcept XBC_REQUIRES(mutex_);
+	Status write_connection_keys(kapi_xbt t, const RingPlan &plan, const char **what) noexcept
+		XBC_REQUIRES(mutex_);
 	void remove_layout_keys(kapi_xbt t, const char *node) noexcept;
-	void connect() noexcept;
-	void resize() noexcept;
-	Status create_disk(const negotiate::DiskGeometry &g) noexcept;
-	void apply_features(const Features &f) noexcept;
-	uint32_t disk_segments() const noexcept;
-	void log_features() noexcept;
-	void closing() noexcept;
+	void connect() noexcept XBC_REQUIRES(mutex_);
+	void resize() noexcept XBC_REQUIRES(mutex_);
+	Status create_disk(const negotiate::DiskGeometry &g) noexcept XBC_REQUIRES(mutex_);
+	void apply_features(const Features &f) noexcept XBC_REQUIRES(mutex_);
+	uint32_t disk_segments() const noexcept XBC_REQUIRES(mutex_);
+	void log_features() noexcept XBC_REQUIRES(mutex_);
+	void closing() noexcept XBC_REQUIRES(mutex_);
 	// Rings holding requests the backend still maps are kept aside (retired)
 	// until purge() sees them released; `final` (remove) gives up on them.
-	void destroy_rings(bool final = false) noexcept;
+	void destroy_rings(bool final = false) noexcept XBC_REQUIRES(mutex_);
 	// Quiesces, fails what the disk holds, deletes it; see frontend.cpp.
-	void drop_disk() noexcept;
-	[[nodiscard]] bool holds_mapped_requests() const noexcept;
-	void sweep_retired() noexcept;
-	void switch_state(kapi_xenbus_state s) noexcept;
+	void drop_disk() noexcept XBC_REQUIRES(mutex_);
+	[[nodiscard]] bool holds_mapped_requests() const noexcept XBC_REQUIRES(mutex_);
+	void sweep_retired() noexcept XBC_REQUIRES(mutex_);
+	void switch_state(kapi_xenbus_state s) noexcept XBC_REQUIRES(mutex_);
+	// conn_ and its snapshot for the data path, together.
+	void set_conn(Conn c) noexcept XBC_REQUIRES(mutex_);
+	// The one read of rings_ without mutex_: see queue_rq.
+	[[nodiscard]] IoRing *data_path_ring(uint32_t i) const noexcept XBC_NO_THREAD_SAFETY_ANALYSIS
+	{
+		return rings_[i].get();
+	}
 
 	kapi_xenbus_device *dev_;
 	Driver *driver_;
-	kapi_mutex *mutex_;
-	uint32_t vdevice_;
+	Mutex mutex_;
 	VdevLayout layout_;
 	blkif::Vdev handle_;
 	MinorRange minors_;
 
-	// Control state, under mutex_.
-	kapi_xenbus_state our_state_ = KAPI_XENBUS_INITIALISING;
-	Conn conn_ = Conn::kDisconnected;
-	Settings settings_{};
-	negotiate::Key<bool> trusted_key_{};	// our node's "trusted", read with settings_
-	Features features_{};
-	uint32_t vdisk_info_ = 0;
-	uint32_t hw_queues_ = 0;	// the disk's hardware queues, fixed once made
-	uint32_t disk_max_segments_ = 0;	// what the disk was made with
-	bool disk_fua_ = false;		// the disk advertises FUA (fixed once made)
-	bool disk_added_ = false;
-	bool removing_ = false;		// remove() began: other control calls do nothing;
-					// the irq path reads it too (write_once/read_once)
+	// Control state.
+	kapi_xenbus_state our_state_ XBC_GUARDED_BY(mutex_) = KAPI_XENBUS_INITIALISING;
+	Conn conn_ XBC_GUARDED_BY(mutex_) = Conn::kDisconnected;
+	// conn_ as the data path sees it: queue_rq may run in atomic context,
+	// so it cannot take mutex_; set_conn() publishes every change here.
+	Atomic<Conn> conn_snapshot_{Conn::kDisconnected};
+	Settings settings_ XBC_GUARDED_BY(mutex_) = {};
+	// our node's "trusted", read with settings_
+	negotiate::Key<bool> trusted_key_ XBC_GUARDED_BY(mutex_) = {};
+	Features features_ XBC_GUARDED_BY(mutex_) = {};
+	// the disk's hardware queues, fixed once made
+	uint32_t hw_queues_ XBC_GUARDED_BY(mutex_) = 0;
+	uint32_t disk_max_segments_ XBC_GUARDED_BY(mutex_) = 0;	// what the disk was made with
+	bool disk_fua_ XBC_GUARDED_BY(mutex_) = false;	// the disk advertises FUA (fixed once made)
+	Atomic<bool> disk_added_;	// written under mutex_; sysfs reads it
+	Atomic<bool> removing_;		// remove() began: other control calls do nothing;
+					// written under mutex_, the irq path reads it too
 
-	// Read by the data path; written with the queues quiesced, nr_rings_
-	// raised with release (queue_rq loads it with acquire).
-	Box<IoRing> rings_[kMaxFrontendQueues];
-	uint32_t nr_rings_ = 0;
-	Box<IoRing> retired_[kMaxFrontendQueues];	// under mutex_; no longer on the data path
-	kapi_blkmq_disk *disk_ = nullptr;
-	bool dead_ = false;
+	// Written under mutex_ with the queues quiesced, nr_rings_ raised
+	// with release; queue_rq alone reads rings_ without mutex_ (through
+	// data_path_ring, after loading nr_rings_ with acquire).
+	Box<IoRing> rings_[kMaxFrontendQueues] XBC_GUARDED_BY(mutex_);
+	Atomic<uint32_t> nr_rings_;
+	// No longer on the data path.
+	Box<IoRing> retired_[kMaxFrontendQueues] XBC_GUARDED_BY(mutex_);
+	kapi_blkmq_disk *disk_ = nullptr;	// written under mutex_, quiesced
+	Atomic<bool> dead_;
 
 	// Feature flags the data path reads, the irq path may clear.
-	bool flush_ = false;
-	bool fua_ = false;
-	bool discard_ = false;
-	bool secure_discard_ = false;
-	bool broken_ = false;
-	bool queues_stopped_ = false;
+	Atomic<bool> flush_;
+	Atomic<bool> fua_;
+	Atomic<bool> discard_;
+	Atomic<bool> secure_discard_;
+	Atomic<bool> broken_;
+	Atomic<bool> queues_stopped_;
 };
 
 // Module-wide state: the minors in use, the devices (for the purge).
@@ -157,15 +181,14 @@ public:
 	// One pass of the in-tree 10 s purge over every device.
 	void purge_all() noexcept;
 
-	Driver(Box<MinorRegistry> minors, kapi_mutex *mutex) noexcept;
+	Driver(Box<MinorRegistry> minors, Mutex mutex) noexcept;
 
-	kapi_mutex *mutex_;
 	kapi_thread *purge_thread_ = nullptr;
 	kapi_waitq *purge_wq_ = nullptr;
 
 private:
 	Box<MinorRegistry> minors_;
-	List<Frontend, &Frontend::driver_node> devices_;	// under mutex_
+	Guarded<List<Frontend, &Frontend::driver_node>, Mutex> devices_;
 };
 
 // The driver instance between module init and exit (null otherwise).

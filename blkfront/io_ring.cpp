@@ -25,8 +25,8 @@ uint8_t op_byte(blkif::Op op) noexcept
 // IoRing: construction and teardown
 
 IoRing::IoRing(kapi_xenbus_device *dev, Frontend *owner, const RingConfig &cfg,
-	       kapi_spinlock *lock) noexcept
-	: dev_(dev), owner_(owner), cfg_(cfg), lock_(lock)
+	       IrqSpinLock lock) noexcept
+	: dev_(dev), owner_(owner), cfg_(cfg), lock_(move(lock))
 {
 }
 
@@ -35,31 +35,35 @@ Result<Box<IoRing>> IoRing::create(kapi_xenbus_device *dev, Frontend *owner,
 {
 	if (cfg.ring_page_order > kMaxRingPageOrder)
 		return Status::error(err::kInval);
-	kapi_spinlock *lock = kapi_spinlock_create("xbc_blkfront_ring", KAPI_GFP_NOIO);
-	if (!lock)
-		return Status::error(err::kNoMem);
 	// A resume builds rings while the disk is quiesced: reclaim must not
 	// wait on I/O to it (swap on this vbd).
-	Box<IoRing> r = xbc::create<IoRing>(Gfp::kNoIo, dev, owner, cfg, lock);
-	if (r.is_null()) {
-		kapi_spinlock_destroy(lock);
+	auto lock = IrqSpinLock::create("xbc_blkfront_ring", Gfp::kNoIo);
+	if (lock.is_error())
+		return lock.status();
+	Box<IoRing> r = xbc::create<IoRing>(Gfp::kNoIo, dev, owner, cfg, lock.take());
+	if (r.is_null())
 		return Status::error(err::kNoMem);
-	}
 	const uint32_t pages = r->nr_ring_pages();
 	// From here the destructor undoes whatever was set up.
 	XBC_TRY_STATUS(Status::from_kapi(kapi_xenbus_setup_ring(dev, pages, &r->ring_area_, r->grefs_)));
 	auto ring = blkif::NativeFrontRing::init(r->ring_area_, size_t(pages) * KAPI_PAGE_SIZE);
 	if (ring.is_error())
 		return ring.status();
-	r->ring_ = ring.take();
-
-	const uint32_t size = r->ring_.size();
-	r->shadow_ = BoxArray<Shadow>::create_large(size, Gfp::kNoIo);
-	if (r->shadow_.is_null())
+	const uint32_t size = ring.value().size();
+	r->size_ = size;
+	// Sleeps (kvzalloc): made before the lock is taken.
+	BoxArray<Shadow> shadow = BoxArray<Shadow>::create_large(size, Gfp::kNoIo);
+	if (shadow.is_null())
 		return Status::error(err::kNoMem);
 	for (uint32_t i = 0; i < size; i++)
-		r->shadow_[i].next_free = i + 1 < size ? i + 1 : kNoId;
-	r->free_head_ = 0;
+		shadow[i].next_free = i + 1 < size ? i + 1 : kNoId;
+	{
+		// No other context knows the ring yet; the lock states the rule.
+		IrqSpinGuard g(r->lock_);
+		r->ring_ = ring.take();
+		r->shadow_ = move(shadow);
+		r->free_head_ = 0;
+	}
 
 	XBC_TRY_STATUS(Status::from_kapi(kapi_evtchn_alloc_bind(dev, irq_trampoline, r.get(), "blkif",
 								 &r->port_, &r->irq_)));
@@ -72,24 +76,32 @@ IoRing::~IoRing()
 	kapi_evtchn_unbind(irq_);
 	irq_ = nullptr;
 	fail_all(-err::kIo);
-	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
-	leak_held_locked();
-	kapi_spin_unlock_irqrestore(lock_, flags);
-	pool_.reset();	// ends every grant; defers what the backend still maps
+	Box<GrantPool> pool;
+	{
+		IrqSpinGuard g(lock_);
+		leak_held_locked();
+		pool = move(pool_);
+	}
+	pool.reset();	// ends every grant; defers what the backend still maps
 	if (ring_area_)
 		kapi_xenbus_teardown_ring(&ring_area_, nr_ring_pages(), grefs_);
-	kapi_spinlock_destroy(lock_);
 }
 
 Status IoRing::configure(const Features &f) noexcept
 {
-	const uint32_t size = ring_.size();
+	const uint32_t size = size_;
 	const uint32_t max_segs = f.max_segments();
 	const uint32_t indirect_pages =
 		f.max_indirect_segments ? blkif::indirect_pages_for(f.max_indirect_segments) : 0;
 
+	// configure() is the only writer of segs_ and max_segs_ (the control
+	// path, serialised by the frontend's mutex); a locked look is enough.
+	const bool new_segs = [&] {
+		IrqSpinGuard g(lock_);
+		return max_segs != max_segs_ || segs_.is_null();
+	}();
 	BoxArray<SegSlot> segs;
-	if (max_segs != max_segs_ || segs_.is_null()) {
+	if (new_segs) {
 		segs = BoxArray<SegSlot>::create_large(size_t(size) * max_segs, Gfp::kNoIo);
 		if (segs.is_null())
 			return Status::error(err::kNoMem);
@@ -105,12 +117,12 @@ Status IoRing::configure(const Features &f) noexcept
 	Box<GrantPool> old_pool;
 	BoxArray<SegSlot> old_segs;
 
-	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
-	if (in_flight_ != 0 || held_ != 0 || broken_) {
+	const unsigned long flags = lock_.lock();
+	if (in_flight_.load_relaxed() != 0 || held_.load_relaxed() != 0 || broken_.load_relaxed()) {
 		// Reconfiguring under live requests would orphan their grants;
 		// a held request still needs its SegSlots (its grant and page),
 		// and a broken ring stays broken until it is destroyed.
-		kapi_spin_unlock_irqrestore(lock_, flags);
+		lock_.unlock(flags);
 		return Status::error(err::kBusy);
 	}
 	if (!segs.is_null()) {
@@ -123,7 +135,7 @@ Status IoRing::configure(const Features &f) noexcept
 	old_pool = move(pool_);
 	pool_ = pool.take();
 	live_ = true;
-	kapi_spin_unlock_irqrestore(lock_, flags);
+	lock_.unlock(flags);
 	return Status::ok();
 }
 
@@ -177,9 +189,9 @@ blkif::Segment wire_segment(uint32_t gref, const SegSlot &s) noexcept
 
 int IoRing::queue(kapi_blk_request *rq, unsigned int hwq) noexcept
 {
-	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
+	const unsigned long flags = lock_.lock();
 	const int rc = queue_locked(rq, hwq);
-	kapi_spin_unlock_irqrestore(lock_, flags);
+	lock_.unlock(flags);
 	return rc;
 }
 
@@ -204,13 +216,13 @@ void IoRing::restart_queue_locked() noexcept
 
 void IoRing::wait_for_irq_section() noexcept
 {
-	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
-	kapi_spin_unlock_irqrestore(lock_, flags);
+	const unsigned long flags = lock_.lock();
+	lock_.unlock(flags);
 }
 
 int IoRing::queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept
 {
-	if (broken_ || owner_->is_broken())
+	if (broken_.load_relaxed() || owner_->is_broken())
 		return -err::kIo;
 	if (!live_) {
 		// Not connected yet, or suspended: the queue restarts at connect.
@@ -326,7 +338,7 @@ int IoRing::queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept
 	free_head_ = s.next_free;
 	s.next_free = kNoId;
 	s.in_flight = true;
-	in_flight_++;
+	in_flight_.add_serialised(1);
 	if (ring_.publish_requests())
 		kapi_evtchn_notify(irq_);
 	return 0;
@@ -458,19 +470,19 @@ void IoRing::hold_locked(uint32_t id) noexcept
 	Shadow &s = shadow_[id];
 	s.in_flight = false;	// a response for it now breaks the ring
 	s.held = true;
-	in_flight_--;
-	held_++;
+	in_flight_.sub_serialised(1);
+	held_.add_serialised(1);
 	kapi_log_ratelimited(KAPI_LOG_ERR,
 			     "blkfront: %s: backend has not unmapped a grant of request %u; holding it\n",
 			     owner_->name(), id);
-	broken_ = true;
+	broken_.store_relaxed(true);
 	live_ = false;
 	owner_->ring_broken();
 	// remove() waits in del_gendisk for every request, and this device
 	// has left the purge list: nothing would ever fail a request held now.
 	// The fence pairs with remove()'s: either it sees the device broken
 	// (and fails the disk instead), or we see removing.
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	full_fence();
 	if (owner_->is_removing())
 		leak_one_locked(id);
 }
@@ -485,8 +497,8 @@ bool IoRing::finish_locked(uint32_t id, int err_code, bool copy_out) noexcept
 	}
 	kapi_blk_request *rq = s.rq;
 	free_id(id);
-	in_flight_--;
-	completed_++;
+	in_flight_.sub_serialised(1);
+	completed_.add_serialised(1);
 	kapi_blk_rq_complete(rq, r == Release::kClean ? err_code : -err::kIo);
 	return r == Release::kClean;
 }
@@ -494,7 +506,7 @@ bool IoRing::finish_locked(uint32_t id, int err_code, bool copy_out) noexcept
 // Fails each held request whose grants the backend has let go of by now.
 void IoRing::retry_held_locked() noexcept
 {
-	for (uint32_t id = 0; held_ && id < shadow_.size(); id++) {
+	for (uint32_t id = 0; held_.load_relaxed() && id < shadow_.size(); id++) {
 		Shadow &s = shadow_[id];
 		if (!s.held)
 			continue;
@@ -502,8 +514,8 @@ void IoRing::retry_held_locked() noexcept
 			continue;
 		kapi_blk_request *rq = s.rq;
 		free_id(id);
-		held_--;
-		completed_++;
+		held_.sub_serialised(1);
+		completed_.add_serialised(1);
 		kapi_blk_rq_complete(rq, -err::kIo);
 	}
 }
@@ -516,7 +528,7 @@ void IoRing::leak_held_locked() noexcept
 	if (shadow_.is_null())
 		return;
 	retry_held_locked();
-	for (uint32_t id = 0; held_ && id < shadow_.size(); id++)
+	for (uint32_t id = 0; held_.load_relaxed() && id < shadow_.size(); id++)
 		if (shadow_[id].held)
 			leak_one_locked(id);
 }
@@ -537,8 +549,8 @@ void IoRing::leak_one_locked(uint32_t id) noexcept
 		 owner_->name(), id);
 	kapi_blk_request *rq = s.rq;
 	free_id(id);
-	held_--;
-	completed_++;
+	held_.sub_serialised(1);
+	completed_.add_serialised(1);
 	kapi_blk_rq_complete(rq, -err::kIo);
 }
 
@@ -549,9 +561,9 @@ void IoRing::irq_trampoline(void *ctx) noexcept
 
 void IoRing::handle_irq() noexcept
 {
-	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
-	if (!live_ || broken_) {
-		kapi_spin_unlock_irqrestore(lock_, flags);
+	const unsigned long flags = lock_.lock();
+	if (!live_ || broken_.load_relaxed()) {
+		lock_.unlock(flags);
 		kapi_evtchn_lateeoi(irq_, true);
 		return;
 	}
@@ -561,7 +573,7 @@ void IoRing::handle_irq() noexcept
 		auto pending = ring_.pending_responses();
 		if (pending.is_error()) {
 			break_ring("illegal number of responses", ring_.rsp_cons().raw());
-			kapi_spin_unlock_irqrestore(lock_, flags);
+			lock_.unlock(flags);
 			return;	// no EOI: a broken ring raises no more events
 		}
 		blkif::Response rsp;
@@ -570,18 +582,18 @@ void IoRing::handle_irq() noexcept
 			const uint64_t id = rsp.id.raw();
 			if (id >= ring_.size()) {
 				break_ring("response has incorrect id", id);
-				kapi_spin_unlock_irqrestore(lock_, flags);
+				lock_.unlock(flags);
 				return;
 			}
 			Shadow &s = shadow_[id];
 			if (!s.in_flight) {
 				break_ring("response references no pending request", id);
-				kapi_spin_unlock_irqrestore(lock_, flags);
+				lock_.unlock(flags);
 				return;
 			}
 			if (op_byte(rsp.operation) != s.data_op) {
 				break_ring("response has wrong operation", op_byte(rsp.operation));
-				kapi_spin_unlock_irqrestore(lock_, flags);
+				lock_.unlock(flags);
 				return;
 			}
 
@@ -626,14 +638,14 @@ void IoRing::handle_irq() noexcept
 			const bool copy_out = rq_err == 0 && op == blkif::Op::kRead;
 			if (!finish_locked(uint32_t(id), rq_err, copy_out)) {
 				break_ring("backend has not unmapped a grant", id);
-				kapi_spin_unlock_irqrestore(lock_, flags);
+				lock_.unlock(flags);
 				return;
 			}
 		}
 		auto more = ring_.final_check_for_responses();
 		if (more.is_error()) {
 			break_ring("illegal number of responses", ring_.rsp_cons().raw());
-			kapi_spin_unlock_irqrestore(lock_, flags);
+			lock_.unlock(flags);
 			return;
 		}
 		if (!more.value())
@@ -642,7 +654,7 @@ void IoRing::handle_irq() noexcept
 
 	if (!ring_.full())
 		restart_queue_locked();
-	kapi_spin_unlock_irqrestore(lock_, flags);
+	lock_.unlock(flags);
 	kapi_evtchn_lateeoi(irq_, spurious);
 }
 
@@ -653,7 +665,7 @@ void IoRing::break_ring(const char *why, uint64_t value) noexcept
 {
 	kapi_log_ratelimited(KAPI_LOG_ERR, "blkfront: %s: %s (%llu); ring %u disabled for further use\n",
 			     owner_->name(), why, static_cast<unsigned long long>(value), cfg_.index);
-	broken_ = true;
+	broken_.store_relaxed(true);
 	live_ = false;
 	owner_->ring_broken();
 	fail_all_locked(-err::kIo);
@@ -672,15 +684,15 @@ void IoRing::fail_all_locked(int err_code) noexcept
 
 void IoRing::fail_all(int err_code) noexcept
 {
-	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
+	const unsigned long flags = lock_.lock();
 	live_ = false;
 	fail_all_locked(err_code);
-	kapi_spin_unlock_irqrestore(lock_, flags);
+	lock_.unlock(flags);
 }
 
 void IoRing::requeue_all() noexcept
 {
-	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
+	const unsigned long flags = lock_.lock();
 	live_ = false;
 	for (uint32_t id = 0; !shadow_.is_null() && id < shadow_.size(); id++) {
 		Shadow &s = shadow_[id];
@@ -697,29 +709,29 @@ void IoRing::requeue_all() noexcept
 		const bool plain = s.data_op == op_byte(blkif::Op::kRead) ||
 				   s.data_op == op_byte(blkif::Op::kWrite);
 		free_id(id);
-		in_flight_--;
+		in_flight_.sub_serialised(1);
 		if (plain)
 			kapi_blk_rq_detach_bios(owner_->disk(), rq);
 		else
 			kapi_blk_rq_requeue(rq);
 	}
-	kapi_spin_unlock_irqrestore(lock_, flags);
+	lock_.unlock(flags);
 }
 
 void IoRing::purge() noexcept
 {
-	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
+	const unsigned long flags = lock_.lock();
 	if (persistent_ && !pool_.is_null())
 		pool_->revoke_idle();
 	retry_held_locked();
-	kapi_spin_unlock_irqrestore(lock_, flags);
+	lock_.unlock(flags);
 }
 
 GrantPoolStats IoRing::pool_stats() const noexcept
 {
-	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
+	const unsigned long flags = lock_.lock();
 	const GrantPoolStats s = pool_.is_null() ? GrantPoolStats{} : pool_->stats();
-	kapi_spin_unlock_irqrestore(lock_, flags);
+	lock_.unlock(flags);
 	return s;
 }
 

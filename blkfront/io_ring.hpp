@@ -33,13 +33,13 @@
 
 #include "kapi/blkmq.h"
 #include "kapi/evtchn.h"
-#include "kapi/sync.h"
 #include "kapi/xenbus.h"
 #include "blkfront/settings.hpp"
 #include "xbc/blkif_ring.hpp"
 #include "xbc/grant_pool.hpp"
 #include "xbc/list.hpp"
 #include "xbc/memory.hpp"
+#include "xbc/sync.hpp"
 #include "xbc/result.hpp"
 #include "xbc/types.hpp"
 
@@ -88,7 +88,7 @@ public:
 	uint32_t nr_ring_pages() const noexcept { return 1u << cfg_.ring_page_order; }
 	uint32_t ring_ref(uint32_t i) const noexcept { return grefs_[i]; }
 	uint32_t event_channel() const noexcept { return port_; }
-	uint32_t size() const noexcept { return ring_.size(); }
+	uint32_t size() const noexcept { return size_; }
 
 	// At Connected: size the shadow table for the negotiated features and
 	// start taking requests.
@@ -115,46 +115,47 @@ public:
 	void wait_for_irq_section() noexcept;
 	void purge() noexcept;
 	// Requests held because the backend still maps their pages.
-	[[nodiscard]] uint32_t held() const noexcept { return read_once(held_); }
+	[[nodiscard]] uint32_t held() const noexcept { return held_.load_relaxed(); }
 
 	[[nodiscard]] GrantPoolStats pool_stats() const noexcept;
-	[[nodiscard]] bool is_broken() const noexcept { return read_once(broken_); }
-	[[nodiscard]] uint32_t in_flight() const noexcept { return read_once(in_flight_); }
+	[[nodiscard]] bool is_broken() const noexcept { return broken_.load_relaxed(); }
+	[[nodiscard]] uint32_t in_flight() const noexcept { return in_flight_.load_relaxed(); }
 
 	// Test and sysfs counters.
-	uint64_t completed() const noexcept { return read_once(completed_); }
+	uint64_t completed() const noexcept { return completed_.load_relaxed(); }
 
 	IoRing(kapi_xenbus_device *dev, Frontend *owner, const RingConfig &cfg,
-	       kapi_spinlock *lock) noexcept;
+	       IrqSpinLock lock) noexcept;
 
 private:
 	static void irq_trampoline(void *ctx) noexcept;
 
-	int queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept;
-	int busy(unsigned int hwq) noexcept;
-	void restart_queue_locked() noexcept;
-	Status grant_segments(Shadow &s, SegSlot *segs, bool bounce) noexcept;
+	int queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept XBC_REQUIRES(lock_);
+	int busy(unsigned int hwq) noexcept XBC_REQUIRES(lock_);
+	void restart_queue_locked() noexcept XBC_REQUIRES(lock_);
+	Status grant_segments(Shadow &s, SegSlot *segs, bool bounce) noexcept XBC_REQUIRES(lock_);
 	// What ending a request's grants found.
 	enum class Release : uint8_t {
 		kClean,
 		kPoolKept,	// the backend still maps a pool page (deferred)
 		kPageKept,	// ... or the request's own page: the grant stays
 	};
-	[[nodiscard]] Release release_grants(Shadow &s, SegSlot *segs, bool copy_out) noexcept;
-	void force_release_grants(Shadow &s, SegSlot *segs) noexcept;
-	void free_id(uint32_t id) noexcept;
+	[[nodiscard]] Release release_grants(Shadow &s, SegSlot *segs, bool copy_out) noexcept
+		XBC_REQUIRES(lock_);
+	void force_release_grants(Shadow &s, SegSlot *segs) noexcept XBC_REQUIRES(lock_);
+	void free_id(uint32_t id) noexcept XBC_REQUIRES(lock_);
 	// Ends a request in flight: holds it (kPageKept; returns false and
 	// breaks the device) or completes it with err (-EIO if a grant was kept).
-	bool finish_locked(uint32_t id, int err, bool copy_out) noexcept;
-	void hold_locked(uint32_t id) noexcept;
-	void retry_held_locked() noexcept;
-	void leak_held_locked() noexcept;
+	bool finish_locked(uint32_t id, int err, bool copy_out) noexcept XBC_REQUIRES(lock_);
+	void hold_locked(uint32_t id) noexcept XBC_REQUIRES(lock_);
+	void retry_held_locked() noexcept XBC_REQUIRES(lock_);
+	void leak_held_locked() noexcept XBC_REQUIRES(lock_);
 	// The last resort for one held request: pins its pages for the
 	// deferred end-access and fails it.
-	void leak_one_locked(uint32_t id) noexcept;
-	void break_ring(const char *why, uint64_t value) noexcept;
-	void fail_all_locked(int err) noexcept;
-	SegSlot *segs_of(uint32_t id) const noexcept
+	void leak_one_locked(uint32_t id) noexcept XBC_REQUIRES(lock_);
+	void break_ring(const char *why, uint64_t value) noexcept XBC_REQUIRES(lock_);
+	void fail_all_locked(int err) noexcept XBC_REQUIRES(lock_);
+	SegSlot *segs_of(uint32_t id) const noexcept XBC_REQUIRES(lock_)
 	{
 		return &segs_[size_t(id) * max_segs_];
 	}
@@ -162,27 +163,29 @@ private:
 	kapi_xenbus_device *dev_;
 	Frontend *owner_;
 	RingConfig cfg_;
-	kapi_spinlock *lock_;
+	mutable IrqSpinLock lock_;
 	void *ring_area_ = nullptr;
 	uint32_t grefs_[kMaxRingPages] = {};
 	uint32_t port_ = 0;
 	kapi_irq *irq_ = nullptr;
+	uint32_t size_ = 0;		// ring_.size(), fixed by create()
 
-	// Guarded by lock_.
-	blkif::NativeFrontRing ring_;
-	BoxArray<Shadow> shadow_;
-	BoxArray<SegSlot> segs_;
-	uint32_t max_segs_ = 0;
-	uint32_t free_head_ = 0;
-	bool live_ = false;		// configured and connected
-	bool bounce_ = false;
-	bool persistent_ = false;
-	bool broken_ = false;
-	bool stopped_queue_ = false;	// we answered -EBUSY since the last kick
-	uint32_t in_flight_ = 0;
-	uint32_t held_ = 0;
-	uint64_t completed_ = 0;
-	Box<GrantPool> pool_;		// made per connection by configure()
+	blkif::NativeFrontRing ring_ XBC_GUARDED_BY(lock_);
+	BoxArray<Shadow> shadow_ XBC_GUARDED_BY(lock_);
+	BoxArray<SegSlot> segs_ XBC_GUARDED_BY(lock_);
+	uint32_t max_segs_ XBC_GUARDED_BY(lock_) = 0;
+	uint32_t free_head_ XBC_GUARDED_BY(lock_) = 0;
+	bool live_ XBC_GUARDED_BY(lock_) = false;	// configured and connected
+	bool bounce_ XBC_GUARDED_BY(lock_) = false;
+	bool persistent_ XBC_GUARDED_BY(lock_) = false;
+	// we answered -EBUSY since the last kick
+	bool stopped_queue_ XBC_GUARDED_BY(lock_) = false;
+	Box<GrantPool> pool_ XBC_GUARDED_BY(lock_);	// made per connection by configure()
+	// Written under lock_, read without it by the control path and sysfs.
+	Atomic<bool> broken_;
+	Atomic<uint32_t> in_flight_;
+	Atomic<uint32_t> held_;
+	Atomic<uint64_t> completed_;
 };
 
 } // namespace xbc::blkfront

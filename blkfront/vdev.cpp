@@ -171,14 +171,12 @@ uint16_t handle_from_nodename(const char *nodename) noexcept
 
 Result<Box<MinorRegistry>> MinorRegistry::create() noexcept
 {
-	kapi_spinlock *lock = kapi_spinlock_create("xbc_blkfront_minors", KAPI_GFP_KERNEL);
-	if (!lock)
+	auto lock = IrqSpinLock::create("xbc_blkfront_minors");
+	if (lock.is_error())
+		return lock.status();
+	Box<MinorRegistry> reg = xbc::create<MinorRegistry>(Gfp::kKernel, lock.take());
+	if (reg.is_null())
 		return Status::error(err::kNoMem);
-	Box<MinorRegistry> reg = xbc::create<MinorRegistry>(Gfp::kKernel, lock);
-	if (reg.is_null()) {
-		kapi_spinlock_destroy(lock);
-		return Status::error(err::kNoMem);
-	}
 	return reg;
 }
 
@@ -186,36 +184,32 @@ MinorRegistry::~MinorRegistry()
 {
 	// Disks release their ranges before the driver goes; anything left is
 	// a bug we report (List's destructor) rather than crash on.
-	while (MinorRange *r = ranges_.pop_front())
-		r->count = 0;
-	kapi_spinlock_destroy(lock_);
+	ranges_.with([](auto &ranges) {
+		while (MinorRange *r = ranges.pop_front())
+			r->count = 0;
+	});
 }
 
 Status MinorRegistry::reserve(MinorRange &range, uint32_t first, uint32_t count) noexcept
 {
 	if (count == 0 || first + count < first || range.node.is_linked())
 		return Status::error(err::kInval);
-	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
-	for (MinorRange &held : ranges_) {
-		if (first < held.first + held.count && held.first < first + count) {
-			kapi_spin_unlock_irqrestore(lock_, flags);
-			return Status::error(err::kBusy);
-		}
-	}
-	range.first = first;
-	range.count = count;
-	ranges_.push_back(range);
-	kapi_spin_unlock_irqrestore(lock_, flags);
-	return Status::ok();
+	return ranges_.with([&](auto &ranges) {
+		for (MinorRange &held : ranges)
+			if (first < held.first + held.count && held.first < first + count)
+				return Status::error(err::kBusy);
+		range.first = first;
+		range.count = count;
+		ranges.push_back(range);
+		return Status::ok();
+	});
 }
 
 void MinorRegistry::release(MinorRange &range) noexcept
 {
 	if (!range.node.is_linked())
 		return;
-	const unsigned long flags = kapi_spin_lock_irqsave(lock_);
-	ranges_.remove(range);
-	kapi_spin_unlock_irqrestore(lock_, flags);
+	ranges_.with([&](auto &ranges) { ranges.remove(range); });
 	range.count = 0;
 }
 

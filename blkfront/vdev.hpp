@@ -10,7 +10,7 @@
 // in use, which the driver keeps once for all its disks.
 #pragma once
 
-#include "kapi/sync.h"
+#include "xbc/sync.hpp"
 #include "xbc/list.hpp"
 #include "xbc/memory.hpp"
 #include "xbc/result.hpp"
@@ -59,13 +59,15 @@ public:
 	[[nodiscard]] Status reserve(MinorRange &range, uint32_t first, uint32_t count) noexcept;
 	// A range that is not reserved is ignored.
 	void release(MinorRange &range) noexcept;
-	[[nodiscard]] size_t size() const noexcept { return ranges_.size(); }
+	[[nodiscard]] size_t size() noexcept
+	{
+		return ranges_.with([](auto &ranges) { return ranges.size(); });
+	}
 
-	explicit MinorRegistry(kapi_spinlock *lock) noexcept : lock_(lock) {}
+	explicit MinorRegistry(IrqSpinLock lock) noexcept : ranges_(move(lock)) {}
 
 private:
-	kapi_spinlock *lock_;
-	List<MinorRange, &MinorRange::node> ranges_;	// guarded by lock_
+	Guarded<List<MinorRange, &MinorRange::node>, IrqSpinLock> ranges_;
 };
 
 } // namespace xbc::blkfront

@@ -26,7 +26,9 @@
 	X(kapi_pages)				\
 	X(kapi_spinlock_disables_irqs)		\
 	X(kapi_mutex)				\
-	X(kapi_time)
+	X(kapi_time)				\
+	X(sync_lock_types_and_guards)		\
+	X(sync_atomic)
 
 /* Intrusive containers: list (list_head layout) and rb tree (kernel rb core). */
 #define XBC_KUNIT_CONTAINERS_CASES(X)		\

@@ -142,11 +142,6 @@ void kapi_blk_page_get(struct kapi_page *page)
 	get_page((struct page *)page);
 }
 
-void kapi_blk_page_put(struct kapi_page *page)
-{
-	put_page((struct page *)page);
-}
-
 static blk_status_t kapi_blkmq_queue_rq(struct blk_mq_hw_ctx *hctx, const struct blk_mq_queue_data *qd)
 {
 	struct kapi_blkmq_disk *d = hctx->queue->queuedata;

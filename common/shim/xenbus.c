@@ -41,11 +41,6 @@ uint16_t kapi_xenbus_otherend_id(const struct kapi_xenbus_device *dev)
 	return to_xbdev(dev)->otherend_id;
 }
 
-enum kapi_xenbus_state kapi_xenbus_read_otherend_state(const struct kapi_xenbus_device *dev)
-{
-	return (enum kapi_xenbus_state)xenbus_read_driver_state(to_xbdev(dev)->otherend);
-}
-
 int kapi_xenbus_switch_state(struct kapi_xenbus_device *dev, enum kapi_xenbus_state state)
 {
 	return xenbus_switch_state(to_xbdev(dev), (enum xenbus_state)state);

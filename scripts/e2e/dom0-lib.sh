@@ -61,7 +61,9 @@ xen-init-dom0
 # Guest consoles are logged straight onto the results share, so the host
 # sees them live and keeps them even if dom0 dies.
 xenconsoled --log=guest --log-dir="$out/console"
-kver=$(uname -r)
+# (Not uname -r: a root from tests/build/dkms-test.sh has a uname that names
+# its newest kernel, whatever runs.)
+kver=$(cat /proc/sys/kernel/osrelease)
 xl info > "$out/xl-info-$kver.txt" 2>&1
 
 # brd RAM disks /dev/ram0.. of rd_kib KiB each (at least 128 MiB, and room for

@@ -10,12 +10,14 @@
 #   RESULT <idx> fail <reason>
 # and the host runner (scripts/xen-e2e) turns them into TAP lines.
 # Plan line: idx front back fp_front fp_back vcpus max_queues ring_order indirect
-#            domu_kernel domu_initrd
+#            domu_kernel domu_initrd topo
 set -u
 export PATH=/usr/lib/xen-4.17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 # shellcheck source=dom0-lib.sh
 . "$(dirname "$0")/dom0-lib.sh"	# env: E2E_DIR BACK_KO SLOW DATA_DISK
+# shellcheck source=dom0-stores.sh
+. "$(dirname "$0")/dom0-stores.sh"	# the stores cell (topo=stores)
 # shellcheck source=hostile-back-dom0.sh
 . "$(dirname "$0")/hostile-back-dom0.sh"	# run_hostile (back=hostile), env: HOSTILE_KO
 
@@ -53,7 +55,10 @@ min() { [ "$1" -lt "$2" ] && echo "$1" || echo "$2"; }
 run_scenario() {
 	[ "$3" = hostile ] && { run_hostile "$@"; return; }
 	idx=$1 front=$2 back=$3 fp_front=$4 fp_back=$5 vcpus=$6 mq=$7 rpo=$8 ind=$9
-	local domu_kernel=${10} domu_initrd=${11}
+	local domu_kernel=${10} domu_initrd=${11} topo=${12:-}
+	# The stores cell: two more disks on a file and an LV (dom0-stores.sh).
+	local stores=0 stores_disks='' more_vdevs=''
+	[ "$topo" = stores ] && stores=1 more_vdevs=$stores_vdevs
 	fails=()
 	fail() { fails+=("$*"); say "scenario $idx: FAIL: $*"; }
 	dom=xbc-$idx
@@ -89,10 +94,12 @@ run_scenario() {
 		# Ours as the installed DKMS package put it in place: loaded by name,
 		# as an administrator would. The in-tree driver has no version.
 		modprobe xen-blkback feature_persistent="$fp_back" max_queues=4 || fail "modprobe xen-blkback failed"
-		if [ -r /sys/module/xen_blkback/version ]; then
-			say "scenario $idx: modprobe loaded $(modinfo -F filename xen-blkback) version $(cat /sys/module/xen_blkback/version)"
+		local loaded
+		loaded=$(cat /sys/module/xen_blkback/version 2>/dev/null || echo none)
+		if [ -n "${PKG_VERSION:-}" ] && [ "$loaded" = "$PKG_VERSION" ]; then
+			say "scenario $idx: modprobe loaded $(modinfo -F filename xen-blkback) version $loaded"
 		else
-			fail "modprobe xen-blkback loaded the in-tree driver, not the package's"
+			fail "modprobe xen-blkback loaded version '$loaded', not the package's '${PKG_VERSION:-unknown}' (the in-tree driver has none)"
 		fi
 		# From here on it is our backend.
 		back=ours be_mod=xen_blkback ;;
@@ -104,18 +111,20 @@ run_scenario() {
 		bt=qdisk spec_extra=",backendtype=qdisk" tools_access=rw ;;
 	esac
 
+	[ "$stores" = 0 ] || stores_setup
+
 	cat > "/run/$dom.cfg" <<EOF
 name = "$dom"
 type = "pv"
 kernel = "$domu_kernel"
 ramdisk = "$domu_initrd"
-extra = "console=hvc0 loglevel=4 xbc_front=$front xbc_fp=$fp_front xbc_mq=$mq xbc_rpo=$rpo xbc_ind=$ind xbc_reattach=$reattach"
+extra = "console=hvc0 loglevel=4 xbc_front=$front xbc_fp=$fp_front xbc_mq=$mq xbc_rpo=$rpo xbc_ind=$ind xbc_reattach=$reattach xbc_pkgver=${PKG_VERSION:-none} xbc_stores=$stores"
 memory = 256
 vcpus = $vcpus
 on_poweroff = "destroy"
 on_crash = "destroy"
 disk = [ 'format=raw,vdev=xvda,access=rw$spec_extra,target=$data_disk',
-         'format=raw,vdev=xvdb,access=$tools_access$spec_extra,target=/dev/ram1' ]
+         'format=raw,vdev=xvdb,access=$tools_access$spec_extra,target=/dev/ram1'$stores_disks ]
 EOF
 	cp "/run/$dom.cfg" "$sdir/domu.cfg"
 
@@ -160,7 +169,9 @@ EOF
 				fail "no domain $dom after xl restore"
 			fi
 		fi
+		[ "$stores" = 0 ] || stores_run "$domid"
 		wait_marker XBC-DETACH-ME 900 || fail "domU never finished its checks"
+		[ "$stores" = 0 ] || stores_xentop "$domid"
 		# Our backend's telemetry while the disks are still attached.
 		if [ "$back" = ours ]; then
 			grant_telemetry "$domid" > "$sdir/telemetry-before-detach.txt"
@@ -168,7 +179,7 @@ EOF
 				fail "no persistent_grants/ of our vbd-$domid-51712 in dom0 sysfs before detach"
 		fi
 		local v
-		for v in xvda xvdb; do
+		for v in xvda xvdb $more_vdevs; do
 			timeout $((120 * slow)) xl block-detach "$dom" "$v" >> "$sdir/xl-detach.log" 2>&1 ||
 				fail "xl block-detach $v failed: $(tail -1 "$sdir/xl-detach.log")"
 		done
@@ -214,6 +225,7 @@ EOF
 			fail "grants still mapped at disconnect: $(grep -av ' mapped 0$' "$sdir/telemetry-at-disconnect.txt" | head -1)"
 		fi
 	fi
+	[ "$stores" = 0 ] || stores_teardown
 	if [ -n "$be_mod" ]; then
 		sleep 1
 		rmmod "$be_mod" || fail "rmmod $be_mod failed in dom0"

@@ -13,7 +13,7 @@ mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 
 # xbc_<name>=<value> on the kernel command line sets $<name>.
-front=intree fp=1 mq=4 rpo=0 ind=32 reattach=0
+front=intree fp=1 mq=4 rpo=0 ind=32 reattach=0 pkgver=none stores=0
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	xbc_[a-z]*=*)
@@ -52,14 +52,32 @@ ext4_loader=$!
 ko=/lib/xbc/$front/xen-blkfront.ko
 before=$(cut -d' ' -f1 /proc/modules)
 front_mod=
-if [ ! -f "$ko" ]; then
+blkfront_params="feature_persistent=$fp max_queues=$mq max_ring_page_order=$rpo max_indirect_segments=$ind"
+# shellcheck disable=SC2086 # the parameters are words
+if [ "$front" = pkg ]; then
+	# The package as installed (front=pkg): by name, through the installed
+	# tree's modules.dep, as a guest's initramfs loads it. It must be ours:
+	# the package's version (the in-tree driver carries none).
+	if modprobe xen-blkfront $blkfront_params; then
+		front_mod=xen_blkfront
+		got=$(cat /sys/module/xen_blkfront/version 2>/dev/null || echo none)
+		if [ "$got" = "$pkgver" ]; then
+			check_ok load "modprobe xen-blkfront: $(modprobe -D xen-blkfront | tail -n 1 | cut -d' ' -f2) version $got: $blkfront_params"
+		else
+			check_fail load "modprobe xen-blkfront loaded version '$got' ($(modprobe -D xen-blkfront | tail -n 1)), not the package's '$pkgver'"
+		fi
+	else
+		check_fail load "modprobe xen-blkfront failed"
+	fi
+	# From here on it is our frontend.
+	front=ours
+elif [ ! -f "$ko" ]; then
 	check_fail load "no $front blkfront in the initramfs"
-elif insmod "$ko" feature_persistent="$fp" max_queues="$mq" \
-		max_ring_page_order="$rpo" max_indirect_segments="$ind"; then
+elif insmod "$ko" $blkfront_params; then
 	for m in $(cut -d' ' -f1 /proc/modules); do
 		echo "$before" | grep -qx "$m" || front_mod=$m
 	done
-	check_ok load "$front blkfront as module $front_mod: feature_persistent=$fp max_queues=$mq max_ring_page_order=$rpo max_indirect_segments=$ind"
+	check_ok load "$front blkfront as module $front_mod: $blkfront_params"
 else
 	check_fail load "insmod $ko failed"
 fi

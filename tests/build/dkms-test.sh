@@ -6,7 +6,9 @@
 # usage: tests/build/dkms-test.sh [--e2e] DEB   (DEB: from `make deb`; needs root)
 #   --e2e: also, while the package is installed, boot Xen (scripts/xen-e2e,
 #          under the QEMU lock) with this root as dom0's, and run the cells
-#          whose backend is the package's, loaded by `modprobe xen-blkback`.
+#          whose modules are the package's: dom0 loads its blkback by
+#          `modprobe xen-blkback`, the domU its blkfront by `modprobe
+#          xen-blkfront` (this root's tree, in the domU's initramfs).
 #
 # Everything happens in a throwaway root: an overlay of / whose writable
 # layer is a tmpfs, in a private mount namespace, entered with chroot. The
@@ -243,13 +245,14 @@ for kver in $kernels; do
 	initramfs_has "$kver" ours
 done
 
-# dom0 mounts this root (xen-e2e --root), so the package is what it loads.
+# dom0 mounts this root (xen-e2e --root), so the package is what it loads;
+# the domU's initramfs gets this root's xen-blkfront tree.
 if [ $e2e = yes ]; then
 	if flock /tmp/xbc-qemu.lock "$ROOT/scripts/xen-e2e" --root "$R" --only '/pkg ' \
 		> "$WORK/e2e.log" 2>&1; then
-		pass "xen-e2e: dom0 runs the package's xen-blkback ($(tail -n 1 "$WORK/e2e.log"))"
+		pass "xen-e2e: dom0 and the domU run the package's modules ($(tail -n 1 "$WORK/e2e.log"))"
 	else
-		fail "xen-e2e with the package's xen-blkback:"
+		fail "xen-e2e with the package's modules:"
 	fi
 	grep -E '^(ok|not ok|#   )' "$WORK/e2e.log" | sed 's/^/    /'
 fi

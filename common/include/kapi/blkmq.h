@@ -69,10 +69,9 @@ void kapi_blkmq_resubmit_bios(struct kapi_blkmq_disk *disk) KAPI_NOEXCEPT;
 /*
  * A reference on a page the engine does not own (a request's data page),
  * so a page the backend may still map is never freed under it (get_page).
- * Dropped with kapi_blk_page_put or by kapi_gnttab_end_access_deferred.
+ * Dropped by kapi_gnttab_end_access_deferred.
  */
 void kapi_blk_page_get(struct kapi_page *page) KAPI_NOEXCEPT;
-void kapi_blk_page_put(struct kapi_page *page) KAPI_NOEXCEPT;
 
 /*
  * queue_rq, called by blk-mq on hardware queue @hwq after the request was

@@ -32,8 +32,6 @@ enum kapi_xenbus_state {
 const char *kapi_xenbus_nodename(const struct kapi_xenbus_device *dev) KAPI_NOEXCEPT;
 const char *kapi_xenbus_otherend(const struct kapi_xenbus_device *dev) KAPI_NOEXCEPT;
 uint16_t kapi_xenbus_otherend_id(const struct kapi_xenbus_device *dev) KAPI_NOEXCEPT;
-/* The peer's current state node, read now (xenbus_read_driver_state). */
-enum kapi_xenbus_state kapi_xenbus_read_otherend_state(const struct kapi_xenbus_device *dev) KAPI_NOEXCEPT;
 int kapi_xenbus_switch_state(struct kapi_xenbus_device *dev, enum kapi_xenbus_state state) KAPI_NOEXCEPT;
 /* Records an error in xenstore and logs it (xenbus_dev_fatal); msg is plain text. */
 void kapi_xenbus_dev_fatal(struct kapi_xenbus_device *dev, int err, const char *msg) KAPI_NOEXCEPT;

@@ -260,13 +260,6 @@ void kapi_blk_page_get(struct kapi_page *page) noexcept
 	g().holds[page]++;
 }
 
-void kapi_blk_page_put(struct kapi_page *page) noexcept
-{
-	auto it = g().holds.find(page);
-	if (it != g().holds.end() && --it->second == 0)
-		g().holds.erase(it);
-}
-
 // --- disks
 
 int kapi_blkmq_disk_alloc(const struct kapi_blkmq_config *cfg, const struct kapi_blkmq_ops *ops,

@@ -183,20 +183,6 @@ void kapi_xenbus_device_put(struct kapi_xenbus_device *dev) noexcept
 const char *kapi_xenbus_otherend(const struct kapi_xenbus_device *dev) noexcept { return dev->otherend.c_str(); }
 uint16_t kapi_xenbus_otherend_id(const struct kapi_xenbus_device *dev) noexcept { return dev->otherend_id; }
 
-enum kapi_xenbus_state kapi_xenbus_read_otherend_state(const struct kapi_xenbus_device *dev) noexcept
-{
-	FakeXen::State &s = active_fake(__func__);
-	auto it = s.store.find(dev->otherend + "/state");
-	if (it == s.store.end())
-		return KAPI_XENBUS_UNKNOWN;
-	// xenbus_read_driver_state: anything unreadable is Unknown.
-	char *end = nullptr;
-	const long v = strtol(it->second.c_str(), &end, 10);
-	if (end == it->second.c_str() || *end || v < 0 || v > KAPI_XENBUS_RECONFIGURED)
-		return KAPI_XENBUS_UNKNOWN;
-	return static_cast<kapi_xenbus_state>(v);
-}
-
 int kapi_xenbus_switch_state(struct kapi_xenbus_device *dev, enum kapi_xenbus_state state) noexcept
 {
 	FakeXen::State &s = active_fake(__func__);
