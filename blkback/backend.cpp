@@ -12,6 +12,9 @@
 #include "backend_ring.hpp"
 #include "platform.h"
 #include "text.hpp"
+#ifdef XBC_HOSTILE
+#include "hostile.hpp"
+#endif
 
 namespace xbc::blkback {
 
@@ -33,6 +36,16 @@ bool read_uint(const char *dir, const char *node, uint64_t max, uint64_t *out) n
 		return false;
 	*out = v.value();
 	return true;
+}
+
+// Every number the backend publishes goes through here, so the test-only
+// hostile build (XBC_HOSTILE) can replace it with an absurd one.
+Status write_uint(kapi_xbt t, const char *dir, const char *node, uint64_t v) noexcept
+{
+#ifdef XBC_HOSTILE
+	v = hostile::xenstore_value(dir, node, v);
+#endif
+	return xs::write_uint(t, dir, node, v);
 }
 
 } // namespace
@@ -71,10 +84,10 @@ Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
 
 	// Advertised up front, as in-tree: a frontend reads them when it sees
 	// InitWait. Failing to write them only loses the features.
-	if (xs::write_uint(KAPI_XBT_NIL, node, "feature-max-indirect-segments", advert.max_indirect_segments)
+	if (write_uint(KAPI_XBT_NIL, node, "feature-max-indirect-segments", advert.max_indirect_segments)
 		    .is_error())
 		kapi_log(KAPI_LOG_WARNING, "%s: writing feature-max-indirect-segments failed\n", node);
-	if (xs::write_uint(KAPI_XBT_NIL, node, "multi-queue-max-queues", advert.max_queues).is_error())
+	if (write_uint(KAPI_XBT_NIL, node, "multi-queue-max-queues", advert.max_queues).is_error())
 		kapi_log(KAPI_LOG_WARNING, "%s: writing multi-queue-max-queues failed\n", node);
 
 	Text<kPathLen> path;
@@ -86,7 +99,7 @@ Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
 		return Status::error(-rc);
 	}
 
-	if (xs::write_uint(KAPI_XBT_NIL, node, "max-ring-page-order", advert.max_ring_page_order).is_error())
+	if (write_uint(KAPI_XBT_NIL, node, "max-ring-page-order", advert.max_ring_page_order).is_error())
 		kapi_log(KAPI_LOG_WARNING, "%s: writing max-ring-page-order failed\n", node);
 
 	{
@@ -574,14 +587,14 @@ void Backend::write_discard_keys(kapi_xbt t, const negotiate::BackendConnectAdve
 	if (!a.write_discard)
 		return;
 	if (a.write_discard_params) {
-		if (xs::write_uint(t, node, "discard-granularity", a.discard_granularity).is_error() ||
-		    xs::write_uint(t, node, "discard-alignment", a.discard_alignment).is_error() ||
-		    xs::write_uint(t, node, "discard-secure", a.discard_secure ? 1 : 0).is_error()) {
+		if (write_uint(t, node, "discard-granularity", a.discard_granularity).is_error() ||
+		    write_uint(t, node, "discard-alignment", a.discard_alignment).is_error() ||
+		    write_uint(t, node, "discard-secure", a.discard_secure ? 1 : 0).is_error()) {
 			kapi_log(KAPI_LOG_WARNING, "%s: writing discard keys failed\n", node);
 			return;
 		}
 	}
-	if (xs::write_uint(t, node, "feature-discard", a.feature_discard ? 1 : 0).is_error())
+	if (write_uint(t, node, "feature-discard", a.feature_discard ? 1 : 0).is_error())
 		kapi_log(KAPI_LOG_WARNING, "%s: writing feature-discard failed\n", node);
 }
 
@@ -599,10 +612,10 @@ void Backend::write_connect_keys() noexcept
 	Text<96> failed;	// the required key that could not be written
 	const xs::TxResult tx = xs::transaction([&](kapi_xbt t) -> Status {
 		// The optional features: failing to advertise one is fine.
-		if (xs::write_uint(t, node, "feature-flush-cache", advert.feature_flush_cache ? 1 : 0).is_error())
+		if (write_uint(t, node, "feature-flush-cache", advert.feature_flush_cache ? 1 : 0).is_error())
 			kapi_log(KAPI_LOG_WARNING, "%s: writing feature-flush-cache failed\n", node);
 		write_discard_keys(t, advert);
-		if (xs::write_uint(t, node, "feature-barrier", advert.feature_barrier ? 1 : 0).is_error())
+		if (write_uint(t, node, "feature-barrier", advert.feature_barrier ? 1 : 0).is_error())
 			kapi_log(KAPI_LOG_WARNING, "%s: writing feature-barrier failed\n", node);
 
 		struct {
@@ -619,7 +632,7 @@ void Backend::write_connect_keys() noexcept
 			{"physical-sector-size", d.info().physical_block_size, false},
 		};
 		for (const auto &k : keys) {
-			const Status st = xs::write_uint(t, node, k.key, k.value);
+			const Status st = write_uint(t, node, k.key, k.value);
 			if (st.is_ok())
 				continue;
 			Text<96> msg;
@@ -671,9 +684,9 @@ void Backend::announce_resize(const Device &device) noexcept
 			// Read again on every attempt: a retry may follow a resize.
 			written = device.capacity();
 			// Rewriting our state makes a connected frontend re-read sectors.
-			Status st = xs::write_uint(t, node, "sectors", written.raw());
+			Status st = write_uint(t, node, "sectors", written.raw());
 			if (st.is_ok())
-				st = xs::write_uint(t, node, "state", unsigned(view.state));
+				st = write_uint(t, node, "state", unsigned(view.state));
 			if (st.is_error())
 				kapi_log(KAPI_LOG_WARNING, "Error writing new size\n");
 			return st;
@@ -703,7 +716,7 @@ void Backend::withdraw_flush_feature(bool barrier) noexcept
 	MutexGuard x(xs_lock_);
 	if (ring_view_.removed)
 		return;
-	if (xs::write_uint(KAPI_XBT_NIL, node, key, 0).is_error())
+	if (write_uint(KAPI_XBT_NIL, node, key, 0).is_error())
 		kapi_log(KAPI_LOG_WARNING, "%s: withdrawing %s failed\n", node, key);
 }
 

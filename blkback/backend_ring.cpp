@@ -63,6 +63,9 @@ Status BackendRing::init(const RingSetup &setup) noexcept
 	const RingIdx req_prod(read_once(hdr->req_prod));
 	const size_t bytes = size_t(setup.nr_pages) * KAPI_PAGE_SIZE;
 	ring_ = XBC_TRY(blkif::BlkifBackRing::attach(setup.abi, ring_area_, bytes, rsp_prod));
+#ifdef XBC_HOSTILE
+	attack_ = hostile::attack_for(kapi_xenbus_nodename(dev));
+#endif
 	if (rsp_prod.distance_to(req_prod) > ring_.size())
 		return Status::error(err::kIo);
 
@@ -222,6 +225,9 @@ void BackendRing::stop() noexcept
 		return;
 	const int rc = kapi_thread_stop(thread_);
 	thread_ = nullptr;
+#ifdef XBC_HOSTILE
+	hostile_release_kept(true);
+#endif
 	if (rc < 0)
 		kapi_log(KAPI_LOG_WARNING, "ring %u: thread ended with %d\n", index_, rc);
 	if (settings_.log_stats)
@@ -427,9 +433,16 @@ void BackendRing::retire_completed() noexcept
 		}
 		copier_->flush_copies();
 	}
+#ifdef XBC_HOSTILE
+	hostile_release_kept(false);
+#endif
 	while (list) {
 		PendingRequest *p = list;
 		list = p->next;
+#ifdef XBC_HOSTILE
+		if (hostile_keep(p))
+			continue;
+#endif
 		release_pages(p);
 		if (p->flush_unsupported.load()) {
 			// As in-tree: withdraw only the feature that failed.
@@ -477,6 +490,10 @@ void BackendRing::respond(blkif::RequestId id, Op op, RspStatus status) noexcept
 	rsp.id = id;
 	rsp.operation = op;
 	rsp.status = status;
+#ifdef XBC_HOSTILE
+	if (hostile_respond(&rsp))
+		return;
+#endif
 	// Every consumed request is answered exactly once, so a slot is
 	// always free; a failure here is our bug.
 	const Status st = ring_.push_response(rsp);
@@ -493,6 +510,107 @@ void BackendRing::publish_responses() noexcept
 	if (ring_.publish_responses())
 		kapi_evtchn_notify(irq_);
 }
+
+#ifdef XBC_HOSTILE
+// --- test-only attacks (hostile.hpp) ----------------------------------------
+
+void BackendRing::hostile_see(const blkif::Request &req) noexcept
+{
+	if (hostile::on_cue(attack_) && req.sector.raw() >= hostile::kCueSector)
+		attack_armed_ = true;
+}
+
+bool BackendRing::hostile_keep(PendingRequest *p) noexcept
+{
+	if (attack_ != hostile::Attack::kKeepGrant || !attack_armed_ || attack_fired_ ||
+	    p->op != Op::kRead)
+		return false;
+	attack_fired_ = true;
+	kapi_log(KAPI_LOG_NOTICE, "hostile: %s ring %u: keep-grant: answering id %llu, keeping its %u grants\n",
+		 kapi_xenbus_nodename(owner_.xenbus()), index_,
+		 static_cast<unsigned long long>(p->id.raw()), p->grants.count());
+	respond(p->id, p->op, RspStatus(p->status.load()));
+	attack_kept_ = p;
+	attack_kept_until_ = kapi_jiffies() + jiffies_from_ms(hostile::kKeepGrantMs);
+	return true;
+}
+
+void BackendRing::hostile_release_kept(bool now) noexcept
+{
+	PendingRequest *p = attack_kept_;
+	if (!p || (!now && jiffies_before(kapi_jiffies(), attack_kept_until_)))
+		return;
+	attack_kept_ = nullptr;
+	for (uint32_t i = 0; i < p->grants.count(); i++)
+		copy_bytes(kapi_page_address(p->grants.page(i)), hostile::kLatePattern,
+			   sizeof(hostile::kLatePattern));
+	kapi_log(KAPI_LOG_NOTICE, "hostile: %s ring %u: keep-grant: wrote into %u answered pages, unmapping\n",
+		 kapi_xenbus_nodename(owner_.xenbus()), index_, p->grants.count());
+	p->grants.release();
+	put_free(p);
+}
+
+bool BackendRing::hostile_respond(blkif::Response *rsp) noexcept
+{
+	using hostile::Attack;
+	if (attack_mute_)
+		return true;
+	if (attack_swallow_ > 0) {
+		// Its slot already holds a forged response.
+		--attack_swallow_;
+		return true;
+	}
+	if (!attack_armed_ || attack_fired_)
+		return false;
+	attack_fired_ = true;
+	kapi_log(KAPI_LOG_NOTICE, "hostile: %s ring %u: %s on the response to id %llu\n",
+		 kapi_xenbus_nodename(owner_.xenbus()), index_, hostile::attack_name(attack_),
+		 static_cast<unsigned long long>(rsp->id.raw()));
+	switch (attack_) {
+	case Attack::kBadId:
+		rsp->id = blkif::RequestId(rsp->id.raw() | (uint64_t(0xbad) << 40));
+		return false;
+	case Attack::kStaleId:
+		rsp->id = blkif::RequestId(rsp->id.raw() ^ 1);
+		return false;
+	case Attack::kBadOp:
+		rsp->operation = rsp->operation == Op::kRead ? Op::kWrite : Op::kRead;
+		return false;
+	case Attack::kBadStatus:
+		rsp->status = blkif::RspStatus(5);
+		return false;
+	case Attack::kDupId:
+		// The response, then the same again in the next slot; the next
+		// request's own response is swallowed so the indices stay sane.
+		if (ring_.push_response(*rsp).is_error())
+			return true;
+		ring_.forge_responses(1, rsp);
+		attack_swallow_ = 1;
+		responses_pushed_ = true;
+		return true;
+	case Attack::kRspProd:
+		// The response, then rsp_prod a whole ring further; nothing is
+		// answered on this ring afterwards.
+		if (ring_.push_response(*rsp).is_error())
+			return true;
+		ring_.forge_responses(ring_.size(), nullptr);
+		attack_mute_ = true;
+		responses_pushed_ = true;
+		return true;
+	case Attack::kFlood:
+		// Events with nothing behind them, paced so that dom0's own
+		// watchdogs stay quiet; then the honest response.
+		for (unsigned round = 0; round < 600; round++) {
+			for (unsigned i = 0; i < 100; i++)
+				kapi_evtchn_notify(irq_);
+			kapi_msleep(5);
+		}
+		return false;
+	default:
+		return false;
+	}
+}
+#endif
 
 void BackendRing::fail_request(blkif::RequestId id, Op op) noexcept
 {
@@ -643,6 +761,9 @@ void BackendRing::dispatch_rw(const blkif::Request &req) noexcept
 {
 	const Op op = req.data_op;
 	const bool write = op != Op::kRead;
+#ifdef XBC_HOSTILE
+	hostile_see(req);
+#endif
 	switch (op) {
 	case Op::kRead:
 		io_.rd_req.add_serialised(1);

@@ -45,6 +45,9 @@
 #include "grant_copy.hpp"
 #include "settings.hpp"
 #include "stats.hpp"
+#ifdef XBC_HOSTILE
+#include "hostile.hpp"
+#endif
 
 namespace xbc::blkback {
 
@@ -178,6 +181,17 @@ private:
 	void housekeeping() noexcept;
 	void publish_grant_stats() noexcept;
 	void print_stats() noexcept;
+#ifdef XBC_HOSTILE
+	// Test-only (hostile.hpp): arms on a request at the cue sector.
+	void hostile_see(const blkif::Request &req) noexcept;
+	// Test-only: corrupts or replaces `rsp`; true if it must not be pushed.
+	[[nodiscard]] bool hostile_respond(blkif::Response *rsp) noexcept;
+	// Test-only: answers `p` but keeps its grants mapped; true if it did.
+	[[nodiscard]] bool hostile_keep(PendingRequest *p) noexcept;
+	// Test-only: writes into and lets go of the kept request when due,
+	// or now if `now` (the thread has stopped: a disconnect).
+	void hostile_release_kept(bool now) noexcept;
+#endif
 
 	PendingRequest *take_free() noexcept;
 	void put_free(PendingRequest *p) noexcept;
@@ -224,6 +238,17 @@ private:
 	// Changed under done_lock_; has_work() peeks at it without.
 	Atomic<PendingRequest *> done_;
 	bool retiring_ XBC_GUARDED_BY(done_lock_) = false;	// completions queue the work
+
+#ifdef XBC_HOSTILE
+	// Test-only, ring thread only (hostile.hpp).
+	hostile::Attack attack_ = hostile::Attack::kNone;
+	bool attack_armed_ = false;	// a request reached the cue sector
+	bool attack_fired_ = false;
+	bool attack_mute_ = false;	// the ring's indices are forged: answer nothing more
+	uint32_t attack_swallow_ = 0;	// responses already forged ahead of their requests
+	PendingRequest *attack_kept_ = nullptr;	// answered, grants still mapped
+	unsigned long attack_kept_until_ = 0;	// jiffies
+#endif
 };
 
 } // namespace xbc::blkback

@@ -121,6 +121,18 @@ bool xbc_blkback_param_grant_copy(void)
 	return READ_ONCE(grant_copy);
 }
 
+#ifdef XBC_HOSTILE
+/* Test-only (blkback/hostile.hpp): never in the shipped module. */
+static char *attacks = "";
+module_param(attacks, charp, 0444);
+MODULE_PARM_DESC(attacks, "TEST ONLY: <vdev>:<attack>,... (blkback/hostile.hpp)");
+
+const char *xbc_blkback_param_hostile_attacks(void)
+{
+	return attacks;
+}
+#endif
+
 /* --- the xenbus driver ------------------------------------------------- */
 
 static struct kapi_xenbus_device *to_kapi(struct xenbus_device *dev)

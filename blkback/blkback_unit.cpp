@@ -26,3 +26,6 @@
 #include "backend_ring.cpp"
 #include "backend.cpp"
 #include "vbd_entry.cpp"
+
+// Test-only attacks, compiled only with -DXBC_HOSTILE (hostile.hpp).
+#include "hostile.cpp"

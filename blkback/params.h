@@ -33,6 +33,11 @@ int xbc_blkback_param_buffer_squeeze_duration_ms(void) KAPI_NOEXCEPT;
 /* Ours (0444): without persistent grants, grant copy instead of map + unmap. */
 bool xbc_blkback_param_grant_copy(void) KAPI_NOEXCEPT;
 
+#ifdef XBC_HOSTILE
+/* Test-only: the hostile backend's attacks= (blkback/hostile.hpp). */
+const char *xbc_blkback_param_hostile_attacks(void) KAPI_NOEXCEPT;
+#endif
+
 KAPI_END_DECLS
 
 #endif /* XBC_BLKBACK_PARAMS_H */

@@ -20,6 +20,8 @@ export PATH=/usr/lib/xen-4.17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 . "$(dirname "$0")/dom0-stores.sh"	# the stores cell (topo=stores)
 # shellcheck source=hostile-front-dom0.sh
 . "$(dirname "$0")/hostile-front-dom0.sh"	# run_hostile_front: cells with front=hostile
+# shellcheck source=hostile-back-dom0.sh
+. "$(dirname "$0")/hostile-back-dom0.sh"	# run_hostile (back=hostile), env: HOSTILE_KO
 
 # Backing stores: ram0 is the data disk, ram1 carries the tools image.
 ram_disks 2
@@ -53,6 +55,7 @@ num() { [ "$1" = absent ] && echo 0 || echo "$1"; }
 min() { [ "$1" -lt "$2" ] && echo "$1" || echo "$2"; }
 
 run_scenario() {
+	[ "$3" = hostile ] && { run_hostile "$@"; return; }
 	idx=$1 front=$2 back=$3 fp_front=$4 fp_back=$5 vcpus=$6 mq=$7 rpo=$8 ind=$9
 	if [ "$front" = hostile ]; then
 		run_hostile_front "$@"

@@ -82,6 +82,9 @@ else
 	check_fail load "insmod $ko failed"
 fi
 
+# A caller with disks of its own (hostile-back-domu-init) waits for them itself.
+[ "${xbc_own_disks:-}" = yes ] && return 0
+
 if wait_for '[ -b /dev/xvda ] && [ -b /dev/xvdb ]' 180; then
 	dmesg | grep 'blkfront: xvda:' | sed 's/^/XBC-BLKFRONT /'
 	echo "XBC-QUEUES $(ls -d /sys/block/xvda/mq/* 2>/dev/null | wc -l)"

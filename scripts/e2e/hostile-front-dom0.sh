@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 # shellcheck shell=bash
 # Sourced by dom0.sh: the cells with front=hostile (issue 9). One hostile
-# domU (/hostile-init: tests/hostile/front instead of blkfront) attacks the
+# domU (/hostile-front-init: tests/hostile/front instead of blkfront) attacks the
 # backend of the cell, one attack per vbd, while a well-behaved neighbour
 # domU (in-tree blkfront, /bench-init) runs fio randread on its own disk:
 # alone, during the attack, alone again, back to back. Output in
@@ -78,7 +78,7 @@ name = "$dom"
 type = "pv"
 kernel = "$domu_kernel"
 ramdisk = "$domu_initrd"
-extra = "console=hvc0 loglevel=5 printk.time=0 rdinit=/hostile-init xbc_attacks=$list xbc_sustain=$hostile_sustain"
+extra = "console=hvc0 loglevel=5 printk.time=0 rdinit=/hostile-front-init xbc_attacks=$list xbc_sustain=$hostile_sustain"
 memory = 192
 vcpus = 1
 on_poweroff = "destroy"

@@ -134,6 +134,21 @@ public:
 		return with([](auto &r) { return r.publish_responses(); });
 	}
 
+#ifdef XBC_HOSTILE
+	// Test-only: see BackRing::forge_responses.
+	void forge_responses(uint32_t extra, const Response *rsp) noexcept
+	{
+		const Abi abi = abi_;
+		with([&](auto &r) {
+			typename RemoveRefT<decltype(r)>::Entry e;
+			if (rsp)
+				encode_response(abi, *rsp, &e.rsp);
+			r.forge_responses(extra, rsp ? &e.rsp : nullptr);
+			return true;
+		});
+	}
+#endif
+
 	[[nodiscard]] Result<bool> final_check_for_requests() noexcept
 	{
 		return with([](auto &r) { return r.final_check_for_requests(); });

@@ -320,6 +320,20 @@ public:
 	RingIdx req_cons() const noexcept { return req_cons_; }
 	RingIdx rsp_prod_pvt() const noexcept { return rsp_prod_pvt_; }
 
+#ifdef XBC_HOSTILE
+	// Test-only (the hostile backend, blkback/hostile.hpp): pushes `extra`
+	// responses no request asked for; with `rsp` they are copies of it,
+	// without it the slots keep whatever they hold.
+	void forge_responses(uint32_t extra, const Rsp *rsp) noexcept
+	{
+		for (uint32_t i = 0; i < extra; ++i) {
+			if (rsp)
+				copy_bytes(this->slot(rsp_prod_pvt_), rsp, sizeof(*rsp));
+			++rsp_prod_pvt_;
+		}
+	}
+#endif
+
 private:
 	BackRing(void *area, size_t bytes, RingIdx start) noexcept
 		: Base(area, bytes), req_cons_(start), req_prod_seen_(start), rsp_prod_pvt_(start),
