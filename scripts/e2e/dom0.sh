@@ -10,12 +10,14 @@
 #   RESULT <idx> fail <reason>
 # and the host runner (scripts/xen-e2e) turns them into TAP lines.
 # Plan line: idx front back fp_front fp_back vcpus max_queues ring_order indirect
-#            domu_kernel domu_initrd
+#            domu_kernel domu_initrd topo
 set -u
 export PATH=/usr/lib/xen-4.17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
 # shellcheck source=dom0-lib.sh
 . "$(dirname "$0")/dom0-lib.sh"	# env: E2E_DIR BACK_KO SLOW DATA_DISK
+# shellcheck source=faults-dom0.sh
+. "$(dirname "$0")/faults-dom0.sh"	# the faults cells (topo faults); env: FAULT_CYCLES FAULT_RELOADS
 
 # Backing stores: ram0 is the data disk, ram1 carries the tools image.
 ram_disks 2
@@ -49,6 +51,7 @@ num() { [ "$1" = absent ] && echo 0 || echo "$1"; }
 min() { [ "$1" -lt "$2" ] && echo "$1" || echo "$2"; }
 
 run_scenario() {
+	if [ "${12:-}" = faults ]; then run_faults "$@"; return; fi
 	idx=$1 front=$2 back=$3 fp_front=$4 fp_back=$5 vcpus=$6 mq=$7 rpo=$8 ind=$9
 	local domu_kernel=${10} domu_initrd=${11}
 	fails=()
