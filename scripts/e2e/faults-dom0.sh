@@ -116,7 +116,8 @@ run_faults() {
 			# and no domain left dying (dom0 still mapping its pages keeps it).
 			local gone=no
 			while [ $((SECONDS - ta)) -lt $((60 * slow)) ]; do
-				if [ "$(xs "/local/domain/0/backend/vbd/$idd")" = absent ] &&
+				if [ "$(xs "/local/domain/0/backend/vbd/$idd/51712")" = absent ] &&
+				   [ "$(xs "/local/domain/0/backend/vbd/$idd/51728")" = absent ] &&
 				   ! ls -d /sys/bus/xen-backend/devices/vbd-"$idd"-* >/dev/null 2>&1 &&
 				   ! xl list | awk -v id="$idd" '$2 == id { f = 1 } END { exit !f }'; then
 					gone=yes; break
@@ -154,7 +155,7 @@ run_faults() {
 		dm_swap xbcf-a "0 $sz_a error" || fail "fault 1: cannot load the error target"
 		ta=$SECONDS
 		say "scenario $idx: fault 1: xbcf-a is an error target"
-		if wait_marker XBC-F1-FIO-DONE $((60 * slow)) 1; then
+		if wait_marker XBC-F1-FIO-DONE 60 1; then
 			say "scenario $idx: fault 1: fio in the domU ended $((SECONDS - ta)) s after the error target went live"
 		else
 			fail "fault 1: fio in the domU still running 60 s after the backing device started failing (hang)"
@@ -218,8 +219,10 @@ run_faults() {
 		for d in fault-error fault-hotplug fault-reload; do
 			glines | grep -aq "^XBC-CHECK $d " || fail "domU reported no $d result"
 		done
-		[ "$(xs "/local/domain/0/backend/vbd/$ida")" = absent ] ||
-			fail "backend xenstore nodes of domain $ida left behind"
+		for d in 51712 51728; do
+			[ "$(xs "/local/domain/0/backend/vbd/$ida/$d")" = absent ] ||
+				fail "backend xenstore node vbd/$ida/$d left behind"
+		done
 	fi
 
 	if [ "$back" = ours ]; then
