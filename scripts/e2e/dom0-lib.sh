@@ -95,6 +95,18 @@ wait_marker() {	# marker seconds [poll]
 	return 1
 }
 
+# After the detach: the domU $dom must reach XBC-END and power off within
+# 60 s; fail()s otherwise (and destroys it).
+await_poweroff() {
+	wait_marker XBC-END 300 || fail "domU never reached XBC-END after detach"
+	local deadline=$(( SECONDS + 60 * slow ))
+	while xl domid "$dom" >/dev/null 2>&1 && [ $SECONDS -lt $deadline ]; do sleep 2; done
+	if xl domid "$dom" >/dev/null 2>&1; then
+		fail "domU $dom did not power off"
+		xl destroy "$dom"
+	fi
+}
+
 xs() { xenstore-read "$1" 2>/dev/null || echo absent; }
 
 # The guest console log, without the carriage returns the tty adds.

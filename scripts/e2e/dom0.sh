@@ -184,13 +184,7 @@ EOF
 				fail "domU never asked for the reattach"
 			fi
 		fi
-		wait_marker XBC-END 300 || fail "domU never reached XBC-END after detach"
-		local deadline=$(( SECONDS + 60 * slow ))
-		while xl domid "$dom" >/dev/null 2>&1 && [ $SECONDS -lt $deadline ]; do sleep 2; done
-		if xl domid "$dom" >/dev/null 2>&1; then
-			fail "domU did not power off"
-			xl destroy "$dom"
-		fi
+		await_poweroff
 		# The domU's own verdicts.
 		local line
 		while read -r line; do

@@ -208,13 +208,7 @@ run_faults() {
 					fail "xl block-detach $d failed: $(tail -1 "$sdir/xl-detach.log")"
 			done
 		fi
-		wait_marker XBC-END 300 || fail "domU never reached XBC-END"
-		local deadline=$(( SECONDS + 60 * slow ))
-		while xl domid "$doma" >/dev/null 2>&1 && [ $SECONDS -lt $deadline ]; do sleep 2; done
-		if xl domid "$doma" >/dev/null 2>&1; then
-			fail "domU $doma did not power off"
-			xl destroy "$doma"
-		fi
+		await_poweroff
 		domu_verdicts "domU a"
 		for d in fault-error fault-hotplug fault-reload; do
 			glines | grep -aq "^XBC-CHECK $d " || fail "domU reported no $d result"
