@@ -51,7 +51,7 @@ num() { [ "$1" = absent ] && echo 0 || echo "$1"; }
 min() { [ "$1" -lt "$2" ] && echo "$1" || echo "$2"; }
 
 run_scenario() {
-	if [ "${12:-}" = faults ]; then run_faults "$@"; return; fi
+	case "${12:-}" in faults*) run_faults "$@"; return ;; esac
 	idx=$1 front=$2 back=$3 fp_front=$4 fp_back=$5 vcpus=$6 mq=$7 rpo=$8 ind=$9
 	local domu_kernel=${10} domu_initrd=${11}
 	fails=()
