@@ -49,10 +49,18 @@ EOF
 }
 
 # The domU's own verdicts and its console's warnings, for domain $dom / $glog.
+# One in-tree failure is reported, not failed (docs/faults.md): the in-tree
+# blkfront, once unbound, never announces itself to the backend again, so a
+# reload leaves its disks gone (shared/docs/xen-under-qemu.md saw it too).
 domu_verdicts() {	# what
 	local line gbad
 	while read -r line; do
-		fail "$1: domU $line"
+		case "$front:$line" in
+		"intree:fault-reload FAIL reload 1: xvda/xvdb did not come back"*)
+			say "scenario $idx: KNOWN in-tree defect, reported, not failed: $line"
+			echo "$line" >> "$sdir/known-intree-defects.txt" ;;
+		*) fail "$1: domU $line" ;;
+		esac
 	done < <(glines | grep -a '^XBC-CHECK .* FAIL' | sed 's/^XBC-CHECK //')
 	gbad=$(glines | grep -aE "$warn_re" | grep -v '^XBC-' | head -3 | tr '\n' '|')
 	[ -z "$gbad" ] || fail "$1: domU console: $gbad"
