@@ -84,20 +84,36 @@ set_token() {	# disk text
 
 warn_re='WARNING:|BUG:|Oops|Call Trace|kernel BUG|general protection|KASAN'
 
-# Waits for a marker line in the guest console log $glog of domain $dom.
-# Returns 1 on timeout or when the domain is gone (checked every 10 s: xl is slow to start under TCG).
-wait_marker() {	# marker seconds
-	local deadline=$(( SECONDS + $2 * slow )) polls=0
+# Waits for a marker line in the guest console log $glog of domain $dom,
+# polling every $3 seconds (default 2; the faults cells' lock-step hotplug
+# cycles poll faster). Returns 1 on timeout or when the domain is gone
+# (checked every 10 s: xl is slow to start under TCG).
+wait_marker() {	# marker seconds [poll]
+	local deadline=$(( SECONDS + $2 * slow )) next_check=$(( SECONDS + 10 ))
 	while [ $SECONDS -lt $deadline ]; do
 		glines | grep -q "^$1" && return 0
-		polls=$((polls + 1))
-		if [ $((polls % 5)) = 0 ] && ! xl domid "$dom" >/dev/null 2>&1; then
-			glines | grep -q "^$1"
-			return
+		if [ $SECONDS -ge $next_check ]; then
+			next_check=$(( SECONDS + 10 ))
+			if ! xl domid "$dom" >/dev/null 2>&1; then
+				glines | grep -q "^$1"
+				return
+			fi
 		fi
-		sleep 2
+		sleep "${3:-2}"
 	done
 	return 1
+}
+
+# After the detach: the domU $dom must reach XBC-END and power off within
+# 60 s; fail()s otherwise (and destroys it).
+await_poweroff() {
+	wait_marker XBC-END 300 || fail "domU never reached XBC-END after detach"
+	local deadline=$(( SECONDS + 60 * slow ))
+	while xl domid "$dom" >/dev/null 2>&1 && [ $SECONDS -lt $deadline ]; do sleep 2; done
+	if xl domid "$dom" >/dev/null 2>&1; then
+		fail "domU $dom did not power off"
+		xl destroy "$dom"
+	fi
 }
 
 xs() { xenstore-read "$1" 2>/dev/null || echo absent; }

@@ -22,6 +22,8 @@ export PATH=/usr/lib/xen-4.17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 . "$(dirname "$0")/hostile-front-dom0.sh"	# run_hostile_front: cells with front=hostile
 # shellcheck source=hostile-back-dom0.sh
 . "$(dirname "$0")/hostile-back-dom0.sh"	# run_hostile (back=hostile), env: HOSTILE_KO
+# shellcheck source=faults-dom0.sh
+. "$(dirname "$0")/faults-dom0.sh"	# the faults cells (topo faults); env: FAULT_CYCLES FAULT_RELOADS
 
 # Backing stores: ram0 is the data disk, ram1 carries the tools image.
 ram_disks 2
@@ -56,6 +58,7 @@ min() { [ "$1" -lt "$2" ] && echo "$1" || echo "$2"; }
 
 run_scenario() {
 	[ "$3" = hostile ] && { run_hostile "$@"; return; }
+	case "${12:-}" in faults*) run_faults "$@"; return ;; esac
 	idx=$1 front=$2 back=$3 fp_front=$4 fp_back=$5 vcpus=$6 mq=$7 rpo=$8 ind=$9
 	if [ "$front" = hostile ]; then
 		run_hostile_front "$@"
@@ -201,13 +204,7 @@ EOF
 				fail "domU never asked for the reattach"
 			fi
 		fi
-		wait_marker XBC-END 300 || fail "domU never reached XBC-END after detach"
-		local deadline=$(( SECONDS + 60 * slow ))
-		while xl domid "$dom" >/dev/null 2>&1 && [ $SECONDS -lt $deadline ]; do sleep 2; done
-		if xl domid "$dom" >/dev/null 2>&1; then
-			fail "domU did not power off"
-			xl destroy "$dom"
-		fi
+		await_poweroff
 		# The domU's own verdicts.
 		local line
 		while read -r line; do
