@@ -15,7 +15,7 @@
 
 # The attacks, in vdev order from xvda (51712, then +16 per disk). "none"
 # is an honest control disk. The names are blkback/hostile.cpp's.
-hostile_attacks="none bad-id stale-id dup-id bad-op bad-status rsp-prod flood keep-grant
+hostile_back_attacks="none bad-id stale-id dup-id bad-op bad-status rsp-prod flood keep-grant
 	xs-sectors xs-sector-size xs-phys-size xs-indirect xs-ring-order xs-queues-0 xs-queues-huge"
 # Each attack disk: a sparse 2 GiB file on a loop device, one per domU
 # (the block hotplug script refuses to share a writable disk).
@@ -46,7 +46,7 @@ run_hostile() {
 
 	local spec='' letters=abcdefghijklmnopqrstuvwxyz i=0 a
 	local -a names=()
-	for a in $hostile_attacks; do
+	for a in $hostile_back_attacks; do
 		spec="$spec${spec:+,}$((51712 + 16 * i)):$a"
 		names+=("xvd${letters:i:1}:$a")
 		i=$((i + 1))
@@ -194,7 +194,7 @@ hostile_finish_domain() {	# dom name...
 # ok|BAD" lines for its main domU (crash, warnings, detach, unload).
 hostile_results() {	# front
 	local line disk attack check i=0 letters=abcdefghijklmnopqrstuvwxyz tag
-	for attack in $hostile_attacks; do
+	for attack in $hostile_back_attacks; do
 		disk=xvd${letters:i:1}
 		i=$((i + 1))
 		tag=$1

@@ -11,7 +11,7 @@
 # the in-tree backend's misses are recorded, not asserted.
 
 # One attack per vbd, xvda first. write-ro's vbd is attached read-only.
-hostile_attacks=(direct indirect overflow write-ro event-storm grant-flood inflight-close
+hostile_front_attacks=(direct indirect overflow write-ro event-storm grant-flood inflight-close
 	stuck-initialised state-invalid ring-page-order-above-max ring-ref-count-mismatch
 	num-queues-0 num-queues-1000 protocol-bogus)
 hostile_sustain=45	# seconds of event storm and grant flood (outlast the neighbour's run)
@@ -29,7 +29,7 @@ run_hostile_front() {
 	: > "$report"
 	note() { echo "note $*" >> "$report"; say "scenario $idx: $*"; }
 	echo "back $back" >> "$report"
-	say "scenario $idx: hostile frontend against $back blkback (${#hostile_attacks[@]} attacks)"
+	say "scenario $idx: hostile frontend against $back blkback (${#hostile_front_attacks[@]} attacks)"
 	dmesg -C
 
 	case "$back" in
@@ -65,14 +65,14 @@ EOF
 	# (libxl's block script takes longer than libxl waits for 14 disks at once.)
 	local disks='' i=0 a access letters=abcdefghijklmnopqrstuvwxyz hotplug
 	hotplug=$(cd "$(dirname "$0")" && pwd)/hostile-front-hotplug
-	for a in "${hostile_attacks[@]}"; do
+	for a in "${hostile_front_attacks[@]}"; do
 		access=rw
 		[ "$a" = write-ro ] && access=ro
 		disks+="${disks:+, }'format=raw,vdev=xvd${letters:i:1},access=$access,script=$hotplug,target=$loopdev'"
 		i=$((i + 1))
 	done
 	local list
-	list=$(IFS=,; echo "${hostile_attacks[*]}")
+	list=$(IFS=,; echo "${hostile_front_attacks[*]}")
 	cat > "/run/$dom.cfg" <<EOF
 name = "$dom"
 type = "pv"
@@ -152,7 +152,7 @@ EOF
 	echo "domid ${domid:-none}" >> "$report"
 	if [ -n "$domid" ]; then
 		i=0
-		for a in "${hostile_attacks[@]}"; do
+		for a in "${hostile_front_attacks[@]}"; do
 			v=xvd${letters:i:1}
 			i=$((i + 1))
 			ts=$SECONDS
