@@ -26,7 +26,7 @@ hostile_disk_bytes=$((2 << 30))
 # domU: the in-tree side runs them in a domU of their own, intree-solo.
 hostile_solo="xs-sector-size"
 # Their hotplug script: the block script's work without its global lock.
-hostile_hotplug=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/hostile-hotplug
+hostile_hotplug=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/light-hotplug
 
 run_hostile() {
 	idx=$1

@@ -64,7 +64,7 @@ disk = [ 'format=raw,vdev=xvda,access=rw,target=/dev/ram0',
 EOF
 	# (libxl's block script takes longer than libxl waits for 14 disks at once.)
 	local disks='' i=0 a access letters=abcdefghijklmnopqrstuvwxyz hotplug
-	hotplug=$(cd "$(dirname "$0")" && pwd)/hostile-front-hotplug
+	hotplug=$(cd "$(dirname "$0")" && pwd)/light-hotplug
 	for a in "${hostile_front_attacks[@]}"; do
 		access=rw
 		[ "$a" = write-ro ] && access=ro
