@@ -20,23 +20,10 @@ namespace xbc::blkback {
 
 namespace {
 
-// Frontend directory and key values are bounded; anything longer is
+// Text values (mode, device-type, dev) are bounded; anything longer is
 // hostile or broken.
 constexpr size_t kValueLen = 64;
-constexpr size_t kPathLen = 256;
-
-// A required unsigned key: false if absent or malformed.
-bool read_uint(const char *dir, const char *node, uint64_t max, uint64_t *out) noexcept
-{
-	char buf[kValueLen];
-	if (kapi_xenbus_read(KAPI_XBT_NIL, dir, node, buf, sizeof(buf)) < 0)
-		return false;
-	auto v = xs::parse_u64(buf, sizeof(buf), max);
-	if (v.is_error())
-		return false;
-	*out = v.value();
-	return true;
-}
+constexpr size_t kPathLen = xs::Path::kCapacity;
 
 // Every number the backend publishes goes through here, so the test-only
 // hostile build (XBC_HOSTILE) can replace it with an absurd one.
@@ -90,8 +77,11 @@ Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
 	if (write_uint(KAPI_XBT_NIL, node, "multi-queue-max-queues", advert.max_queues).is_error())
 		kapi_log(KAPI_LOG_WARNING, "%s: writing multi-queue-max-queues failed\n", node);
 
-	Text<kPathLen> path;
-	path.add(node).add("/physical-device");
+	const xs::Path path = xs::Path(node).child("physical-device");
+	if (path.overflowed()) {
+		kapi_log(KAPI_LOG_WARNING, "%s: probe failed (node name too long)\n", node);
+		return Status::error(err::kNameTooLong);
+	}
 	const int rc = kapi_xenbus_watch(dev, path.c_str(), &Backend::on_physical_device, be.get(),
 					 &be->watch_);
 	if (rc < 0) {
@@ -327,19 +317,16 @@ void Backend::physical_device_changed() noexcept
 {
 	MutexGuard l(lock_);
 	const char *node = kapi_xenbus_nodename(dev_);
-	char buf[kValueLen];
-	const int rc = kapi_xenbus_read(KAPI_XBT_NIL, node, "physical-device", buf, sizeof(buf));
+	const xs::Key<xs::DevNumber> dev_number = xs::read<xs::DevNumber>(node, "physical-device");
 	// The watch fires once when registered, before the script ran.
-	if (rc == -err::kNoEnt)
+	if (dev_number.is_absent())
 		return;
-	auto dev_number = rc < 0 ? Result<xs::DevNumber>(Status::from_kapi(rc))
-				 : xs::parse_dev_number(buf, sizeof(buf));
-	if (dev_number.is_error()) {
-		fatal(dev_number.status().code(), "reading physical-device");
+	if (!dev_number.is_valid()) {
+		fatal(dev_number.error, "reading physical-device");
 		return;
 	}
-	const uint32_t major = dev_number.value().major;
-	const uint32_t minor = dev_number.value().minor;
+	const uint32_t major = dev_number.value.major;
+	const uint32_t minor = dev_number.value.minor;
 	if (have_physical_) {
 		if (major != major_ || minor != minor_)
 			kapi_log(KAPI_LOG_WARNING,
@@ -466,7 +453,7 @@ Status Backend::connect_rings() noexcept
 	negotiate::BackendFeatures use;
 	negotiate::Refusal why;
 	if (!negotiate::negotiate_backend(settings_.negotiation,
-					  negotiate::read_frontend_keys(negotiate::XenstoreDir{other}), &use,
+					  negotiate::read_frontend_keys(xs::Dir{other}), &use,
 					  &why)) {
 		fatal(why.err, why.reason);
 		return Status::error(-why.err);
@@ -486,11 +473,10 @@ Status Backend::connect_rings() noexcept
 	rings_ = rings;
 
 	for (unsigned i = 0; i < queues; i++) {
-		Text<kPathLen> dir;
-		dir.add(other);
+		xs::Path dir(other);
 		if (queues > 1)
-			dir.add("/queue-").add_uint(i);
-		if (dir.truncated()) {
+			dir.child("queue-").add_uint(i);
+		if (dir.overflowed()) {
 			fatal(-err::kInval, "frontend path too long");
 			return Status::error(err::kInval);
 		}
@@ -501,33 +487,32 @@ Status Backend::connect_rings() noexcept
 		setup.abi = abi_;
 		setup.nr_pages = nr_pages;
 		setup.persistent = persistent_;
-		uint64_t port;
-		if (!read_uint(dir.c_str(), "event-channel", 0xffffffffu, &port)) {
+		const xs::Key<uint32_t> port = xs::read<uint32_t>(dir, "event-channel");
+		if (!port.is_valid()) {
 			Text<kPathLen + 32> msg;
 			msg.add("reading ").add(dir.c_str()).add("/event-channel");
 			fatal(-err::kInval, msg.c_str());
 			return Status::error(err::kInval);
 		}
-		setup.port = EvtchnPort(static_cast<uint32_t>(port));
+		setup.port = EvtchnPort(port.value);
 		for (unsigned p = 0; p < nr_pages; p++) {
-			Text<16> key;
-			key.add("ring-ref");
+			xs::Path key("ring-ref");
 			if (multi_ref)
 				key.add_uint(p);
-			uint64_t ref;
-			if (!read_uint(dir.c_str(), key.c_str(), 0xffffffffu, &ref)) {
+			const xs::Key<uint32_t> ref = xs::read<uint32_t>(dir, key);
+			if (!ref.is_valid()) {
 				Text<kPathLen + 32> msg;
 				msg.add("reading ").add(dir.c_str()).add("/").add(key.c_str());
 				fatal(-err::kInval, msg.c_str());
 				return Status::error(err::kInval);
 			}
-			setup.refs[p] = GrantRef(static_cast<uint32_t>(ref));
+			setup.refs[p] = GrantRef(ref.value);
 		}
 
 		auto ring = BackendRing::create(*this, settings_, setup);
 		if (ring.is_error()) {
 			Text<64> msg;
-			msg.add("mapping ring-ref port ").add_uint(port);
+			msg.add("mapping ring-ref port ").add_uint(port.value);
 			fatal(ring.status().code(), msg.c_str());
 			return ring.status();
 		}
@@ -608,7 +593,7 @@ void Backend::write_connect_keys() noexcept
 				       d.info().discard_granularity, d.info().discard_alignment};
 	const negotiate::BackendConnectAdvert advert = negotiate::backend_connect_advert(
 		settings_.negotiation, caps,
-		negotiate::read_flag_key(negotiate::XenstoreDir{node}, "discard-enable"));
+		xs::read<bool>(node, "discard-enable"));
 	Text<96> failed;	// the required key that could not be written
 	const xs::TxResult tx = xs::transaction([&](kapi_xbt t) -> Status {
 		// The optional features: failing to advertise one is fine.

@@ -20,16 +20,6 @@ constexpr size_t kNumberLen = 24;
 
 Driver *g_driver;	// trivially initialised: no constructor runs
 
-// dst = a + b + c (each may be empty), truncated to len.
-void join(char *dst, size_t len, const char *a, const char *b, const char *c = "") noexcept
-{
-	size_t n = 0;
-	for (const char *parts[] = {a, b, c}; const char *p : parts)
-		for (; *p && n + 1 < len; p++)
-			dst[n++] = *p;
-	dst[n] = '\0';
-}
-
 } // namespace
 
 Driver *driver_instance() noexcept
@@ -188,9 +178,9 @@ Status Frontend::talk_to_backend() noexcept
 	const char *back = kapi_xenbus_otherend(dev_);
 
 	settings_ = snapshot_settings(kapi_num_online_cpus());
-	trusted_key_ = negotiate::read_flag_key(negotiate::XenstoreDir{node}, "trusted");
-	RingPlan plan = negotiate::plan_frontend_rings(
-		settings_, negotiate::read_backend_probe_keys(negotiate::XenstoreDir{back}));
+	trusted_key_ = xs::read<bool>(node, "trusted");
+	RingPlan plan = negotiate::plan_frontend_rings(settings_,
+						       negotiate::read_backend_probe_keys(xs::Dir{back}));
 	// blk-mq's hardware queues are fixed once the disk exists; after a
 	// resume we never use more rings than it has.
 	if (hw_queues_ && plan.nr_queues > hw_queues_)
@@ -234,20 +224,17 @@ Status Frontend::talk_to_backend() noexcept
 
 void Frontend::remove_layout_keys(kapi_xbt t, const char *node) noexcept
 {
-	char name[48];
 	// Removing an absent node fails with -ENOENT, which is the goal.
-	(void)kapi_xenbus_rm(t, node, "ring-page-order");
-	(void)kapi_xenbus_rm(t, node, "multi-queue-num-queues");
-	(void)kapi_xenbus_rm(t, node, "ring-ref");
-	(void)kapi_xenbus_rm(t, node, "event-channel");
+	static constexpr const char *kSingleKeys[] = {"ring-page-order", "multi-queue-num-queues", "ring-ref",
+						      "event-channel"};
+	for (const char *key : kSingleKeys)
+		xs::remove(t, node, xs::Path(key)).ignore_error_deliberately();
 	for (uint32_t i = 0; i < kMaxRingPages; i++) {
-		join(name, sizeof(name), "ring-ref", xs::Decimal(i).c_str());
-		if (kapi_xenbus_rm(t, node, name) < 0)
+		if (xs::remove(t, node, xs::Path("ring-ref").add_uint(i)).is_error())
 			break;
 	}
 	for (uint32_t q = 0; q < kMaxFrontendQueues; q++) {
-		join(name, sizeof(name), "queue-", xs::Decimal(q).c_str());
-		if (kapi_xenbus_rm(t, node, name) < 0)
+		if (xs::remove(t, node, xs::Path("queue-").add_uint(q)).is_error())
 			break;
 	}
 }
@@ -256,7 +243,6 @@ Status Frontend::write_connection_keys(kapi_xbt t, const RingPlan &plan, const c
 {
 	const char *node = kapi_xenbus_nodename(dev_);
 	const uint32_t pages = 1u << plan.ring_page_order;
-	char name[48];
 
 	// Keys of an earlier connection (rebind, another ring layout) would
 	// mislead the backend: remove every layout key before writing ours.
@@ -273,22 +259,21 @@ Status Frontend::write_connection_keys(kapi_xbt t, const RingPlan &plan, const c
 		XBC_TRY_STATUS(xs::write_uint(t, node, "multi-queue-num-queues", nr_rings));
 	}
 	for (uint32_t q = 0; q < nr_rings; q++) {
-		char prefix[24] = "";
+		xs::Path prefix;
 		if (nr_rings > 1)
-			join(prefix, sizeof(prefix), "queue-", xs::Decimal(q).c_str(), "/");
+			prefix.add("queue-").add_uint(q).add("/");
 		*what = "writing ring-ref";
 		if (pages == 1) {
-			join(name, sizeof(name), prefix, "ring-ref");
-			XBC_TRY_STATUS(xs::write_uint(t, node, name, rings_[q]->ring_ref(0)));
+			XBC_TRY_STATUS(xs::write_uint(t, node, xs::Path(prefix).add("ring-ref"),
+						      rings_[q]->ring_ref(0)));
 		} else {
-			for (uint32_t i = 0; i < pages; i++) {
-				join(name, sizeof(name), prefix, "ring-ref", xs::Decimal(i).c_str());
-				XBC_TRY_STATUS(xs::write_uint(t, node, name, rings_[q]->ring_ref(i)));
-			}
+			for (uint32_t i = 0; i < pages; i++)
+				XBC_TRY_STATUS(xs::write_uint(t, node, xs::Path(prefix).add("ring-ref").add_uint(i),
+							      rings_[q]->ring_ref(i)));
 		}
 		*what = "writing event-channel";
-		join(name, sizeof(name), prefix, "event-channel");
-		XBC_TRY_STATUS(xs::write_uint(t, node, name, rings_[q]->event_channel()));
+		XBC_TRY_STATUS(xs::write_uint(t, node, xs::Path(prefix).add("event-channel"),
+					      rings_[q]->event_channel()));
 	}
 	// We advertise our capability; we use it only if the backend does too.
 	const negotiate::FrontendAdvert advert = negotiate::frontend_advert(settings_);
@@ -336,7 +321,7 @@ void Frontend::connect() noexcept
 	}
 
 	const negotiate::BackendConnectKeys b =
-		negotiate::read_backend_connect_keys(negotiate::XenstoreDir{kapi_xenbus_otherend(dev_)});
+		negotiate::read_backend_connect_keys(xs::Dir{kapi_xenbus_otherend(dev_)});
 	negotiate::DiskGeometry geometry;
 	negotiate::Refusal why;
 	if (!negotiate::negotiate_disk(b, &geometry, &why)) {
@@ -401,8 +386,7 @@ void Frontend::connect() noexcept
 
 void Frontend::resize() noexcept
 {
-	const negotiate::Key<uint64_t> key =
-		negotiate::read_sectors_key(negotiate::XenstoreDir{kapi_xenbus_otherend(dev_)});
+	const xs::Key<uint64_t> key = xs::read<uint64_t>(kapi_xenbus_otherend(dev_), "sectors");
 	uint64_t sectors;
 	negotiate::Refusal why;
 	if (!negotiate::check_sectors(key, &sectors, &why)) {

@@ -64,7 +64,7 @@ void check_frontend(const FrontendSnapshot &ours, fuzz::Bytes &in)
 	XBC_FUZZ_CHECK(!plan.write_num_queues || plan.nr_queues > 1);
 
 	const BackendConnectKeys keys = read_backend_connect_keys(store);
-	const Key<bool> trusted = read_flag_key(store, "trusted");
+	const Key<bool> trusted = xs::read_from<bool>(store, "trusted");
 	const FrontendFeatures f = negotiate_frontend(ours, keys, trusted);
 	// Used only if we want it and the backend offered it.
 	XBC_FUZZ_CHECK(!f.persistent || (ours.feature_persistent && keys.feature_persistent.is_valid() &&
@@ -93,7 +93,7 @@ void check_frontend(const FrontendSnapshot &ours, fuzz::Bytes &in)
 
 	// A resize announced later goes through the same sectors rule.
 	uint64_t sectors = 0;
-	if (check_sectors(read_sectors_key(store), &sectors, &why))
+	if (check_sectors(xs::read_from<uint64_t>(store, "sectors"), &sectors, &why))
 		XBC_FUZZ_CHECK(sectors <= limits::kMaxSectors);
 	else
 		XBC_FUZZ_CHECK(why.err < 0 && why.reason != nullptr);
@@ -131,7 +131,7 @@ void check_backend(const BackendSnapshot &ours, fuzz::Bytes &in)
 	caps.secure_erase = in.take<uint8_t>() & 1;
 	caps.discard_granularity = in.take<uint32_t>();
 	caps.discard_alignment = in.take<uint32_t>();
-	const BackendConnectAdvert c = backend_connect_advert(ours, caps, read_flag_key(store, "discard-enable"));
+	const BackendConnectAdvert c = backend_connect_advert(ours, caps, xs::read_from<bool>(store, "discard-enable"));
 	XBC_FUZZ_CHECK(c.feature_persistent == ours.feature_persistent);
 	XBC_FUZZ_CHECK(!c.feature_flush_cache || caps.write_cache);
 	XBC_FUZZ_CHECK(!c.feature_discard || (c.write_discard && caps.discard));

@@ -20,43 +20,15 @@
 #include "xbc/blkif.hpp"
 #include "xbc/limits.hpp"
 #include "xbc/result.hpp"
+#include "xbc/xenstore.hpp"
 #include "xbc/xs_value.hpp"
 
 namespace xbc::negotiate {
 
-// One peer key: absent, present and valid, or present but malformed (the
-// strict xs_value parsers refused it).
-template <typename T> struct Key {
-	enum class State : uint8_t { kAbsent, kValid, kMalformed };
-	State state = State::kAbsent;
-	T value{};
-
-	static constexpr Key absent() noexcept { return Key{}; }
-	static constexpr Key valid(T v) noexcept { return Key{State::kValid, v}; }
-	static constexpr Key malformed() noexcept { return Key{State::kMalformed, T{}}; }
-	constexpr bool is_valid() const noexcept { return state == State::kValid; }
-	constexpr bool is_malformed() const noexcept { return state == State::kMalformed; }
-	// The value, or the in-tree default when absent or malformed.
-	constexpr T or_default(T fallback) const noexcept { return is_valid() ? value : fallback; }
-};
-
-// Reads one key with `read(node, buf, len)` (kapi_xenbus_read's contract:
-// length, -ENOENT, -E2BIG, -errno) and parses it with `parse(buf, cap)`. A
-// value too long or unreadable counts as malformed.
-template <typename T, typename Read, typename Parse>
-[[nodiscard]] Key<T> read_key(Read &&read, const char *node, Parse &&parse) noexcept
-{
-	char buf[32];
-	const int rc = read(node, buf, sizeof(buf));
-	if (rc == -err::kNoEnt)
-		return Key<T>::absent();
-	if (rc < 0)
-		return Key<T>::malformed();
-	auto parsed = parse(buf, sizeof(buf));
-	if (parsed.is_error())
-		return Key<T>::malformed();
-	return Key<T>::valid(static_cast<T>(parsed.value()));
-}
+// A peer key and how it is read: xbc/xenstore.hpp's, one policy for both
+// engines.
+using xs::Key;
+using xs::read_key;
 
 // ------------------------------------------------------------ frontend
 
@@ -258,70 +230,43 @@ struct BackendFeatures {
 
 // ---------------------------------------------------- reading the keys
 
-// One 0/1 key, e.g. the toolstack's "trusted" or "discard-enable" on our
-// own node.
-template <typename Read> [[nodiscard]] Key<bool> read_flag_key(Read &&read, const char *node) noexcept
-{
-	return read_key<bool>(read, node, [](const char *b, size_t c) { return xs::parse_bool(b, c); });
-}
-
-// "sectors" alone: a backend announces a resize by Connected again.
-template <typename Read> [[nodiscard]] Key<uint64_t> read_sectors_key(Read &&read) noexcept
-{
-	return read_key<uint64_t>(read, "sectors", [](const char *b, size_t c) { return xs::parse_u64(b, c); });
-}
-
 template <typename Read> [[nodiscard]] BackendProbeKeys read_backend_probe_keys(Read &&read) noexcept
 {
-	auto u32 = [](const char *b, size_t c) { return xs::parse_u32(b, c); };
-	return BackendProbeKeys{read_key<uint32_t>(read, "max-ring-page-order", u32),
-				read_key<uint32_t>(read, "multi-queue-max-queues", u32)};
+	return BackendProbeKeys{xs::read_from<uint32_t>(read, "max-ring-page-order"),
+				xs::read_from<uint32_t>(read, "multi-queue-max-queues")};
 }
 
 template <typename Read> [[nodiscard]] BackendConnectKeys read_backend_connect_keys(Read &&read) noexcept
 {
-	auto u64 = [](const char *b, size_t c) { return xs::parse_u64(b, c); };
-	auto u32 = [](const char *b, size_t c) { return xs::parse_u32(b, c); };
-	auto flag = [](const char *b, size_t c) { return xs::parse_bool(b, c); };
 	return BackendConnectKeys{
-		read_key<uint64_t>(read, "sectors", u64),
-		read_key<uint32_t>(read, "info", u32),
-		read_key<uint32_t>(read, "sector-size", u32),
-		read_key<uint32_t>(read, "physical-sector-size", u32),
-		read_key<bool>(read, "feature-persistent", flag),
-		read_key<bool>(read, "feature-barrier", flag),
-		read_key<bool>(read, "feature-flush-cache", flag),
-		read_key<bool>(read, "feature-discard", flag),
-		read_key<uint32_t>(read, "discard-granularity", u32),
-		read_key<uint32_t>(read, "discard-alignment", u32),
-		read_key<bool>(read, "discard-secure", flag),
-		read_key<uint32_t>(read, "feature-max-indirect-segments", u32),
+		xs::read_from<uint64_t>(read, "sectors"),
+		xs::read_from<uint32_t>(read, "info"),
+		xs::read_from<uint32_t>(read, "sector-size"),
+		xs::read_from<uint32_t>(read, "physical-sector-size"),
+		xs::read_from<bool>(read, "feature-persistent"),
+		xs::read_from<bool>(read, "feature-barrier"),
+		xs::read_from<bool>(read, "feature-flush-cache"),
+		xs::read_from<bool>(read, "feature-discard"),
+		xs::read_from<uint32_t>(read, "discard-granularity"),
+		xs::read_from<uint32_t>(read, "discard-alignment"),
+		xs::read_from<bool>(read, "discard-secure"),
+		xs::read_from<uint32_t>(read, "feature-max-indirect-segments"),
 	};
 }
 
 template <typename Read> [[nodiscard]] FrontendKeys read_frontend_keys(Read &&read) noexcept
 {
-	auto u32 = [](const char *b, size_t c) { return xs::parse_u32(b, c); };
-	auto flag = [](const char *b, size_t c) { return xs::parse_bool(b, c); };
-	// An empty protocol is native, as in-tree's "%63s" scan finds nothing.
+	// An empty protocol is native, as in-tree's "%63s" scan finds nothing:
+	// the one key whose rule is negotiation's, not the type's.
 	auto proto = [](const char *b, size_t c) {
 		return b[0] == '\0' ? Result<blkif::Abi>(blkif::Abi::kNative) : xs::parse_protocol(b, c);
 	};
 	return FrontendKeys{
-		read_key<uint32_t>(read, "ring-page-order", u32),
-		read_key<uint32_t>(read, "multi-queue-num-queues", u32),
-		read_key<bool>(read, "feature-persistent", flag),
+		xs::read_from<uint32_t>(read, "ring-page-order"),
+		xs::read_from<uint32_t>(read, "multi-queue-num-queues"),
+		xs::read_from<bool>(read, "feature-persistent"),
 		read_key<blkif::Abi>(read, "protocol", proto),
 	};
 }
-
-// The usual `read`: kapi_xenbus_read of `dir`/`node` outside a transaction.
-struct XenstoreDir {
-	const char *dir;
-	int operator()(const char *node, char *buf, size_t len) const noexcept
-	{
-		return kapi_xenbus_read(KAPI_XBT_NIL, dir, node, buf, len);
-	}
-};
 
 } // namespace xbc::negotiate

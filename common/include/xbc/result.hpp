@@ -26,6 +26,7 @@ inline constexpr int kInval = 22;
 inline constexpr int kNoSpc = 28;
 inline constexpr int kRofs = 30;
 inline constexpr int kRange = 34;
+inline constexpr int kNameTooLong = 36;
 inline constexpr int kNoSys = 38;
 inline constexpr int kProto = 71;
 inline constexpr int kOverflow = 75;

@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The engines' xenstore layer (started): one transaction helper with one
-// retry policy, for every multi-key write both engines make, and the one
-// way to write a number.
+// The engines' xenstore layer: typed reads with one strictness policy, a
+// bounded path builder, the one way to write a number, and one transaction
+// helper with one retry policy.
+//
+// Reads: xs::read<T>(dir, key) is a Key<T>, absent, valid or malformed
+// (with why), parsed by the one rule for T (Parse<T>, xbc/xs_value.hpp's
+// strict parsers). Whether absent means a default or a refusal is the
+// caller's (negotiate's) business, never the reader's.
 //
 // A transaction that races another writer ends with -EAGAIN and must be
 // redone whole; in-tree retries forever. The peer can make it race at will
@@ -16,10 +21,163 @@
 
 namespace xbc::xs {
 
+// ------------------------------------------------------------- paths
+
+// A xenstore path or relative key built from parts ("queue-", 3, "/",
+// "ring-ref"), in a fixed buffer. An append that does not fit is refused
+// and remembered: the reads and writes below refuse an overflowed Path
+// (-ENAMETOOLONG) rather than use a truncated name, which would be some
+// other node.
+class Path {
+public:
+	// In-tree's blkback builds its paths in this much too.
+	static constexpr size_t kCapacity = 256;
+
+	Path() noexcept { text_[0] = '\0'; }
+	explicit Path(const char *s) noexcept : Path() { add(s); }
+
+	Path &add(const char *s) noexcept
+	{
+		size_t n = 0;
+		while (s[n])
+			n++;
+		if (overflowed_ || len_ + n >= kCapacity) {
+			overflowed_ = true;
+			return *this;
+		}
+		for (size_t i = 0; i <= n; i++)
+			text_[len_ + i] = s[i];
+		len_ += n;
+		return *this;
+	}
+	Path &add_uint(uint64_t v) noexcept { return add(Decimal(v).c_str()); }
+	// "/" + name: a child of this node.
+	Path &child(const char *name) noexcept { return add("/").add(name); }
+
+	[[nodiscard]] bool overflowed() const noexcept { return overflowed_; }
+	// The text so far (what fitted): for logs; xenstore gets it only
+	// through the functions below, which check overflowed().
+	[[nodiscard]] const char *c_str() const noexcept { return text_; }
+
+private:
+	char text_[kCapacity];
+	size_t len_ = 0;
+	bool overflowed_ = false;
+};
+
+// ------------------------------------------------------------- reads
+
+// One key: absent, present and valid, or present but malformed (unreadable,
+// too long for any canonical value, or refused by the strict parser).
+template <typename T> struct Key {
+	enum class State : uint8_t { kAbsent, kValid, kMalformed };
+	State state = State::kAbsent;
+	T value{};
+	int error = -err::kNoEnt;	// negative errno: why it is not valid; 0 if valid
+
+	static constexpr Key absent() noexcept { return Key{}; }
+	static constexpr Key valid(T v) noexcept { return Key{State::kValid, v, 0}; }
+	static constexpr Key malformed(int why = -err::kInval) noexcept
+	{
+		return Key{State::kMalformed, T{}, why};
+	}
+	constexpr bool is_absent() const noexcept { return state == State::kAbsent; }
+	constexpr bool is_valid() const noexcept { return state == State::kValid; }
+	constexpr bool is_malformed() const noexcept { return state == State::kMalformed; }
+	// The value, or the in-tree default when absent or malformed.
+	constexpr T or_default(T fallback) const noexcept { return is_valid() ? value : fallback; }
+};
+
+// The one parsing rule for each type the engines read.
+template <typename T> struct Parse;
+template <> struct Parse<uint64_t> {
+	static Result<uint64_t> from(const char *b, size_t c) noexcept { return parse_u64(b, c); }
+};
+template <> struct Parse<uint32_t> {
+	static Result<uint32_t> from(const char *b, size_t c) noexcept { return parse_u32(b, c); }
+};
+template <> struct Parse<bool> {
+	static Result<bool> from(const char *b, size_t c) noexcept { return parse_bool(b, c); }
+};
+template <> struct Parse<DevNumber> {
+	static Result<DevNumber> from(const char *b, size_t c) noexcept { return parse_dev_number(b, c); }
+};
+
+// Room for any value we parse: 20 digits of a uint64_t, "fff:fffff", a
+// protocol name. A longer value is malformed (kapi's read says -E2BIG),
+// however many leading zeros it pads a number with.
+inline constexpr size_t kValueLen = 32;
+
+// Reads one key with `read(key, buf, len)` (kapi_xenbus_read's contract:
+// length, -ENOENT, -E2BIG, -errno) and parses it with `parse(buf, cap)`.
+template <typename T, typename Read, typename ParseFn>
+[[nodiscard]] Key<T> read_key(Read &&read, const char *key, ParseFn &&parse) noexcept
+{
+	char buf[kValueLen];
+	const int rc = read(key, buf, sizeof(buf));
+	if (rc == -err::kNoEnt)
+		return Key<T>::absent();
+	if (rc < 0)
+		return Key<T>::malformed(rc);
+	auto parsed = parse(buf, sizeof(buf));
+	if (parsed.is_error())
+		return Key<T>::malformed(parsed.status().code());
+	return Key<T>::valid(static_cast<T>(parsed.value()));
+}
+
+// The same with T's one rule, from any reader (tests pass a fake one).
+template <typename T, typename Read> [[nodiscard]] Key<T> read_from(Read &&read, const char *key) noexcept
+{
+	return read_key<T>(read, key, Parse<T>::from);
+}
+
+// The usual reader: kapi_xenbus_read of `dir`/key outside a transaction.
+struct Dir {
+	const char *dir;
+	int operator()(const char *key, char *buf, size_t len) const noexcept
+	{
+		return kapi_xenbus_read(KAPI_XBT_NIL, dir, key, buf, len);
+	}
+};
+
+// dir/key as a T.
+template <typename T> [[nodiscard]] Key<T> read(const char *dir, const char *key) noexcept
+{
+	return read_from<T>(Dir{dir}, key);
+}
+template <typename T> [[nodiscard]] Key<T> read(const Path &dir, const char *key) noexcept
+{
+	if (dir.overflowed())
+		return Key<T>::malformed(-err::kNameTooLong);
+	return read<T>(dir.c_str(), key);
+}
+template <typename T> [[nodiscard]] Key<T> read(const Path &dir, const Path &key) noexcept
+{
+	if (key.overflowed())
+		return Key<T>::malformed(-err::kNameTooLong);
+	return read<T>(dir, key.c_str());
+}
+
+// ------------------------------------------------------------ writes
+
 // dir/node = v in decimal, in transaction t (or KAPI_XBT_NIL).
 [[nodiscard]] inline Status write_uint(kapi_xbt t, const char *dir, const char *node, uint64_t v) noexcept
 {
 	return Status::from_kapi(kapi_xenbus_write(t, dir, node, Decimal(v).c_str()));
+}
+[[nodiscard]] inline Status write_uint(kapi_xbt t, const char *dir, const Path &node, uint64_t v) noexcept
+{
+	if (node.overflowed())
+		return Status::error(err::kNameTooLong);
+	return write_uint(t, dir, node.c_str(), v);
+}
+
+// Removes dir/node; an absent node is -ENOENT.
+[[nodiscard]] inline Status remove(kapi_xbt t, const char *dir, const Path &node) noexcept
+{
+	if (node.overflowed())
+		return Status::error(err::kNameTooLong);
+	return Status::from_kapi(kapi_xenbus_rm(t, dir, node.c_str()));
 }
 
 // Redo a raced transaction at most this many times (then -EAGAIN).
