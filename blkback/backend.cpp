@@ -60,7 +60,10 @@ Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
 	}
 	// Frees retired rings as soon as they retire: ring_retired runs in
 	// the ring's own work item, which cannot free the ring it runs for.
-	be->reap_work_ = kapi_work_create(&Backend::on_reap_work, be.get(), KAPI_GFP_KERNEL);
+	// The watch and the work name the Backend as their context, so they
+	// come after it; a failure here destroys a Backend whose owners
+	// release whatever was made.
+	be->reap_work_.reset(kapi_work_create(&Backend::on_reap_work, be.get(), KAPI_GFP_KERNEL));
 	if (!be->reap_work_) {
 		kapi_xenbus_dev_fatal(dev, -err::kNoMem, "allocating backend structure");
 		return Status::error(err::kNoMem);
@@ -83,7 +86,7 @@ Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
 		return Status::error(err::kNameTooLong);
 	}
 	const int rc = kapi_xenbus_watch(dev, path.c_str(), &Backend::on_physical_device, be.get(),
-					 &be->watch_);
+					 be->watch_.out());
 	if (rc < 0) {
 		kapi_log(KAPI_LOG_WARNING, "%s: probe failed (%d)\n", node, rc);
 		return Status::error(-rc);
@@ -109,7 +112,7 @@ Backend::~Backend()
 {
 	// Unwatch first and without the lock: the callback takes it, and
 	// unwatch waits for a running callback.
-	kapi_xenbus_unwatch(watch_);
+	watch_.reset();
 	{
 		MutexGuard l(lock_);
 		disconnect();
@@ -126,7 +129,7 @@ Backend::~Backend()
 	}
 	// The last ring_retired queued it before nr_retiring() reached 0:
 	// cancel or wait for it, then free what it did not.
-	kapi_work_destroy(reap_work_);
+	reap_work_.reset();
 	reap();
 	{
 		MutexGuard l(lock_);
@@ -209,8 +212,7 @@ void Backend::remove(Box<Backend> be) noexcept
 {
 	// Without the lock: the callback takes it, and unwatch waits for a
 	// running callback.
-	kapi_xenbus_unwatch(be->watch_);
-	be->watch_ = nullptr;
+	be->watch_.reset();
 	Backend *zombie = nullptr;
 	{
 		MutexGuard l(be->lock_);

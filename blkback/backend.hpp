@@ -36,6 +36,7 @@
 #include "kapi/thread.h"
 #include "kapi/xenbus.h"
 #include "xbc/blkif.hpp"
+#include "xbc/handle.hpp"
 #include "xbc/memory.hpp"
 #include "xbc/sync.hpp"
 #include "xbc/result.hpp"
@@ -164,8 +165,8 @@ private:
 	// withdraw_flush_feature) and guards ring_view_ for them. Taken
 	// after lock_, never before it.
 	Mutex xs_lock_;
-	struct kapi_xenbus_watch *watch_ = nullptr;	// physical-device
-	struct kapi_work *reap_work_ = nullptr;	// runs reap(); queued by ring_retired
+	Watch watch_;		// physical-device
+	Work reap_work_;	// runs reap(); queued by ring_retired
 
 	Box<Device> device_ XBC_GUARDED_BY(lock_);
 	uint32_t major_ XBC_GUARDED_BY(lock_) = 0;

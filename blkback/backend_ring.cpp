@@ -24,9 +24,9 @@ constexpr unsigned kBioMaxVecs = 256;
 } // namespace
 
 BackendRing::BackendRing(Backend &owner, const Settings &settings, const RingSetup &setup,
-			 IrqSpinLock done_lock) noexcept
+			 IrqSpinLock done_lock, WaitQueue wq) noexcept
 	: owner_(owner), settings_(settings), index_(setup.index),
-	  persistent_(setup.persistent), port_(setup.port), done_lock_(move(done_lock))
+	  persistent_(setup.persistent), port_(setup.port), wq_(move(wq)), done_lock_(move(done_lock))
 {
 }
 
@@ -39,7 +39,10 @@ Result<Box<BackendRing>> BackendRing::create(Backend &owner, const Settings &set
 	auto done_lock = IrqSpinLock::create("xbc_ring_done");
 	if (done_lock.is_error())
 		return done_lock.status();
-	auto ring = xbc::create<BackendRing>(Gfp::kKernel, owner, settings, setup, done_lock.take());
+	WaitQueue wq(kapi_waitq_create(KAPI_GFP_KERNEL));
+	if (!wq)
+		return Status::error(err::kNoMem);
+	auto ring = xbc::create<BackendRing>(Gfp::kKernel, owner, settings, setup, done_lock.take(), move(wq));
 	if (ring.is_null())
 		return Status::error(err::kNoMem);
 	XBC_TRY_STATUS(ring->init(setup));
@@ -68,10 +71,6 @@ Status BackendRing::init(const RingSetup &setup) noexcept
 #endif
 	if (rsp_prod.distance_to(req_prod) > ring_.size())
 		return Status::error(err::kIo);
-
-	wq_ = kapi_waitq_create(KAPI_GFP_KERNEL);
-	if (!wq_)
-		return Status::error(err::kNoMem);
 
 	GrantMapperConfig mc;
 	mc.persistent = persistent_;
@@ -107,12 +106,12 @@ Status BackendRing::init(const RingSetup &setup) noexcept
 		put_free(pool_[i]);
 	}
 
-	retire_work_ = kapi_work_create(&BackendRing::on_retire_work, this, KAPI_GFP_KERNEL);
+	retire_work_.reset(kapi_work_create(&BackendRing::on_retire_work, this, KAPI_GFP_KERNEL));
 	if (!retire_work_)
 		return Status::error(err::kNoMem);
 
 	XBC_TRY_STATUS(Status::from_kapi(kapi_evtchn_bind_interdomain(
-		dev, setup.port.raw(), &BackendRing::on_irq, this, "blkif-backend", &irq_)));
+		dev, setup.port.raw(), &BackendRing::on_irq, this, "blkif-backend", irq_.out())));
 	next_stats_ = kapi_jiffies() + jiffies_from_ms(kStatsIntervalMs);
 	return Status::ok();
 }
@@ -120,7 +119,7 @@ Status BackendRing::init(const RingSetup &setup) noexcept
 BackendRing::~BackendRing()
 {
 	// After retire(): waits for the work item's last run to return.
-	kapi_work_destroy(retire_work_);
+	retire_work_.reset();
 	shutdown();
 	if (pool_) {
 		for (uint32_t i = 0; i < nr_pending_; i++)
@@ -130,7 +129,7 @@ BackendRing::~BackendRing()
 	scratch_.reset();
 	copier_.reset();
 	mapper_.reset();
-	kapi_waitq_destroy(wq_);
+	// wq_ goes with the members, after the thread stopped (stop()).
 }
 
 void BackendRing::shutdown() noexcept
@@ -183,8 +182,7 @@ void BackendRing::finish() noexcept
 		return;
 	finished_ = true;
 	// No more events: a running handler finishes before this returns.
-	kapi_evtchn_unbind(irq_);
-	irq_ = nullptr;
+	irq_.reset();
 	// drain() released every request's grants; now the idle persistent
 	// ones go, and the page pool.
 	if (!mapper_.is_null()) {
@@ -216,15 +214,16 @@ Status BackendRing::start(const char *name, Device &device) noexcept
 	device_ = &device;
 	if (thread_)
 		return Status::ok();
-	return Status::from_kapi(kapi_thread_run(&BackendRing::thread_main, this, name, &thread_));
+	return Status::from_kapi(kapi_thread_run(&BackendRing::thread_main, this, name, thread_.out()));
 }
 
 void BackendRing::stop() noexcept
 {
 	if (!thread_)
 		return;
-	const int rc = kapi_thread_stop(thread_);
-	thread_ = nullptr;
+	// Stopped here rather than by thread_'s owner: the body's result
+	// is logged.
+	const int rc = kapi_thread_stop(thread_.release());
 #ifdef XBC_HOSTILE
 	hostile_release_kept(true);
 #endif

@@ -37,6 +37,7 @@
 #include "xbc/blkif.hpp"
 #include "xbc/blkif_ring.hpp"
 #include "xbc/grant_mapper.hpp"
+#include "xbc/handle.hpp"
 #include "xbc/memory.hpp"
 #include "xbc/result.hpp"
 #include "xbc/sync.hpp"
@@ -137,7 +138,7 @@ public:
 	[[nodiscard]] uint32_t size() const noexcept { return ring_.size(); }
 
 	BackendRing(Backend &owner, const Settings &settings, const RingSetup &setup,
-		    IrqSpinLock done_lock) noexcept;
+		    IrqSpinLock done_lock, WaitQueue wq) noexcept;
 
 private:
 	enum class Consume { kDrained, kNoSlot, kYield };
@@ -206,15 +207,15 @@ private:
 	// Set up by init(), torn down by the destructor in reverse.
 	void *ring_area_ = nullptr;		// kapi_xenbus_map_ring
 	blkif::BlkifBackRing ring_;
-	kapi_waitq *wq_ = nullptr;
+	WaitQueue wq_;		// from create(), before the ring
 	Box<GrantMapper> mapper_;
 	Box<GrantCopier> copier_;		// grant_copy without persistent grants
 	PendingRequest **pool_ = nullptr;	// nr_pending_ owned entries
 	uint32_t nr_pending_ = 0;
 	Box<RingScratch> scratch_;
-	kapi_irq *irq_ = nullptr;
-	kapi_thread *thread_ = nullptr;
-	kapi_work *retire_work_ = nullptr;	// see retire()
+	Irq irq_;
+	Thread thread_;			// start() to stop()
+	Work retire_work_;		// see retire()
 
 	// Ring thread only.
 	PendingRequest *free_ = nullptr;
