@@ -671,8 +671,8 @@ GrantPoolStats Frontend::pool_stats() noexcept
 // ---------------------------------------------------------------------------
 // Driver
 
-Driver::Driver(Box<MinorRegistry> minors, Mutex mutex) noexcept
-	: minors_(move(minors)), devices_(move(mutex))
+Driver::Driver(Box<MinorRegistry> minors, Mutex mutex, WaitQueue purge_wq) noexcept
+	: purge_wq_(move(purge_wq)), minors_(move(minors)), devices_(move(mutex))
 {
 }
 
@@ -684,7 +684,10 @@ Result<Box<Driver>> Driver::create() noexcept
 	auto mutex = Mutex::create("xbc_blkfront_driver");
 	if (mutex.is_error())
 		return mutex.status();
-	Box<Driver> d = xbc::create<Driver>(Gfp::kKernel, minors.take(), mutex.take());
+	WaitQueue purge_wq(kapi_waitq_create(KAPI_GFP_KERNEL));
+	if (!purge_wq)
+		return Status::error(err::kNoMem);
+	Box<Driver> d = xbc::create<Driver>(Gfp::kKernel, minors.take(), mutex.take(), move(purge_wq));
 	if (d.is_null())
 		return Status::error(err::kNoMem);
 	return d;
@@ -692,9 +695,9 @@ Result<Box<Driver>> Driver::create() noexcept
 
 Driver::~Driver()
 {
-	kapi_thread_stop(purge_thread_);
-	if (purge_wq_)
-		kapi_waitq_destroy(purge_wq_);
+	// The thread first: it purges the devices; purge_wq_ goes with the
+	// members.
+	purge_thread_.reset();
 	devices_.with([](auto &devices) {
 		XBC_CHECK(devices.empty());
 		devices.clear();
@@ -759,10 +762,8 @@ int driver_init() noexcept
 	if (d.is_error())
 		return d.status().code();
 	Box<Driver> driver = d.take();
-	driver->purge_wq_ = kapi_waitq_create(KAPI_GFP_KERNEL);
-	if (!driver->purge_wq_)
-		return -err::kNoMem;
-	const int rc = kapi_thread_run(purge_thread_body, driver.get(), "xbc_blkfront", &driver->purge_thread_);
+	const int rc =
+		kapi_thread_run(purge_thread_body, driver.get(), "xbc_blkfront", driver->purge_thread_.out());
 	if (rc < 0)
 		return rc;
 	g_driver = driver.release();

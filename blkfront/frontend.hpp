@@ -33,6 +33,7 @@
 #include "blkfront/io_ring.hpp"
 #include "blkfront/settings.hpp"
 #include "blkfront/vdev.hpp"
+#include "xbc/handle.hpp"
 #include "xbc/list.hpp"
 #include "xbc/memory.hpp"
 #include "xbc/sync.hpp"
@@ -181,10 +182,10 @@ public:
 	// One pass of the in-tree 10 s purge over every device.
 	void purge_all() noexcept;
 
-	Driver(Box<MinorRegistry> minors, Mutex mutex) noexcept;
+	Driver(Box<MinorRegistry> minors, Mutex mutex, WaitQueue purge_wq) noexcept;
 
-	kapi_thread *purge_thread_ = nullptr;
-	kapi_waitq *purge_wq_ = nullptr;
+	WaitQueue purge_wq_;	// from create()
+	Thread purge_thread_;	// from driver_init(): its context is the Driver
 
 private:
 	Box<MinorRegistry> minors_;

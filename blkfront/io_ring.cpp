@@ -66,15 +66,14 @@ Result<Box<IoRing>> IoRing::create(kapi_xenbus_device *dev, Frontend *owner,
 	}
 
 	XBC_TRY_STATUS(Status::from_kapi(kapi_evtchn_alloc_bind(dev, irq_trampoline, r.get(), "blkif",
-								 &r->port_, &r->irq_)));
+								 &r->port_, r->irq_.out())));
 	return r;
 }
 
 IoRing::~IoRing()
 {
 	// No handler may run while we take the ring apart.
-	kapi_evtchn_unbind(irq_);
-	irq_ = nullptr;
+	irq_.reset();
 	fail_all(-err::kIo);
 	Box<GrantPool> pool;
 	{

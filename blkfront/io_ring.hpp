@@ -37,6 +37,7 @@
 #include "blkfront/settings.hpp"
 #include "xbc/blkif_ring.hpp"
 #include "xbc/grant_pool.hpp"
+#include "xbc/handle.hpp"
 #include "xbc/list.hpp"
 #include "xbc/memory.hpp"
 #include "xbc/sync.hpp"
@@ -167,7 +168,7 @@ private:
 	void *ring_area_ = nullptr;
 	uint32_t grefs_[kMaxRingPages] = {};
 	uint32_t port_ = 0;
-	kapi_irq *irq_ = nullptr;
+	Irq irq_;
 	uint32_t size_ = 0;		// ring_.size(), fixed by create()
 
 	blkif::NativeFrontRing ring_ XBC_GUARDED_BY(lock_);

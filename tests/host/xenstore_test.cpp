@@ -140,7 +140,7 @@ TEST_F(XsRead, ValueLongerThanAnyCanonicalOneIsMalformed)
 	// characters, so a zero-padded "000...01" event-channel connected
 	// there and not at the frontend's readers; now it is refused at both:
 	// no canonical value is longer than 20 digits.
-	const std::string padded = std::string(kValueLen + 8, '0') + "1";
+	const std::string padded = std::string(39, '0') + "1";
 	xen_.xs_write("dir/padded", padded);
 	const Key<uint32_t> k = read<uint32_t>("dir", "padded");
 	EXPECT_TRUE(k.is_malformed());
