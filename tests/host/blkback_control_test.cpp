@@ -3,6 +3,7 @@
 // keys in-tree 6.1 writes and reads, hostile xenstore values, disconnect
 // and reconnect, resize. (Data path: blkback_io_test.cpp.)
 #include "blkback_harness.hpp"
+#include "xbc/xenstore.hpp"
 
 namespace xbc::test {
 namespace {
@@ -382,6 +383,22 @@ TEST(BlkbackControl, EachVbdPinsTheModuleUntilRemoved)
 		EXPECT_EQ(host::module_pins(), r.is_ok() ? 1 : 0);
 	});
 	EXPECT_EQ(host::module_pins(), 0);
+}
+
+// Our node names the physical-device watch. One too long for an xs::Path
+// is refused at probe; before, the path was cut short and the watch sat
+// on another node, so the hotplug script's key never reached us.
+TEST(BlkbackControl, ProbeRefusesANodeTooLongToWatch)
+{
+	Bench b;
+	const std::string node = "backend/vbd/1/" + std::string(xs::Path::kCapacity, '7');
+	kapi_xenbus_device *dev = b.xen.add_device(node, b.pair.front_path, 0, 1);
+	const size_t watches = b.xen.live_watches();
+	auto r = Backend::probe(dev);
+	EXPECT_EQ(r.status().code(), -err::kNameTooLong);
+	EXPECT_EQ(b.xen.live_watches(), watches);
+	EXPECT_EQ(host::module_pins(), 0);
+	b.xen.remove_device(dev);
 }
 
 TEST(BlkbackControl, ClosedWhileOfflineAsksForUnregister)
