@@ -4,7 +4,6 @@
 
 #include "kapi/log.h"
 #include "kapi/sync.h"
-#include "kapi/thread.h"
 #include "xbc/jiffies.hpp"
 
 namespace xbc {
@@ -83,14 +82,9 @@ GrantMapper::~GrantMapper()
 {
 	// A request still mapped would point into freed memory afterwards.
 	(void)XBC_CHECK(requests_ == 0);
-	// A completion still to come would too. The owner waits for teardown
-	// to report nothing pending first; this is the safety net.
-	for (unsigned waited_ms = 0; teardown().pending > 0; waited_ms += 10) {
-		if (waited_ms > 0 && waited_ms % 10000 == 0)
-			kapi_log(KAPI_LOG_WARNING, "xbc: freeing the grant mapper waits for %u unmaps\n",
-				 batches_in_flight_);
-		kapi_msleep(10);
-	}
+	// So would an unmap completion still to come: the owner calls
+	// teardown() until nothing is pending before it frees us.
+	(void)XBC_CHECK(teardown().pending == 0);
 	UnmapBatch *lists[] = {free_requests_, free_background_};
 	for (UnmapBatch *list : lists) {
 		while (UnmapBatch *b = list) {

@@ -146,9 +146,8 @@ class GrantMapper : Pinned {
 public:
 	[[nodiscard]] static Result<Box<GrantMapper>> create(Gfp gfp, DomId frontend,
 							     const GrantMapperConfig &cfg) noexcept;
-	// Tears down; requests must have been released first. Waits for
-	// unmaps in flight (their completions point here): callers wait for
-	// teardown() to report none pending first.
+	// Tears down; requests must have been released first, and teardown()
+	// must have reported nothing pending (an unmap completion points here).
 	~GrantMapper();
 
 	// Maps segs[0..n) into `out`, which must not be mapped. On error
