@@ -74,6 +74,9 @@ Status BackendRing::init(const RingSetup &setup) noexcept
 
 	GrantMapperConfig mc;
 	mc.persistent = persistent_;
+	mc.max_requests = ring_.size();
+	mc.on_background_unmap = &BackendRing::on_background_unmap;
+	mc.background_ctx = this;
 	mc.grants.max_grants = settings_.max_persistent_grants;
 	mc.grants.unused_timeout_s = settings_.pgrant_timeout_s;
 	mc.pool.max_buffer_pages = settings_.max_buffer_pages;
@@ -140,40 +143,76 @@ void BackendRing::shutdown() noexcept
 	stop();
 	drain();
 	finish();
+	// Not from xenwatch (retire() hands pending unmaps to the work item):
+	// the destructor must not free what an unmap completion touches.
+	for (unsigned waited_ms = 0; !torn_down(); waited_ms += 10) {
+		if (waited_ms > 0 && waited_ms % 10000 == 0)
+			kapi_log(KAPI_LOG_WARNING, "ring %u: still waiting for grant unmaps\n", index_);
+		kapi_msleep(10);
+	}
 }
 
 bool BackendRing::retire() noexcept
 {
 	stop();
-	if (pool_) {
+	if (pool_)
 		retire_completed();
-		if (in_flight() > 0) {
-			// From here the work item owns the ring's state, as the
-			// thread did; a completion already queued starts it.
-			IrqSpinGuard g(done_lock_);
-			retiring_ = true;
-			if (done_.load_relaxed())
-				kapi_work_queue(retire_work_);
-			return false;
+	if (!pool_ || in_flight() == 0) {
+		finish();
+		if (torn_down()) {
+			shut_down_ = true;
+			return true;
 		}
 	}
-	shutdown();
-	return true;
+	hand_to_work();
+	return false;
+}
+
+void BackendRing::hand_to_work() noexcept
+{
+	// From here the work item owns the ring's state, as the thread did;
+	// a completion already queued, or a teardown already unmapping (its
+	// completion may have come before retiring_), starts it.
+	IrqSpinGuard g(done_lock_);
+	retiring_ = true;
+	if (done_.load_relaxed() || finished_)
+		kapi_work_queue(retire_work_);
 }
 
 // Process context, after retire(): answer what completed, and after the
-// last completion shut down and tell the Backend, once (the item may be
-// queued again by completions it has already answered).
+// last completion and the last unmap shut down and tell the Backend, once
+// (the item may be queued again by completions it has already answered).
 void BackendRing::on_retire_work(void *ctx) noexcept
 {
 	auto *r = static_cast<BackendRing *>(ctx);
-	if (r->finished_)
+	if (r->shut_down_)
 		return;
 	r->retire_completed();
 	if (r->in_flight() > 0)
 		return;
 	r->finish();
+	if (!r->torn_down())
+		return;
+	r->shut_down_ = true;
 	r->owner_.ring_retired(*r);
+}
+
+void BackendRing::on_unmapped(void *ctx) noexcept
+{
+	auto *p = static_cast<PendingRequest *>(ctx);
+	p->unmapped = true;
+	p->ring->complete_one(p);
+}
+
+void BackendRing::on_background_unmap(void *ctx) noexcept
+{
+	auto *r = static_cast<BackendRing *>(ctx);
+	// The thread reaps at its next pass; a retiring ring's work item
+	// goes on with the teardown.
+	IrqSpinGuard g(r->done_lock_);
+	kapi_waitq_wake(r->wq_);
+	if (r->retiring_)
+		kapi_work_queue(r->retire_work_);
 }
 
 void BackendRing::finish() noexcept
@@ -183,16 +222,6 @@ void BackendRing::finish() noexcept
 	finished_ = true;
 	// No more events: a running handler finishes before this returns.
 	irq_.reset();
-	// drain() released every request's grants; now the idle persistent
-	// ones go, and the page pool.
-	if (!mapper_.is_null()) {
-		const GrantTeardownReport r = mapper_->teardown();
-		publish_grant_stats();
-		if (r.still_mapped || r.busy || r.failed)
-			kapi_log(KAPI_LOG_ERR,
-				 "ring %u: teardown left %u mapped (%u busy, %u unmaps failed)\n",
-				 index_, r.still_mapped, r.busy, r.failed);
-	}
 	// Every request is answered, so every page is back: free the pool.
 	if (!copier_.is_null()) {
 		const GrantCopyStats &c = copier_->stats();
@@ -207,6 +236,26 @@ void BackendRing::finish() noexcept
 	if (ring_area_)
 		kapi_xenbus_unmap_ring(owner_.xenbus(), ring_area_);
 	ring_area_ = nullptr;
+}
+
+bool BackendRing::torn_down() noexcept
+{
+	if (torn_down_)
+		return true;
+	// Every request released its grants; now the idle persistent ones
+	// go, and the page pool, as their unmaps complete.
+	if (!mapper_.is_null()) {
+		const GrantTeardownReport r = mapper_->teardown();
+		publish_grant_stats();
+		if (r.pending)
+			return false;
+		if (r.still_mapped || r.busy || r.failed)
+			kapi_log(KAPI_LOG_ERR,
+				 "ring %u: teardown left %u mapped (%u busy, %u unmaps failed)\n",
+				 index_, r.still_mapped, r.busy, r.failed);
+	}
+	torn_down_ = true;
+	return true;
 }
 
 Status BackendRing::start(const char *name, Device &device) noexcept
@@ -422,6 +471,9 @@ void BackendRing::retire_completed() noexcept
 		list = done_.load_relaxed();
 		done_.store(nullptr);
 	}
+	// The unmaps of requests back from on_unmapped finished before they
+	// were listed: their pages go back to the pool now.
+	mapper_->reap_unmaps();
 
 	// Read data goes back to the grants in as few copy calls as the
 	// completed requests allow.
@@ -438,20 +490,27 @@ void BackendRing::retire_completed() noexcept
 	while (list) {
 		PendingRequest *p = list;
 		list = p->next;
+		if (!p->unmapped) {
 #ifdef XBC_HOSTILE
-		if (hostile_keep(p))
-			continue;
+			if (hostile_keep(p))
+				continue;
 #endif
-		release_pages(p);
-		if (p->flush_unsupported.load()) {
-			// As in-tree: withdraw only the feature that failed.
-			const bool barrier = p->op == Op::kWriteBarrier;
-			bool &withdrawn = barrier ? barrier_withdrawn_ : flush_withdrawn_;
-			if (!withdrawn) {
-				withdrawn = true;
-				owner_.withdraw_flush_feature(barrier);
+			const bool released = release_pages(p);
+			if (p->flush_unsupported.load()) {
+				// As in-tree: withdraw only the feature that failed.
+				const bool barrier = p->op == Op::kWriteBarrier;
+				bool &withdrawn = barrier ? barrier_withdrawn_ : flush_withdrawn_;
+				if (!withdrawn) {
+					withdrawn = true;
+					owner_.withdraw_flush_feature(barrier);
+				}
 			}
+			// Not while the frontend's grants are still mapped: the
+			// answer comes when on_unmapped brings it back.
+			if (!released)
+				continue;
 		}
+		p->unmapped = false;
 		respond(p->id, p->op, RspStatus(p->status.load()));
 		put_free(p);
 	}
@@ -859,14 +918,14 @@ bool BackendRing::copies_back(const PendingRequest *p) noexcept
 	       p->status.load() == int16_t(RspStatus::kOkay);
 }
 
-void BackendRing::release_pages(PendingRequest *p) noexcept
+bool BackendRing::release_pages(PendingRequest *p) noexcept
 {
 	if (p->copied.is_active()) {
 		if (p->copied.copy_failed())
 			p->status.store(int16_t(RspStatus::kError));
 		p->copied.release();
 	}
-	p->grants.release();
+	return mapper_->release_async(p->grants, &BackendRing::on_unmapped, p);
 }
 
 void BackendRing::submit_bios(PendingRequest *p, const blkif::Request &req, uint32_t nr_segs) noexcept

@@ -12,6 +12,12 @@
 //                            page-pool shrink, log_stats
 //   bio done (irq/softirq)-> record the error, and when the request's last
 //                            bio is done put it on the done list, wake
+//   unmap done (any ctx)  -> a completed request's transient mappings are
+//                            gone: back on the done list, to be answered
+//
+// A request is answered, and its slot and pages reused, only once its
+// transient mappings are unmapped. The unmap is asynchronous (another
+// holder may keep a page for a while): the thread never waits for it.
 //
 // Concurrency contract:
 //   - The ring thread owns the shared ring's consumer and producer state,
@@ -23,7 +29,8 @@
 //     completion queues it, and it answers, then finally shuts down.
 //   - The irq handler touches only events_pending_ and the wait queue.
 //   - Bio completion touches only its own PendingRequest's status and bio
-//     count (atomics), the done list and retiring_ (done_lock_, irq-safe).
+//     count (atomics), the done list and retiring_ (done_lock_, irq-safe);
+//     an unmap completion, its request's `unmapped` flag and the same.
 //   - Readers of the counters (sysfs) load them relaxed (stats.hpp).
 //
 // A broken ring (the frontend's producer index claims more requests than
@@ -77,6 +84,9 @@ struct PendingRequest {
 	Atomic<bool> flush_unsupported;	// a flush/barrier bio said EOPNOTSUPP
 	Atomic<int32_t> pending;	// bios in flight + 1 while building
 	RequestMapping grants;		// the mapped segments (released by the thread)
+	// Set by the unmap completion before it puts the request back on
+	// the done list (done_lock_ orders it): answer it now.
+	bool unmapped = false;
 	CopiedRequest copied;		// or our pages, with grant_copy (ditto)
 
 	// The page segment i's bio addresses.
@@ -119,10 +129,10 @@ public:
 	void shutdown() noexcept;
 	// Disconnect without waiting for I/O (xenwatch must never block on
 	// a device): stops the thread and answers what has completed. True:
-	// the ring is shut down now. False: bios are still in flight; each
-	// completion queues the ring's work item, which answers it, and the
-	// last one shuts the ring down and calls Backend::ring_retired. The
-	// ring may only be freed after that call.
+	// the ring is shut down now. False: bios or unmaps are still in
+	// flight; each completion queues the ring's work item, which answers
+	// it, and the last one shuts the ring down and calls
+	// Backend::ring_retired. The ring may only be freed after that call.
 	[[nodiscard]] bool retire() noexcept;
 	// Backend's list of rings retiring or retired (under its lock).
 	BackendRing *next_retiring = nullptr;
@@ -151,8 +161,17 @@ private:
 	static void on_bio_done(void *ctx, int err) noexcept;
 	static bool has_done_or_stop(void *ctx) noexcept;
 	static void on_retire_work(void *ctx) noexcept;
-	// Unbinds the irq, unmaps every idle grant, empties the pool. Once.
+	// A request's transient mappings are unmapped (any context).
+	static void on_unmapped(void *ctx) noexcept;
+	// A purge or teardown unmap finished (any context).
+	static void on_background_unmap(void *ctx) noexcept;
+	// Marks the ring retiring: completions queue the work item from now.
+	void hand_to_work() noexcept;
+	// Unbinds the irq, unmaps the ring, frees the copier. Once.
 	void finish() noexcept;
+	// Unmaps every idle grant and empties the pool without waiting: true
+	// once nothing is left unmapping. Call again until then.
+	[[nodiscard]] bool torn_down() noexcept;
 
 	void complete_one(PendingRequest *p) noexcept;
 	void retire_completed() noexcept;
@@ -166,8 +185,9 @@ private:
 	// A completed grant-copy read whose data goes back to the grants.
 	[[nodiscard]] static bool copies_back(const PendingRequest *p) noexcept;
 	// Releases a completed request's pages or mappings; a failed copy
-	// back (retire_completed queued them all) fails it.
-	void release_pages(PendingRequest *p) noexcept;
+	// back (retire_completed queued them all) fails it. False: transient
+	// mappings are unmapping; on_unmapped brings the request back.
+	[[nodiscard]] bool release_pages(PendingRequest *p) noexcept;
 	[[nodiscard]] bool read_indirect_segments(const blkif::Request &req, Sector *total) noexcept;
 	// Builds and submits the bios of a mapped request (segments in the
 	// scratch area); a bio allocation failure fails the request.
@@ -223,6 +243,7 @@ private:
 	bool broken_ = false;
 	bool shut_down_ = false;
 	bool finished_ = false;		// finish() ran (thread, then work item)
+	bool torn_down_ = false;	// torn_down() said true
 	bool eoi_owed_ = false;		// an event was taken and not yet acknowledged
 	bool saw_request_ = false;	// since the last lateeoi: not spurious
 	bool responses_pushed_ = false;	// pushed, not yet published

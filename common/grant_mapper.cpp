@@ -8,6 +8,36 @@
 
 namespace xbc {
 
+namespace {
+
+// Purge and teardown unmaps in flight at once: a few, as their pages wait
+// in the backlog and nothing waits for them but teardown.
+constexpr uint32_t kBackgroundBatches = 2;
+
+} // namespace
+
+// One asynchronous unmap: a request's transient mappings, or a purge or
+// teardown batch of persistent ones.
+struct GrantMapper::UnmapBatch : Pinned {
+	// Who finishes the batch: the starter if the completion ran before
+	// start_batch() was done with it, else the completion (via completed_).
+	enum State : uint8_t { kStarting, kStarted, kDone };
+
+	UnmapBatch() noexcept = default;
+	~UnmapBatch() { kapi_gnttab_unmap_async_destroy(k); }
+
+	GrantMapper *mapper = nullptr;
+	kapi_unmap_async *k = nullptr;
+	UnmapBatch *next = nullptr;	// free or completed list
+	bool background = false;	// purge/teardown: tells cfg_.on_background_unmap
+	UnmapDoneFn done = nullptr;	// a request's callback
+	void *ctx = nullptr;
+	int err = 0;			// the call's result, for the log
+	Atomic<State> state;
+	uint32_t n = 0;
+	struct kapi_grant_unmap ops[RequestMapping::kMaxSegments];
+};
+
 void RequestMapping::release() noexcept
 {
 	if (mapper_)
@@ -18,15 +48,33 @@ Result<Box<GrantMapper>> GrantMapper::create(Gfp gfp, DomId frontend,
 					     const GrantMapperConfig &cfg) noexcept
 {
 	Box<PagePool> pool = XBC_TRY(PagePool::create(gfp, cfg.pool));
-	Box<GrantMapper> m = xbc::create<GrantMapper>(gfp, frontend, cfg, move(pool));
+	auto lock = IrqSpinLock::create("xbc_unmap_done", gfp);
+	if (lock.is_error())
+		return lock.status();
+	Box<GrantMapper> m = xbc::create<GrantMapper>(gfp, frontend, cfg, move(pool), lock.take());
 	if (m.is_null())
 		return Status::error(err::kNoMem);
+	// Every batch up front: a completion never waits for memory.
+	for (uint32_t i = 0; i < cfg.max_requests + kBackgroundBatches; i++) {
+		Box<UnmapBatch> b = xbc::create<UnmapBatch>(gfp);
+		if (b.is_null())
+			return Status::error(err::kNoMem);
+		b->k = kapi_gnttab_unmap_async_create(RequestMapping::kMaxSegments, to_kapi(gfp));
+		if (!b->k)
+			return Status::error(err::kNoMem);
+		b->mapper = m.get();
+		b->background = i >= cfg.max_requests;
+		UnmapBatch *&list = b->background ? m->free_background_ : m->free_requests_;
+		b->next = list;
+		list = b.release();
+	}
 	return m;
 }
 
-GrantMapper::GrantMapper(DomId frontend, const GrantMapperConfig &cfg, Box<PagePool> &&pool) noexcept
+GrantMapper::GrantMapper(DomId frontend, const GrantMapperConfig &cfg, Box<PagePool> &&pool,
+			 IrqSpinLock &&completed_lock) noexcept
 	: frontend_(frontend), cfg_(cfg), pool_(move(pool)), grants_(cfg.grants),
-	  next_lru_(kapi_jiffies())
+	  next_lru_(kapi_jiffies()), completed_(move(completed_lock), nullptr)
 {
 }
 
@@ -34,7 +82,16 @@ GrantMapper::~GrantMapper()
 {
 	// A request still mapped would point into freed memory afterwards.
 	(void)XBC_CHECK(requests_ == 0);
-	(void)teardown();
+	// So would an unmap completion still to come: the owner calls
+	// teardown() until nothing is pending before it frees us.
+	(void)XBC_CHECK(teardown().pending == 0);
+	UnmapBatch *lists[] = {free_requests_, free_background_};
+	for (UnmapBatch *list : lists) {
+		while (UnmapBatch *b = list) {
+			list = b->next;
+			Box<UnmapBatch>::adopt(b).reset();
+		}
+	}
 }
 
 Status GrantMapper::map(const SegmentGrant *segs, uint32_t n, RequestMapping &out) noexcept
@@ -200,28 +257,163 @@ void GrantMapper::flush_unmaps() noexcept
 		pool_->put(page_batch_, done);
 }
 
-uint32_t GrantMapper::unmap_victims(PersistentGrants::VictimList &victims) noexcept
+bool GrantMapper::release_async(RequestMapping &req, UnmapDoneFn done, void *ctx) noexcept
 {
-	uint32_t n = 0;
-	while (PersistentGrant *g = victims.pop_front()) {
-		queue_unmap(g->page(), g->handle());
-		PersistentGrants::destroy(g);
-		n++;
+	if (!req.is_mapped())
+		return true;
+	UnmapBatch *b = free_requests_;
+	if (!XBC_CHECK(b != nullptr)) {
+		// More requests than configured: our bug. Unmap at once.
+		release(req);
+		return true;
 	}
-	flush_unmaps();
-	return n;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < req.count_; i++) {
+		RequestMapping::Slot &s = req.slots_[i];
+		if (s.persistent) {
+			grants_.release(*s.persistent);
+		} else if (s.page) {
+			struct kapi_grant_unmap &op = b->ops[n++];
+			op.page = s.page;
+			op.handle = s.handle.raw();
+			op.status = KAPI_GNTST_GENERAL_ERROR;
+		}
+		s = {nullptr, nullptr, GrantHandle::invalid()};
+	}
+	req.count_ = 0;
+	req.mapper_ = nullptr;
+	requests_--;
+	if (n == 0)
+		return true;
+	free_requests_ = b->next;
+	b->n = n;
+	b->done = done;
+	b->ctx = ctx;
+	return start_batch(*b);
+}
+
+bool GrantMapper::start_batch(UnmapBatch &b) noexcept
+{
+	batches_in_flight_++;
+	b.err = 0;
+	b.state.store(UnmapBatch::kStarting);
+	const int rc = kapi_gnttab_unmap_async(b.k, b.ops, b.n, &GrantMapper::on_batch_done, &b);
+	if (rc < 0) {
+		// Never (n <= capacity); every op still reads as failed, so
+		// its page is leaked rather than reused while mapped.
+		b.err = rc;
+		finish_batch(b);
+		return true;
+	}
+	// Done already (inside the call, or on another CPU meanwhile): the
+	// completion left the batch to us.
+	if (b.state.exchange(UnmapBatch::kStarted) == UnmapBatch::kDone) {
+		finish_batch(b);
+		return true;
+	}
+	return false;
+}
+
+// Any context but hard irq. After the callback the owner may free the
+// batch, the mapper and the ring: nothing here touches them afterwards.
+void GrantMapper::on_batch_done(void *ctx, int err) noexcept
+{
+	auto *b = static_cast<UnmapBatch *>(ctx);
+	b->err = err;
+	if (b->state.exchange(UnmapBatch::kDone) == UnmapBatch::kStarting)
+		return;	// start_batch() finishes it
+	GrantMapper *m = b->mapper;
+	const UnmapDoneFn done = b->background ? m->cfg_.on_background_unmap : b->done;
+	void *const done_ctx = b->background ? m->cfg_.background_ctx : b->ctx;
+	m->completed_.with([b, done, done_ctx](UnmapBatch *&list) {
+		b->next = list;
+		list = b;
+		// Under the lock: the owner reaps the batch, and only then
+		// may free anything, after this returns.
+		if (done)
+			done(done_ctx);
+	});
+}
+
+void GrantMapper::finish_batch(UnmapBatch &b) noexcept
+{
+	batches_in_flight_--;
+	uint32_t done = 0;
+	for (uint32_t j = 0; j < b.n; j++) {
+		const struct kapi_grant_unmap &op = b.ops[j];
+		// Each op's own status counts (see flush_unmaps).
+		if (op.status != KAPI_GNTST_OKAY) {
+			unmap_failures_++;
+			failed_in_flush_++;
+			kapi_log_ratelimited(KAPI_LOG_ERR, "xbc: unmap of handle %u failed (%d, call %d): page leaked\n",
+					     op.handle, op.status, b.err);
+			continue;
+		}
+		unmaps_++;
+		mapped_--;
+		page_batch_[done++] = op.page;
+		if (done == KAPI_GNTTAB_MAX_BATCH) {
+			pool_->put(page_batch_, done);
+			unmapped_in_flush_ += done;
+			done = 0;
+		}
+	}
+	if (done > 0)
+		pool_->put(page_batch_, done);
+	unmapped_in_flush_ += done;
+	b.n = 0;
+	UnmapBatch *&list = b.background ? free_background_ : free_requests_;
+	b.next = list;
+	list = &b;
+}
+
+void GrantMapper::reap_unmaps() noexcept
+{
+	UnmapBatch *list = completed_.with([](UnmapBatch *&l) {
+		UnmapBatch *taken = l;
+		l = nullptr;
+		return taken;
+	});
+	while (UnmapBatch *b = list) {
+		list = b->next;
+		finish_batch(*b);
+	}
+	pump_backlog();
+}
+
+void GrantMapper::pump_backlog() noexcept
+{
+	while (free_background_ && !backlog_.empty()) {
+		UnmapBatch &b = *free_background_;
+		free_background_ = b.next;
+		b.n = 0;
+		while (b.n < RequestMapping::kMaxSegments) {
+			PersistentGrant *g = backlog_.pop_front();
+			if (!g)
+				break;
+			struct kapi_grant_unmap &op = b.ops[b.n++];
+			op.page = g->page();
+			op.handle = g->handle().raw();
+			op.status = KAPI_GNTST_GENERAL_ERROR;
+			PersistentGrants::destroy(g);
+		}
+		(void)start_batch(b);
+	}
 }
 
 uint32_t GrantMapper::purge() noexcept
 {
 	PersistentGrants::VictimList victims;
 	const uint32_t n = grants_.select_victims(victims, kapi_jiffies());
-	unmap_victims(victims);
+	while (PersistentGrant *g = victims.pop_front())
+		backlog_.push_back(*g);
+	pump_backlog();
 	return n;
 }
 
 void GrantMapper::periodic() noexcept
 {
+	reap_unmaps();
 	const unsigned long now = kapi_jiffies();
 	if (cfg_.persistent && jiffies_after(now, next_lru_)) {
 		(void)purge();
@@ -232,13 +424,21 @@ void GrantMapper::periodic() noexcept
 
 GrantTeardownReport GrantMapper::teardown() noexcept
 {
-	unmapped_in_flush_ = 0;
-	failed_in_flush_ = 0;
+	// A teardown that left unmaps pending goes on counting.
+	if (!teardown_pending_) {
+		unmapped_in_flush_ = 0;
+		failed_in_flush_ = 0;
+	}
 	PersistentGrants::VictimList victims;
 	(void)grants_.take_all_idle(victims);
-	unmap_victims(victims);
+	while (PersistentGrant *g = victims.pop_front())
+		backlog_.push_back(*g);
+	reap_unmaps();
+	const uint32_t pending = batches_in_flight_ + (backlog_.empty() ? 0 : 1);
+	teardown_pending_ = pending > 0;
+	// Pages still unmapping come back later; the pool is emptied again then.
 	pool_->shrink(0);
-	return {unmapped_in_flush_, failed_in_flush_, grants_.size(), mapped_};
+	return {unmapped_in_flush_, failed_in_flush_, grants_.size(), mapped_, pending};
 }
 
 GrantMapperStats GrantMapper::stats() const noexcept

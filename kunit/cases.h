@@ -56,6 +56,7 @@
 	X(grant_mapper_map_fails_per_op)	\
 	X(grant_mapper_unmap_fails_per_op)	\
 	X(grant_mapper_lru_purge_at_cap)	\
+	X(grant_mapper_release_async_in_the_call) \
 	X(page_pool_get_put_shrink)
 
 /* Feature negotiation and xenstore value parsing. */

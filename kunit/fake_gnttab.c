@@ -325,13 +325,11 @@ int kapi_gnttab_map(struct kapi_grant_map *ops, unsigned int nr)
 	return 0;
 }
 
-int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr)
+static void fake_unmap_batch(struct kapi_grant_unmap *ops, unsigned int nr)
 {
 	unsigned long flags;
 	unsigned int i;
 
-	if (nr > KAPI_GNTTAB_MAX_BATCH)
-		return -EINVAL;
 	spin_lock_irqsave(&fake_lock, flags);
 	stats.unmap_batches++;
 	for (i = 0; i < nr; i++) {
@@ -352,5 +350,41 @@ int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr)
 		}
 	}
 	spin_unlock_irqrestore(&fake_lock, flags);
+}
+
+int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr)
+{
+	if (nr > KAPI_GNTTAB_MAX_BATCH)
+		return -EINVAL;
+	fake_unmap_batch(ops, nr);
+	return 0;
+}
+
+/* No page here ever has another holder: the unmap completes in the call. */
+struct kapi_unmap_async {
+	unsigned int capacity;
+};
+
+struct kapi_unmap_async *kapi_gnttab_unmap_async_create(unsigned int capacity, enum kapi_gfp gfp)
+{
+	struct kapi_unmap_async *u = kapi_zalloc(sizeof(*u), gfp);
+
+	if (u)
+		u->capacity = capacity;
+	return u;
+}
+
+void kapi_gnttab_unmap_async_destroy(struct kapi_unmap_async *u)
+{
+	kapi_free(u);
+}
+
+int kapi_gnttab_unmap_async(struct kapi_unmap_async *u, struct kapi_grant_unmap *ops,
+			    unsigned int nr, kapi_unmap_done_fn done, void *ctx)
+{
+	if (nr > u->capacity)
+		return -EINVAL;
+	fake_unmap_batch(ops, nr);
+	done(ctx, 0);
 	return 0;
 }

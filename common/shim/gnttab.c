@@ -3,13 +3,15 @@
  * kapi gnttab (common/include/kapi/gnttab.h): granting pages to the peer
  * (frontend), mapping the peer's grants and copying to and from them
  * (backend). Batches are copied into the kernel's op arrays on the stack
- * (at most KAPI_GNTTAB_MAX_BATCH entries) and each op's outcome is copied
- * back. No 6.1/6.12 differences.
+ * (at most KAPI_GNTTAB_MAX_BATCH entries), or for an asynchronous unmap
+ * into its kapi_unmap_async, and each op's outcome is copied back. No
+ * 6.1/6.12 differences.
  */
 #include "shim.h"
 #include "kapi/gnttab.h"
 
 #include <linux/mm.h>
+#include <linux/slab.h>
 #include <xen/grant_table.h>
 #include <xen/page.h>
 
@@ -83,6 +85,41 @@ int kapi_gnttab_map(struct kapi_grant_map *ops, unsigned int nr)
 	return err;
 }
 
+/* Fills the kernel's unmap ops for @ops; each reads as failed until done. */
+static void kapi_unmap_prepare(const struct kapi_grant_unmap *ops, unsigned int nr,
+			       struct gnttab_unmap_grant_ref *unmap, struct page **pages)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		gnttab_set_unmap_op(&unmap[i], kapi_page_host_addr(ops[i].page), GNTMAP_host_map,
+				    ops[i].handle);
+		/* An op the hypercall never reaches keeps this status. */
+		unmap[i].status = GNTST_general_error;
+		pages[i] = (struct page *)ops[i].page;
+	}
+}
+
+/*
+ * As for maps: an error may come after the hypercall unmapped part of the
+ * batch. Pass every op's own status on. When the hypercall itself failed,
+ * the kernel skipped its per-page cleanup (the page stays PageForeign, the
+ * p2m entry stale) even for ops Xen did process: those pages must not be
+ * reused either.
+ */
+static void kapi_unmap_outcome(struct kapi_grant_unmap *ops, unsigned int nr,
+			       const struct gnttab_unmap_grant_ref *unmap, struct page **pages,
+			       int err)
+{
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		ops[i].status = unmap[i].status;
+		if (err && PageForeign(pages[i]))
+			ops[i].status = GNTST_general_error;
+	}
+}
+
 int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr)
 {
 	struct gnttab_unmap_grant_ref unmap[KAPI_GNTTAB_MAX_BATCH];
@@ -93,32 +130,78 @@ int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr)
 		.pages = pages,
 		.count = nr,
 	};
-	unsigned int i;
 	int err;
 
 	if (nr > KAPI_GNTTAB_MAX_BATCH)
 		return -EINVAL;
-	for (i = 0; i < nr; i++) {
-		gnttab_set_unmap_op(&unmap[i], kapi_page_host_addr(ops[i].page), GNTMAP_host_map,
-				    ops[i].handle);
-		/* An op the hypercall never reaches keeps this status. */
-		unmap[i].status = GNTST_general_error;
-		pages[i] = (struct page *)ops[i].page;
-	}
+	kapi_unmap_prepare(ops, nr, unmap, pages);
 	err = gnttab_unmap_refs_sync(&data);
-	/*
-	 * As for maps: an error may come after the hypercall unmapped part
-	 * of the batch. Pass every op's own status on. When the hypercall
-	 * itself failed, the kernel skipped its per-page cleanup (the page
-	 * stays PageForeign, the p2m entry stale) even for ops Xen did
-	 * process: those pages must not be reused either.
-	 */
-	for (i = 0; i < nr; i++) {
-		ops[i].status = unmap[i].status;
-		if (err && PageForeign(pages[i]))
-			ops[i].status = GNTST_general_error;
-	}
+	kapi_unmap_outcome(ops, nr, unmap, pages, err);
 	return err;
+}
+
+struct kapi_unmap_async {
+	struct gntab_unmap_queue_data data;
+	struct kapi_grant_unmap *ops;
+	kapi_unmap_done_fn done;
+	void *ctx;
+	unsigned int capacity;
+	struct gnttab_unmap_grant_ref *unmap;
+	struct page **pages;
+};
+
+struct kapi_unmap_async *kapi_gnttab_unmap_async_create(unsigned int capacity, enum kapi_gfp gfp)
+{
+	struct kapi_unmap_async *u = kzalloc(sizeof(*u), kapi_to_gfp(gfp));
+
+	if (!u)
+		return NULL;
+	u->capacity = capacity;
+	u->unmap = kcalloc(capacity, sizeof(*u->unmap), kapi_to_gfp(gfp));
+	u->pages = kcalloc(capacity, sizeof(*u->pages), kapi_to_gfp(gfp));
+	if (!u->unmap || !u->pages) {
+		kapi_gnttab_unmap_async_destroy(u);
+		return NULL;
+	}
+	return u;
+}
+
+void kapi_gnttab_unmap_async_destroy(struct kapi_unmap_async *u)
+{
+	if (!u)
+		return;
+	kfree(u->unmap);
+	kfree(u->pages);
+	kfree(u);
+}
+
+/* The kernel's completion: from the caller or its delayed work. */
+static void kapi_unmap_async_done(int result, struct gntab_unmap_queue_data *data)
+{
+	struct kapi_unmap_async *u = container_of(data, struct kapi_unmap_async, data);
+
+	kapi_unmap_outcome(u->ops, data->count, u->unmap, u->pages, result);
+	/* Last touch of @u: the callee may reuse or free it. */
+	u->done(u->ctx, result);
+}
+
+int kapi_gnttab_unmap_async(struct kapi_unmap_async *u, struct kapi_grant_unmap *ops,
+			    unsigned int nr, kapi_unmap_done_fn done, void *ctx)
+{
+	if (nr > u->capacity)
+		return -EINVAL;
+	kapi_unmap_prepare(ops, nr, u->unmap, u->pages);
+	u->ops = ops;
+	u->done = done;
+	u->ctx = ctx;
+	u->data.data = u;
+	u->data.done = kapi_unmap_async_done;
+	u->data.unmap_ops = u->unmap;
+	u->data.kunmap_ops = NULL;
+	u->data.pages = u->pages;
+	u->data.count = nr;
+	gnttab_unmap_refs_async(&u->data);
+	return 0;
 }
 
 int kapi_gnttab_copy(struct kapi_grant_copy *ops, unsigned int nr)

@@ -770,6 +770,144 @@ TEST(BlkbackIo, DestroyingWithIoInFlightWaitsAndFreesEverything)
 	EXPECT_EQ(host::module_pins(), 0);
 }
 
+// Issue 9 defect 6: a page someone else still holds (a network stack, a
+// stuck bio) when its request completes. The kernel's synchronous unmap
+// waits for the holder without bound; the fake records that as a
+// violation, the asynchronous one defers until drop_page_holds().
+
+// One request through the ring without waiting for the ring to go quiet
+// (a request held back by its unmap keeps it busy): its response.
+std::vector<blkif::Response> serve(Bench &b, const blkif::Request &req)
+{
+	b.push(req);
+	b.xen.run_pending_irqs();
+	b.ring().run_once();
+	b.xen.complete_bios();
+	b.ring().run_once();
+	return b.responses();
+}
+
+// The map path (no persistent grants, no grant copy) and one read (id 1)
+// whose page someone else still holds when its bio completes.
+FrontPage &read_with_held_page(Bench &b)
+{
+	host::blkback_params().grant_copy = false;
+	FrontendOptions o;
+	o.persistent = false;
+	b.connect(o);
+	FrontPage &held = b.grant_page();
+	b.push(b.rw(Op::kRead, 1, 0, {Bench::seg(held)}));
+	b.xen.run_pending_irqs();
+	b.ring().run_once();
+	EXPECT_TRUE(b.xen.hold_mapped_page(held.ref));
+	EXPECT_EQ(b.xen.complete_bios(), 1u);
+	return held;
+}
+
+TEST(BlkbackAsyncUnmap, HeldPageDelaysOnlyItsOwnResponseAndNeverStallsTheRing)
+{
+	Bench b;
+	FrontPage &held = read_with_held_page(b);
+	{
+		WaitCounter waits(b);
+		b.ring().run_once();
+		EXPECT_EQ(waits.count(), 0u);
+	}
+	EXPECT_TRUE(b.xen.take_violations().empty()) << "the ring thread waited on a held page";
+	// Never reported done while the frontend's page is still mapped.
+	EXPECT_TRUE(b.responses().empty());
+	EXPECT_EQ(b.xen.map_count(held.ref), 1u);
+	EXPECT_EQ(b.ring().in_flight(), 1u);
+
+	// Meanwhile other requests are served, each answered at once.
+	for (uint64_t id = 10; id < 13; id++) {
+		FrontPage &p = b.grant_page();
+		const auto rs = serve(b, b.rw(Op::kWrite, id, 8 * id, {Bench::seg(p)}));
+		ASSERT_EQ(rs.size(), 1u);
+		EXPECT_EQ(rs[0].id.raw(), id);
+		EXPECT_EQ(rs[0].status, RspStatus::kOkay);
+	}
+	EXPECT_EQ(b.ring().in_flight(), 1u);
+
+	// The holder lets go: the kernel's retry unmaps, then the answer.
+	EXPECT_EQ(b.xen.drop_page_holds(), 1u);
+	host::run_works();
+	EXPECT_EQ(b.xen.map_count(held.ref), 0u);
+	b.ring().run_once();
+	const auto rs = b.responses();
+	ASSERT_EQ(rs.size(), 1u);
+	EXPECT_EQ(rs[0].id.raw(), 1u);
+	EXPECT_EQ(rs[0].status, RspStatus::kOkay);
+	EXPECT_EQ(b.ring().in_flight(), 0u);
+	EXPECT_EQ(b.be->grant_stats().mapped, 0u);
+	EXPECT_EQ(b.xen.gnttab().unmaps_deferred, 1u);
+}
+
+TEST(BlkbackAsyncUnmap, DisconnectWithAHeldPersistentPageReturnsAtOnceAndRetiresLater)
+{
+	// Teardown unmaps the idle persistent grants: a held one must not keep
+	// xenwatch waiting. The ring retires (Closed, mapped 0) once it goes.
+	Bench b;
+	b.connect();
+	FrontPage &p = b.grant_page();
+	ASSERT_EQ(b.roundtrip(b.rw(Op::kRead, 1, 0, {Bench::seg(p)})).status, RspStatus::kOkay);
+	ASSERT_TRUE(b.xen.hold_mapped_page(p.ref));
+	{
+		WaitCounter waits(b);
+		b.frontend_state(KAPI_XENBUS_CLOSING);
+		b.frontend_state(KAPI_XENBUS_CLOSED);
+		EXPECT_EQ(waits.count(), 0u);
+	}
+	EXPECT_TRUE(b.xen.take_violations().empty()) << "xenwatch waited on a held page";
+	EXPECT_EQ(b.be->nr_retiring(), 1u);
+	// Not Closed while the frontend's grant is still mapped.
+	EXPECT_EQ(b.xen.device_state(b.pair.back), KAPI_XENBUS_CLOSING);
+	EXPECT_EQ(b.xen.map_count(p.ref), 1u);
+	host::run_works();
+	EXPECT_EQ(b.be->nr_retiring(), 1u);
+
+	EXPECT_EQ(b.xen.drop_page_holds(), 1u);
+	host::run_works();
+	EXPECT_EQ(b.be->nr_retiring(), 0u);
+	EXPECT_EQ(b.xen.device_state(b.pair.back), KAPI_XENBUS_CLOSED);
+	EXPECT_EQ(b.xen.map_count(p.ref), 0u);
+	EXPECT_EQ(b.be->grant_stats().mapped, 0u);
+	const std::string line = host::last_log();
+	EXPECT_NE(line.find(": disconnected: grants "), std::string::npos) << line;
+	EXPECT_NE(line.find(" mapped 0\n"), std::string::npos) << line;
+	EXPECT_EQ(host::works_pending(), 0u);
+}
+
+TEST(BlkbackAsyncUnmap, RemovalWithAHeldPageKeepsTheModulePinnedUntilTheUnmap)
+{
+	// rmmod must not free the code an unmap completion will run: the
+	// zombie holds the module until its last unmap is done.
+	ASSERT_EQ(xbc_blkback_init(), 0);
+	Bench b;
+	FrontPage &p = read_with_held_page(b);
+	b.ring().run_once();
+	{
+		WaitCounter waits(b);
+		Backend::remove(std::move(b.be));
+		EXPECT_EQ(waits.count(), 0u);
+	}
+	EXPECT_TRUE(b.xen.take_violations().empty());
+	EXPECT_EQ(Backend::nr_zombies(), 1u);
+	EXPECT_EQ(host::module_pins(), 1);
+	EXPECT_EQ(b.xen.map_count(p.ref), 1u);
+
+	EXPECT_EQ(b.xen.drop_page_holds(), 1u);
+	host::run_works();
+	EXPECT_EQ(Backend::nr_zombies(), 0u);
+	EXPECT_EQ(host::module_pins(), 0);
+	EXPECT_EQ(b.xen.gnttab().live_mappings, 0u);
+	{
+		WaitCounter waits(b);
+		xbc_blkback_exit();
+		EXPECT_EQ(waits.count(), 0u);
+	}
+}
+
 FrontendOptions with_queues(unsigned n)
 {
 	FrontendOptions o;

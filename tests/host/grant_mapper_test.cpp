@@ -373,16 +373,20 @@ TEST_F(Mapper, LruPurgeAtCapWithOverflowEvictsLeastRecent)
 TEST_F(Mapper, TeardownUnmapsEverythingBatched)
 {
 	make(true);
-	auto segs = grant_segs(40);
-	RequestMapping req;
-	ASSERT_TRUE(mapper_->map(segs.data(), 40, req).is_ok());
-	req.release();
+	auto segs = grant_segs(300);
+	RequestMapping a, b;
+	ASSERT_TRUE(mapper_->map(segs.data(), 150, a).is_ok());
+	ASSERT_TRUE(mapper_->map(segs.data() + 150, 150, b).is_ok());
+	a.release();
+	b.release();
 	const size_t calls = xen_.gnttab().unmap_calls;
 	GrantTeardownReport rep = mapper_->teardown();
-	EXPECT_EQ(rep.unmapped, 40u);
+	EXPECT_EQ(rep.unmapped, 300u);
 	EXPECT_EQ(rep.failed, 0u);
 	EXPECT_EQ(rep.busy, 0u);
 	EXPECT_EQ(rep.still_mapped, 0u);
+	EXPECT_EQ(rep.pending, 0u);
+	// Asynchronous batches of up to RequestMapping::kMaxSegments.
 	EXPECT_EQ(xen_.gnttab().unmap_calls - calls, 2u);
 	EXPECT_EQ(xen_.gnttab().live_mappings, 0u);
 	EXPECT_EQ(mapper_->pool().stats().cached, 0u);

@@ -66,12 +66,37 @@ struct kapi_grant_unmap {
 };
 /*
  * Unmaps @nr mappings and waits until the pages are reusable
- * (gnttab_unmap_refs_sync). Each op's status says whether its mapping is
- * gone, whatever the return value: on -errno the operations with status
- * KAPI_GNTST_OKAY are unmapped all the same, and one the hypercall never
- * reached reports KAPI_GNTST_GENERAL_ERROR.
+ * (gnttab_unmap_refs_sync): without bound while another holder keeps a
+ * page, so only for pages no I/O has used (only we ever held them). Each
+ * op's status says whether its mapping is gone, whatever the return value:
+ * on -errno the operations with status KAPI_GNTST_OKAY are unmapped all the
+ * same, and one the hypercall never reached reports KAPI_GNTST_GENERAL_ERROR.
  */
 int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr) KAPI_NOEXCEPT;
+
+/*
+ * Asynchronous unmap (gnttab_unmap_refs_async), for pages I/O has used: a
+ * page someone else still holds (a network stack, a stuck bio) is unmapped
+ * only once they let go, and the caller never waits for that. The kernel
+ * retries from the system workqueue with a growing delay, without bound.
+ * One kapi_unmap_async carries one batch at a time; it must not be
+ * destroyed while its batch is in flight.
+ */
+struct kapi_unmap_async;
+typedef void (*kapi_unmap_done_fn)(void *ctx, int err) KAPI_NOEXCEPT;
+struct kapi_unmap_async *kapi_gnttab_unmap_async_create(unsigned int capacity,
+							enum kapi_gfp gfp) KAPI_NOEXCEPT;
+void kapi_gnttab_unmap_async_destroy(struct kapi_unmap_async *u) KAPI_NOEXCEPT;
+/*
+ * Starts unmapping @nr mappings (at most the capacity). When all are done,
+ * each op's status is written back to @ops as kapi_gnttab_unmap does, then
+ * @done(@ctx, err) runs: inside this call if no page has another holder,
+ * else later in process context. @ops must stay valid until then.
+ * Returns 0, or -EINVAL (nr above the capacity: nothing started, @done
+ * never runs).
+ */
+int kapi_gnttab_unmap_async(struct kapi_unmap_async *u, struct kapi_grant_unmap *ops,
+			    unsigned int nr, kapi_unmap_done_fn done, void *ctx) KAPI_NOEXCEPT;
 
 /*
  * One grant copy in a batch (GNTTABOP_copy): between @len bytes at @offset

@@ -21,6 +21,16 @@
 // An unmap that fails leaves its page unusable: we log, count and leak that
 // page rather than hand memory that may still show a guest frame to anyone.
 //
+// Unmaps of pages I/O has used are asynchronous (in-tree:
+// gnttab_unmap_refs_async): another holder (a network stack, a stuck bio)
+// may keep such a page, and the kernel then unmaps it only once they let
+// go, however long that takes. release_async() (a completed request) and
+// the LRU purge and teardown (persistent grants) never wait for it: a
+// request's callback says when its mappings are gone, and the page goes
+// back to the pool only then (reap_unmaps()). Pages no I/O has used (a
+// failed map, indirect descriptor pages) are unmapped at once: nothing
+// else ever holds them.
+//
 // With persistent grants, maps are read-write whatever the segment says, so
 // the mapping can serve later requests (as in-tree); without, a segment the
 // backend only reads (a disk write) is mapped read-only.
@@ -29,7 +39,9 @@
 //
 // Concurrency: one ring thread calls everything here, including release()
 // (the engine must bring bio completions back to the ring thread, or hold
-// the ring's lock around release()).
+// the ring's lock around release()). Asynchronous unmap completions touch
+// only their batch and the completed list (under its lock), then call
+// their callback.
 #pragma once
 
 #include "kapi/gnttab.h"
@@ -37,6 +49,7 @@
 #include "xbc/page_pool.hpp"
 #include "xbc/persistent_grants.hpp"
 #include "xbc/result.hpp"
+#include "xbc/sync.hpp"
 #include "xbc/types.hpp"
 
 namespace xbc {
@@ -63,8 +76,8 @@ public:
 	[[nodiscard]] struct kapi_page *page(uint32_t i) const noexcept { return slot(i).page; }
 	[[nodiscard]] bool is_persistent(uint32_t i) const noexcept { return slot(i).persistent != nullptr; }
 
-	// Returns persistent grants to the tree and unmaps transient ones.
-	// Idempotent.
+	// Returns persistent grants to the tree and unmaps transient ones at
+	// once: only for pages no I/O has used. Idempotent.
 	void release() noexcept;
 
 private:
@@ -86,10 +99,20 @@ private:
 	Slot slots_[kMaxSegments];
 };
 
+// Runs when an asynchronous unmap finished, in any context but hard irq,
+// possibly on another CPU; it must not call back into the mapper.
+using UnmapDoneFn = void (*)(void *ctx) noexcept;
+
 struct GrantMapperConfig {
 	// feature-persistent is in use on this connection (our setting AND
 	// the frontend's key, snapshotted at connect).
 	bool persistent = true;
+	// Requests released asynchronously at once (one unmap batch each).
+	uint32_t max_requests = 0;
+	// Told when a purge or teardown unmap finished (reap_unmaps() then
+	// has work); may be null.
+	UnmapDoneFn on_background_unmap = nullptr;
+	void *background_ctx = nullptr;
 	PersistentGrantsConfig grants;
 	PagePoolConfig pool;
 };
@@ -116,13 +139,15 @@ struct GrantTeardownReport {
 	uint32_t failed;	// unmaps that failed (pages leaked)
 	uint32_t busy;		// entries still in use by a request (left alone)
 	uint32_t still_mapped;	// stats().mapped afterwards: 0 on success
+	uint32_t pending;	// unmaps not yet done (another holder has a page)
 };
 
 class GrantMapper : Pinned {
 public:
 	[[nodiscard]] static Result<Box<GrantMapper>> create(Gfp gfp, DomId frontend,
 							     const GrantMapperConfig &cfg) noexcept;
-	// Tears down; requests must have been released first.
+	// Tears down; requests must have been released first, and teardown()
+	// must have reported nothing pending (an unmap completion points here).
 	~GrantMapper();
 
 	// Maps segs[0..n) into `out`, which must not be mapped. On error
@@ -140,9 +165,19 @@ public:
 	// for the squeeze duration.
 	void squeeze() noexcept { pool_->squeeze(); }
 
-	// Unmaps every idle persistent grant (batched) and empties the pool.
-	// Entries still in use belong to requests not yet released: they are
-	// left and reported (busy).
+	// Releases `req` after its I/O: persistent grants go back to the tree
+	// now, transient mappings are unmapped asynchronously. True: nothing
+	// was left to unmap and `done` will not run. False: `done(ctx)` runs
+	// once the mappings are gone; reap_unmaps() then recycles the pages.
+	[[nodiscard]] bool release_async(RequestMapping &req, UnmapDoneFn done, void *ctx) noexcept;
+	// Takes back finished asynchronous unmaps (pages to the pool, counters)
+	// and starts queued purge and teardown unmaps.
+	void reap_unmaps() noexcept;
+
+	// Unmaps every idle persistent grant (asynchronously, batched) and
+	// empties the pool. Entries still in use belong to requests not yet
+	// released: they are left and reported (busy). Call again until it
+	// reports nothing pending (on_background_unmap says when to retry).
 	GrantTeardownReport teardown() noexcept;
 
 	[[nodiscard]] GrantMapperStats stats() const noexcept;
@@ -151,10 +186,12 @@ public:
 	[[nodiscard]] const GrantMapperConfig &config() const noexcept { return cfg_; }
 
 	// For create() only.
-	GrantMapper(DomId frontend, const GrantMapperConfig &cfg, Box<PagePool> &&pool) noexcept;
+	GrantMapper(DomId frontend, const GrantMapperConfig &cfg, Box<PagePool> &&pool,
+		    IrqSpinLock &&completed_lock) noexcept;
 
 private:
 	friend class RequestMapping;
+	struct UnmapBatch;
 
 	void release(RequestMapping &req) noexcept;
 	// Maps the queued batch (map_ops_[0..nmap_)) for `req`; false if any
@@ -163,7 +200,13 @@ private:
 	// Queues one mapping for unmapping; flushes a full batch.
 	void queue_unmap(struct kapi_page *page, GrantHandle handle) noexcept;
 	void flush_unmaps() noexcept;
-	uint32_t unmap_victims(PersistentGrants::VictimList &victims) noexcept;
+	// Starts `b` (ops filled); true if it finished within the call.
+	bool start_batch(UnmapBatch &b) noexcept;
+	static void on_batch_done(void *ctx, int err) noexcept;
+	// Accounts a finished batch and frees it for reuse.
+	void finish_batch(UnmapBatch &b) noexcept;
+	// Moves backlog entries into free background batches and starts them.
+	void pump_backlog() noexcept;
 
 	const DomId frontend_;
 	const GrantMapperConfig cfg_;
@@ -180,6 +223,15 @@ private:
 	struct kapi_page *page_batch_[KAPI_GNTTAB_MAX_BATCH];
 	uint32_t unmapped_in_flush_ = 0;	// for teardown's report
 	uint32_t failed_in_flush_ = 0;
+
+	// Asynchronous unmaps. Owner (ring thread) only, except completed_.
+	UnmapBatch *free_requests_ = nullptr;	// cfg.max_requests batches
+	UnmapBatch *free_background_ = nullptr;	// kBackgroundBatches batches
+	PersistentGrants::VictimList backlog_;	// purged, not yet unmapping
+	uint32_t batches_in_flight_ = 0;	// started, not yet finished
+	bool teardown_pending_ = false;		// the last teardown() left some
+	// Finished in any context, not yet reaped.
+	Guarded<UnmapBatch *, IrqSpinLock> completed_;
 
 	uint64_t misses_ = 0;
 	uint64_t maps_ = 0;

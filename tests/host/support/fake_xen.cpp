@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
+#include "kapi/thread.h"
 #include "support/fake_xen_state.hpp"
 #include "support/kapi_host.hpp"
 #include "support/page_arena.hpp"
@@ -120,6 +123,7 @@ std::string FakeXen::leftovers() const
 	add(s.bdevs.size(), "block device(s) still open");
 	add(s.bios_alloced.size(), "bio(s) not completed or put");
 	add(s.txns.size(), "transaction(s) not ended");
+	add(s.deferred_unmaps.size(), "asynchronous unmap(s) still waiting for a page hold");
 	add(sleeps_in_atomic() - s.sleeps_at_start,
 	    "sleeping allocation(s) or mutex lock(s) in irq/bio-completion context");
 	for (const std::string &v : s.violations)
@@ -517,6 +521,29 @@ int kapi_gnttab_map(struct kapi_grant_map *ops, unsigned int nr) noexcept
 	return err;
 }
 
+int FakeXen::State::unmap_batch(struct kapi_grant_unmap *ops, unsigned int nr)
+{
+	gst.unmap_calls++;
+	for (unsigned i = 0; i < nr; i++) {
+		gst.unmap_ops++;
+		ops[i].status = unmap_one(ops[i].handle, ops[i].page);
+		if (ops[i].status != gntst::kOkay)
+			gst.unmap_failures++;
+	}
+	const int err = next_unmap_call_err;
+	next_unmap_call_err = 0;
+	return err;
+}
+
+bool FakeXen::State::any_held(const struct kapi_grant_unmap *ops, unsigned int nr) const
+{
+	for (unsigned i = 0; i < nr; i++) {
+		if (page_holds.count(ops[i].page))
+			return true;
+	}
+	return false;
+}
+
 int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr) noexcept
 {
 	FakeXen::State &s = active_fake(__func__);
@@ -524,17 +551,111 @@ int kapi_gnttab_unmap(struct kapi_grant_unmap *ops, unsigned int nr) noexcept
 		s.violation("gnttab_unmap batch larger than KAPI_GNTTAB_MAX_BATCH");
 		return -EINVAL;
 	}
-	s.gst.unmap_calls++;
-	for (unsigned i = 0; i < nr; i++) {
-		s.gst.unmap_ops++;
-		ops[i].status = s.unmap_one(ops[i].handle, ops[i].page);
-		if (ops[i].status != gntst::kOkay)
-			s.gst.unmap_failures++;
-	}
-	const int err = s.next_unmap_call_err;
-	s.next_unmap_call_err = 0;
-	return err;
+	// gnttab_unmap_refs_sync would sleep here until the holder lets go:
+	// for ever, for a stuck one.
+	if (s.any_held(ops, nr))
+		s.violation("synchronous unmap of a page someone else holds: waits without bound");
+	return s.unmap_batch(ops, nr);
 }
+
+// gnttab_unmap_refs_async: unmaps at once unless a page is held; then the
+// kernel's delayed work retries (here: queued by drop_page_holds()).
+struct kapi_unmap_async {
+	unsigned capacity;
+	kapi_work *retry;
+	struct kapi_grant_unmap *ops;
+	unsigned nr;
+	kapi_unmap_done_fn done;
+	void *ctx;
+};
+
+namespace {
+
+void unmap_async_now(kapi_unmap_async *u)
+{
+	const int err = active_fake(__func__).unmap_batch(u->ops, u->nr);
+	u->done(u->ctx, err);
+}
+
+void unmap_async_retry(void *ctx) noexcept
+{
+	auto *u = static_cast<kapi_unmap_async *>(ctx);
+	FakeXen::State &s = active_fake(__func__);
+	if (s.any_held(u->ops, u->nr))
+		return;	// still held: a later drop queues it again
+	s.deferred_unmaps.erase(std::remove(s.deferred_unmaps.begin(), s.deferred_unmaps.end(), u),
+				s.deferred_unmaps.end());
+	unmap_async_now(u);
+}
+
+} // namespace
+
+struct kapi_unmap_async *kapi_gnttab_unmap_async_create(unsigned int capacity, enum kapi_gfp gfp) noexcept
+{
+	auto *u = static_cast<kapi_unmap_async *>(kapi_zalloc(sizeof(kapi_unmap_async), gfp));
+	if (!u)
+		return nullptr;
+	u->capacity = capacity;
+	u->retry = kapi_work_create(&unmap_async_retry, u, gfp);
+	if (!u->retry) {
+		kapi_free(u);
+		return nullptr;
+	}
+	return u;
+}
+
+void kapi_gnttab_unmap_async_destroy(struct kapi_unmap_async *u) noexcept
+{
+	if (!u)
+		return;
+	FakeXen::State &s = active_fake(__func__);
+	if (std::find(s.deferred_unmaps.begin(), s.deferred_unmaps.end(), u) != s.deferred_unmaps.end())
+		s.violation("asynchronous unmap destroyed while in flight");
+	kapi_work_destroy(u->retry);
+	kapi_free(u);
+}
+
+int kapi_gnttab_unmap_async(struct kapi_unmap_async *u, struct kapi_grant_unmap *ops, unsigned int nr,
+			    kapi_unmap_done_fn done, void *ctx) noexcept
+{
+	FakeXen::State &s = active_fake(__func__);
+	if (nr > u->capacity)
+		return -EINVAL;
+	u->ops = ops;
+	u->nr = nr;
+	u->done = done;
+	u->ctx = ctx;
+	for (unsigned i = 0; i < nr; i++)
+		ops[i].status = gntst::kGeneralError;
+	if (s.any_held(ops, nr)) {
+		s.gst.unmaps_deferred++;
+		s.deferred_unmaps.push_back(u);
+		return 0;
+	}
+	unmap_async_now(u);
+	return 0;
+}
+
+bool FakeXen::hold_mapped_page(uint32_t ref)
+{
+	for (const auto &[handle, m] : s_->mappings) {
+		if (m.ref == ref && m.page) {
+			s_->page_holds[m.page]++;
+			return true;
+		}
+	}
+	return false;
+}
+
+size_t FakeXen::drop_page_holds()
+{
+	s_->page_holds.clear();
+	for (kapi_unmap_async *u : s_->deferred_unmaps)
+		kapi_work_queue(u->retry);
+	return s_->deferred_unmaps.size();
+}
+
+size_t FakeXen::deferred_unmaps() const noexcept { return s_->deferred_unmaps.size(); }
 
 // Xen's GNTTABOP_copy as seen from the backend: the local side is one of
 // our ordinary pages, the remote side a live grant from the op's domain to

@@ -61,6 +61,7 @@ struct GnttabStats {
 	size_t unmap_calls;
 	size_t unmap_ops;
 	size_t unmap_failures;
+	size_t unmaps_deferred;	// async unmaps that found a page held
 	size_t grants_made;	// kapi_gnttab_grant_page successes (+ ring pages)
 	size_t live_grants;	// granted, not yet fully ended (incl. deferred)
 	size_t live_mappings;	// mapped handles (kapi_gnttab_map + ring pages)
@@ -186,6 +187,17 @@ public:
 	// returns `err`, as gnttab_unmap_refs_sync does when a step after the
 	// hypercall fails: each op's status still says whether it unmapped.
 	void fail_next_unmap_call(int err) noexcept;
+	// Someone else (a network stack, a stuck bio) takes a reference on
+	// the backend page that maps `ref` now: the kernel's synchronous unmap
+	// would wait for it without bound (a violation here), the asynchronous
+	// one defers until the holds are dropped. False if `ref` has no mapping.
+	bool hold_mapped_page(uint32_t ref);
+	// Drops every hold; deferred unmaps are retried on the workqueue
+	// (host::run_works()), as the kernel's delayed work does. Returns how
+	// many were queued.
+	size_t drop_page_holds();
+	// Asynchronous unmaps waiting for a hold to be dropped.
+	[[nodiscard]] size_t deferred_unmaps() const noexcept;
 	// kapi_gnttab_grant_page returns -ENOSPC while this many grants are live.
 	void set_grant_limit(size_t max_live_grants) noexcept;
 	[[nodiscard]] GnttabStats gnttab() const noexcept;

@@ -107,6 +107,10 @@ struct FakeXen::State {
 	std::set<void *> foreign_pages;		// from kapi_gnttab_alloc_pages
 	std::map<uint32_t, MapFailure> map_failures;
 	std::map<uint32_t, MapFailure> copy_failures;	// fail_copy
+	// Extra references on backend pages (hold_mapped_page): what a
+	// network stack or a stuck bio keeps after the I/O completed.
+	std::map<void *, unsigned> page_holds;
+	std::vector<kapi_unmap_async *> deferred_unmaps;	// waiting for holds
 	GnttabStats gst{};
 
 	// --- event channels
@@ -161,6 +165,10 @@ struct FakeXen::State {
 	int16_t map_one(uint32_t ref, uint16_t granter_domid, uint16_t mapper_domid, bool readonly,
 			void *backend_page, uint32_t *handle);
 	int16_t unmap_one(uint32_t handle, void *backend_page);
+	// One unmap batch as gnttab_unmap_refs runs it: statuses, stats, and
+	// the injected call error.
+	int unmap_batch(struct kapi_grant_unmap *ops, unsigned int nr);
+	[[nodiscard]] bool any_held(const struct kapi_grant_unmap *ops, unsigned int nr) const;
 	int16_t copy_one(const kapi_grant_copy &op);
 	// Writes to the live store, recording the change and queueing watches.
 	void store_write(const std::string &path, const std::string &value);
