@@ -65,6 +65,14 @@ Result<Box<IoRing>> IoRing::create(kapi_xenbus_device *dev, Frontend *owner,
 		r->free_head_ = 0;
 	}
 
+	r->kick_work_ = kapi_work_create(kick_trampoline, r.get(), KAPI_GFP_NOIO);
+	if (!r->kick_work_)
+		return Status::error(err::kNoMem);
+	auto cb = GrantFreeCallback::create(Gfp::kNoIo);
+	if (cb.is_error())
+		return cb.status();
+	r->refs_back_ = cb.take();
+
 	XBC_TRY_STATUS(Status::from_kapi(kapi_evtchn_alloc_bind(dev, irq_trampoline, r.get(), "blkif",
 								 &r->port_, &r->irq_)));
 	return r;
@@ -72,6 +80,10 @@ Result<Box<IoRing>> IoRing::create(kapi_xenbus_device *dev, Frontend *owner,
 
 IoRing::~IoRing()
 {
+	// Cancelled before the work it queues, so nothing is queued after.
+	refs_back_ = GrantFreeCallback();
+	kapi_work_destroy(kick_work_);
+	kick_work_ = nullptr;
 	// No handler may run while we take the ring apart.
 	kapi_evtchn_unbind(irq_);
 	irq_ = nullptr;
@@ -214,6 +226,34 @@ void IoRing::restart_queue_locked() noexcept
 	kapi_blkmq_start_stopped_queues(owner_->disk());
 }
 
+// In-tree blkif_queue_rw_req: out of grant refs, the queue stops and the
+// ring's free callback restarts it once enough refs are back. The queue is
+// stopped under the lock before the callback is armed; the kick takes the
+// lock, so it always finds stopped_queue_ set: no lost wakeup.
+int IoRing::wait_for_refs(unsigned int hwq, uint32_t refs_needed) noexcept
+{
+	const int rc = busy(hwq);
+	refs_back_.arm(refs_back, this, static_cast<uint16_t>(min(refs_needed, 0xffffu)));
+	return rc;
+}
+
+void IoRing::refs_back(void *ctx) noexcept
+{
+	kapi_work_queue(static_cast<IoRing *>(ctx)->kick_work_);
+}
+
+void IoRing::kick_trampoline(void *ctx) noexcept
+{
+	static_cast<IoRing *>(ctx)->kick();
+}
+
+void IoRing::kick() noexcept
+{
+	const unsigned long flags = lock_.lock();
+	restart_queue_locked();
+	lock_.unlock(flags);
+}
+
 void IoRing::wait_for_irq_section() noexcept
 {
 	const unsigned long flags = lock_.lock();
@@ -308,7 +348,9 @@ int IoRing::queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept
 	const Status granted = grant_segments(s, segs, bounce_);
 	if (granted.is_error()) {
 		s.rq = nullptr;
-		return granted.code();
+		if (granted.code() == -err::kNoSpc)
+			return wait_for_refs(hwq, nr + (indirect ? blkif::indirect_pages_for(nr) : 0));
+		return -err::kAgain;
 	}
 
 	const blkif::RequestId rid(id);
@@ -355,7 +397,7 @@ Status IoRing::grant_segments(Shadow &s, SegSlot *segs, bool bounce) noexcept
 		if (bounce) {
 			auto p = pool_->get(Gfp::kAtomic);
 			if (p.is_error()) {
-				st = Status::error(err::kAgain);
+				st = p.status();
 				break;
 			}
 			seg.pool = p.value();
@@ -367,8 +409,9 @@ Status IoRing::grant_segments(Shadow &s, SegSlot *segs, bool bounce) noexcept
 		} else {
 			uint32_t ref;
 			// The backend only reads what we write: grant read-only.
-			if (kapi_gnttab_grant_page(domid, seg.rq_page, s.is_write, &ref) < 0) {
-				st = Status::error(err::kAgain);
+			const int rc = kapi_gnttab_grant_page(domid, seg.rq_page, s.is_write, &ref);
+			if (rc < 0) {
+				st = Status::from_kapi(rc);
 				break;
 			}
 			seg.gref = ref;
@@ -381,7 +424,7 @@ Status IoRing::grant_segments(Shadow &s, SegSlot *segs, bool bounce) noexcept
 		for (; pages_done < pages; pages_done++) {
 			auto p = pool_->get(Gfp::kAtomic);
 			if (p.is_error()) {
-				st = Status::error(err::kAgain);
+				st = p.status();
 				break;
 			}
 			s.indirect[pages_done] = p.value();

@@ -33,9 +33,11 @@
 
 #include "kapi/blkmq.h"
 #include "kapi/evtchn.h"
+#include "kapi/thread.h"
 #include "kapi/xenbus.h"
 #include "blkfront/settings.hpp"
 #include "xbc/blkif_ring.hpp"
+#include "xbc/grant_callback.hpp"
 #include "xbc/grant_pool.hpp"
 #include "xbc/list.hpp"
 #include "xbc/memory.hpp"
@@ -129,6 +131,13 @@ public:
 
 private:
 	static void irq_trampoline(void *ctx) noexcept;
+	// Grant refs came back (any context, grant table lock held): kick.
+	static void refs_back(void *ctx) noexcept;
+	static void kick_trampoline(void *ctx) noexcept;
+	// Process context: restarts the queue a shortage stopped.
+	void kick() noexcept;
+	// Out of grant refs: stop the queue until refs_needed come back.
+	int wait_for_refs(unsigned int hwq, uint32_t refs_needed) noexcept XBC_REQUIRES(lock_);
 
 	int queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept XBC_REQUIRES(lock_);
 	int busy(unsigned int hwq) noexcept XBC_REQUIRES(lock_);
@@ -168,6 +177,10 @@ private:
 	uint32_t grefs_[kMaxRingPages] = {};
 	uint32_t port_ = 0;
 	kapi_irq *irq_ = nullptr;
+	// refs_back_ queues kick_work_; both torn down first in ~IoRing, the
+	// callback before the work it queues.
+	kapi_work *kick_work_ = nullptr;
+	GrantFreeCallback refs_back_;
 	uint32_t size_ = 0;		// ring_.size(), fixed by create()
 
 	blkif::NativeFrontRing ring_ XBC_GUARDED_BY(lock_);

@@ -10,6 +10,7 @@
 #include "kapi/gnttab.h"
 
 #include <linux/mm.h>
+#include <linux/slab.h>
 #include <xen/grant_table.h>
 #include <xen/page.h>
 
@@ -31,6 +32,25 @@ bool kapi_gnttab_try_end_access(uint32_t ref)
 void kapi_gnttab_end_access_deferred(uint32_t ref, struct kapi_page *page)
 {
 	gnttab_end_foreign_access(ref, (struct page *)page);
+}
+
+struct kapi_gnttab_free_callback *kapi_gnttab_free_callback_create(enum kapi_gfp gfp)
+{
+	return kzalloc(sizeof(struct gnttab_free_callback), kapi_to_gfp(gfp));
+}
+
+void kapi_gnttab_free_callback_arm(struct kapi_gnttab_free_callback *cb, kapi_gnttab_free_fn fn,
+				   void *ctx, uint16_t count)
+{
+	gnttab_request_free_callback((struct gnttab_free_callback *)cb, fn, ctx, count);
+}
+
+void kapi_gnttab_free_callback_destroy(struct kapi_gnttab_free_callback *cb)
+{
+	if (!cb)
+		return;
+	gnttab_cancel_free_callback((struct gnttab_free_callback *)cb);
+	kfree(cb);
 }
 
 int kapi_gnttab_alloc_pages(unsigned int nr, struct kapi_page **pages)

@@ -681,6 +681,63 @@ TEST_F(BlkfrontTest, FullRingAnswersBusyAndRestartsWhenSpaceFrees)
 	EXPECT_EQ(extra->completions, 1);
 }
 
+// In-tree gnttab_request_free_callback: out of grant refs, the queue stops
+// and the refs coming back restart it (not blk-mq's timed retry).
+class GrantShortageTest : public BlkfrontTest {
+protected:
+	// One read in flight (held by the backend), then no ref left: the
+	// next read stops its queue and arms the ring's free callback.
+	void exhaust()
+	{
+		blkfront_params().feature_persistent = false;
+		bring_up();
+		be->hold = true;
+		ASSERT_EQ(submit(first), 0);
+		xen.set_grant_limit(xen.gnttab().live_grants);
+		stops = FakeBlkmq::disk()->hw_stops;
+		ASSERT_EQ(FakeBlkmq::dispatch(second.get()), -err::kBusy);
+		EXPECT_EQ(FakeBlkmq::disk()->hw_stops, stops + 1);
+		EXPECT_EQ(xen.gnttab().free_callbacks_armed, 1u);
+	}
+
+	TestRequest first = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	TestRequest second = TestRequest::rw(KAPI_BLK_OP_READ, 8, 4096);
+	size_t stops = 0;
+};
+
+TEST_F(GrantShortageTest, RefsComingBackRestartTheQueue)
+{
+	exhaust();
+	// Asking again while armed keeps the one registration.
+	ASSERT_EQ(FakeBlkmq::dispatch(second.get()), -err::kBusy);
+	EXPECT_EQ(xen.gnttab().free_callbacks_armed, 1u);
+	const size_t restarts = FakeBlkmq::disk()->restarts;
+	run_works();
+	EXPECT_EQ(FakeBlkmq::disk()->restarts, restarts) << "restarted before any ref came back";
+	be->release();
+	run();	// the first read's grant ends: the callback queues the kick
+	EXPECT_EQ(first->completions, 1);
+	EXPECT_EQ(xen.gnttab().free_callbacks_run, 1u);
+	run_works();
+	EXPECT_EQ(FakeBlkmq::disk()->restarts, restarts + 1);
+	be->hold = false;
+	EXPECT_EQ(submit(second), 0);
+	EXPECT_EQ(second->completions, 1);
+	EXPECT_EQ(second->err, 0);
+}
+
+// The registration dies with the ring: FakeXen fails the test if a
+// callback is still armed (it would run on a freed ring).
+TEST_F(GrantShortageTest, RemoveCancelsTheCallback)
+{
+	exhaust();
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	EXPECT_EQ(xen.leftovers().find("free callback"), std::string::npos) << xen.leftovers();
+	EXPECT_EQ(first->completions, 1);
+	EXPECT_EQ(works_pending(), 0u);
+}
+
 class FullRingTest : public BlkfrontTest {
 protected:
 	// Every slot of ring 0 in flight, and one more request stopped its queue.
