@@ -684,6 +684,29 @@ GrantPoolStats Frontend::pool_stats() noexcept
 	return sum;
 }
 
+uint32_t Frontend::pool_spare() noexcept
+{
+	// Reclaim may run inside our own connect's allocations: never wait.
+	if (!mutex_.try_lock())
+		return 0;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < nr_rings_.load_relaxed(); i++)
+		n += rings_[i]->pool_spare();
+	mutex_.unlock();
+	return n;
+}
+
+uint32_t Frontend::reclaim_pool(uint32_t budget) noexcept
+{
+	if (!mutex_.try_lock())
+		return 0;
+	uint32_t freed = 0;
+	for (uint32_t i = 0; i < nr_rings_.load_relaxed() && freed < budget; i++)
+		freed += rings_[i]->reclaim_pool(budget - freed);
+	mutex_.unlock();
+	return freed;
+}
+
 // ---------------------------------------------------------------------------
 // Driver
 
@@ -708,6 +731,7 @@ Result<Box<Driver>> Driver::create() noexcept
 
 Driver::~Driver()
 {
+	kapi_shrinker_unregister(shrinker_);
 	kapi_thread_stop(purge_thread_);
 	if (purge_wq_)
 		kapi_waitq_destroy(purge_wq_);
@@ -735,7 +759,41 @@ void Driver::purge_all() noexcept
 	});
 }
 
+unsigned long Driver::pool_spare() noexcept
+{
+	unsigned long n = 0;
+	(void)devices_.try_with([&](auto &devices) {
+		for (Frontend &fe : devices)
+			n += fe.pool_spare();
+	});
+	return n;
+}
+
+unsigned long Driver::reclaim_pools(unsigned long nr) noexcept
+{
+	const uint32_t budget = static_cast<uint32_t>(min(nr, 0xffffffffUL));
+	uint32_t freed = 0;
+	const bool ran = devices_.try_with([&](auto &devices) {
+		for (Frontend &fe : devices) {
+			if (freed >= budget)
+				break;
+			freed += fe.reclaim_pool(budget - freed);
+		}
+	});
+	return ran ? freed : KAPI_SHRINK_STOP;
+}
+
 namespace {
+
+unsigned long shrink_count(void *ctx) noexcept
+{
+	return static_cast<Driver *>(ctx)->pool_spare();
+}
+
+unsigned long shrink_scan(void *ctx, unsigned long nr) noexcept
+{
+	return static_cast<Driver *>(ctx)->reclaim_pools(nr);
+}
 
 bool purge_should_wake(void *) noexcept
 {
@@ -781,6 +839,9 @@ int driver_init() noexcept
 	const int rc = kapi_thread_run(purge_thread_body, driver.get(), "xbc_blkfront", &driver->purge_thread_);
 	if (rc < 0)
 		return rc;
+	driver->shrinker_ = kapi_shrinker_register("xbc_blkfront", shrink_count, shrink_scan, driver.get());
+	if (!driver->shrinker_)
+		return -err::kNoMem;
 	g_driver = driver.release();
 	return 0;
 }

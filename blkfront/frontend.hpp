@@ -57,6 +57,11 @@ public:
 	void purge() noexcept;
 	[[nodiscard]] bool is_ready() const noexcept { return disk_added_.load_relaxed(); }
 	[[nodiscard]] GrantPoolStats pool_stats() noexcept XBC_EXCLUDES(mutex_);
+	// The shrinker's view: pool pages beyond each ring's reserve, and
+	// giving up to `budget` of them back. A device busy in its control
+	// path (which may be allocating) is skipped: 0.
+	[[nodiscard]] uint32_t pool_spare() noexcept XBC_EXCLUDES(mutex_);
+	uint32_t reclaim_pool(uint32_t budget) noexcept XBC_EXCLUDES(mutex_);
 	// A copy taken under mutex_ (tests).
 	[[nodiscard]] Features features() noexcept XBC_EXCLUDES(mutex_)
 	{
@@ -180,11 +185,16 @@ public:
 	void remove(Frontend &fe) noexcept;
 	// One pass of the in-tree 10 s purge over every device.
 	void purge_all() noexcept;
+	// The shrinker (registered by driver_init): free pool pages of every
+	// device, and giving up to `nr` back (KAPI_SHRINK_STOP: busy, later).
+	[[nodiscard]] unsigned long pool_spare() noexcept;
+	[[nodiscard]] unsigned long reclaim_pools(unsigned long nr) noexcept;
 
 	Driver(Box<MinorRegistry> minors, Mutex mutex) noexcept;
 
 	kapi_thread *purge_thread_ = nullptr;
 	kapi_waitq *purge_wq_ = nullptr;
+	kapi_shrinker *shrinker_ = nullptr;
 
 private:
 	Box<MinorRegistry> minors_;

@@ -13,6 +13,12 @@ namespace {
 
 constexpr uint32_t kNoId = 0xffffffffu;
 constexpr uint32_t kSectorBytes = 512;
+// Pool pages taken at connect, per ring, when the ring could use more:
+// in-tree takes all it could ever use, which for 4096 indirect segments is
+// half a GiB per ring. The default (32 slots x 33 pages) fits whole.
+constexpr uint32_t kPoolPrefillPages = 2048;
+// Pages one refill (after the pool ran dry) adds at most.
+constexpr uint32_t kPoolRefillPages = 256;
 
 uint8_t op_byte(blkif::Op op) noexcept
 {
@@ -124,6 +130,11 @@ Status IoRing::configure(const Features &f) noexcept
 	auto pool = GrantPool::create(Gfp::kNoIo, cfg_.backend, limit, f.persistent);
 	if (pool.is_error())
 		return pool.status();
+	// The pages now, in process context: the I/O path never allocates one.
+	// Less than one maximal request could never make progress.
+	const uint32_t reserve = (f.bounce ? max_segs : 0) + indirect_pages;
+	if (pool.value()->fill(Gfp::kNoIo, min(limit, max(reserve, kPoolPrefillPages))) < reserve)
+		return Status::error(err::kNoMem);
 	// Both are torn down on return, outside the lock: the old SegSlots are
 	// a kvzalloc (vfree may sleep), the old pool ends grants.
 	Box<GrantPool> old_pool;
@@ -146,6 +157,8 @@ Status IoRing::configure(const Features &f) noexcept
 	persistent_ = f.persistent;
 	old_pool = move(pool_);
 	pool_ = pool.take();
+	pool_reserve_ = reserve;
+	refill_wanted_ = false;
 	live_ = true;
 	lock_.unlock(flags);
 	return Status::ok();
@@ -249,9 +262,25 @@ void IoRing::kick_trampoline(void *ctx) noexcept
 
 void IoRing::kick() noexcept
 {
-	const unsigned long flags = lock_.lock();
-	restart_queue_locked();
-	lock_.unlock(flags);
+	uint32_t want = 0;
+	{
+		IrqSpinGuard g(lock_);
+		if (refill_wanted_ && !pool_.is_null())
+			want = min(pool_->room(), kPoolRefillPages);
+		refill_wanted_ = false;
+	}
+	// Allocated without the lock (may sleep); whatever a pool replaced
+	// meanwhile cannot take is freed below.
+	GrantPool::PageList pages;
+	if (want)
+		(void)GrantPool::alloc_pages(Gfp::kNoIo, want, pages);
+	{
+		IrqSpinGuard g(lock_);
+		if (!pool_.is_null())
+			pool_->adopt(pages);
+		restart_queue_locked();
+	}
+	GrantPool::free_pages(pages);
 }
 
 void IoRing::wait_for_irq_section() noexcept
@@ -350,6 +379,12 @@ int IoRing::queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept
 		s.rq = nullptr;
 		if (granted.code() == -err::kNoSpc)
 			return wait_for_refs(hwq, nr + (indirect ? blkif::indirect_pages_for(nr) : 0));
+		if (granted.code() == -err::kNoMem) {
+			// The pool ran dry (reclaimed under pressure): refill it in
+			// process context; blk-mq retries this one meanwhile.
+			refill_wanted_ = true;
+			kapi_work_queue(kick_work_);
+		}
 		return -err::kAgain;
 	}
 
@@ -395,7 +430,7 @@ Status IoRing::grant_segments(Shadow &s, SegSlot *segs, bool bounce) noexcept
 	for (; done < s.nr_segs; done++) {
 		SegSlot &seg = segs[done];
 		if (bounce) {
-			auto p = pool_->get(Gfp::kAtomic);
+			auto p = pool_->get();
 			if (p.is_error()) {
 				st = p.status();
 				break;
@@ -422,7 +457,7 @@ Status IoRing::grant_segments(Shadow &s, SegSlot *segs, bool bounce) noexcept
 	if (st.is_ok() && s.nr_segs > kMaxDirectSegments) {
 		const uint32_t pages = blkif::indirect_pages_for(s.nr_segs);
 		for (; pages_done < pages; pages_done++) {
-			auto p = pool_->get(Gfp::kAtomic);
+			auto p = pool_->get();
 			if (p.is_error()) {
 				st = p.status();
 				break;
@@ -768,6 +803,18 @@ void IoRing::purge() noexcept
 		pool_->revoke_idle();
 	retry_held_locked();
 	lock_.unlock(flags);
+}
+
+uint32_t IoRing::pool_spare() const noexcept
+{
+	IrqSpinGuard g(lock_);
+	return pool_.is_null() ? 0 : pool_->spare(pool_reserve_);
+}
+
+uint32_t IoRing::reclaim_pool(uint32_t budget) noexcept
+{
+	IrqSpinGuard g(lock_);
+	return pool_.is_null() ? 0 : pool_->reclaim(pool_reserve_, budget);
 }
 
 GrantPoolStats IoRing::pool_stats() const noexcept

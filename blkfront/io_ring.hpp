@@ -120,6 +120,10 @@ public:
 	[[nodiscard]] uint32_t held() const noexcept { return held_.load_relaxed(); }
 
 	[[nodiscard]] GrantPoolStats pool_stats() const noexcept;
+	// Memory pressure (the driver's shrinker): free pool pages beyond the
+	// reserve one maximal request needs, and giving up to `budget` back.
+	[[nodiscard]] uint32_t pool_spare() const noexcept;
+	uint32_t reclaim_pool(uint32_t budget) noexcept;
 	[[nodiscard]] bool is_broken() const noexcept { return broken_.load_relaxed(); }
 	[[nodiscard]] uint32_t in_flight() const noexcept { return in_flight_.load_relaxed(); }
 
@@ -134,7 +138,8 @@ private:
 	// Grant refs came back (any context, grant table lock held): kick.
 	static void refs_back(void *ctx) noexcept;
 	static void kick_trampoline(void *ctx) noexcept;
-	// Process context: restarts the queue a shortage stopped.
+	// Process context: refills the pool if a request found it empty, and
+	// restarts the queue a shortage stopped.
 	void kick() noexcept;
 	// Out of grant refs: stop the queue until refs_needed come back.
 	int wait_for_refs(unsigned int hwq, uint32_t refs_needed) noexcept XBC_REQUIRES(lock_);
@@ -194,6 +199,9 @@ private:
 	// we answered -EBUSY since the last kick
 	bool stopped_queue_ XBC_GUARDED_BY(lock_) = false;
 	Box<GrantPool> pool_ XBC_GUARDED_BY(lock_);	// made per connection by configure()
+	// pool pages one maximal request takes: what reclaim never touches
+	uint32_t pool_reserve_ XBC_GUARDED_BY(lock_) = 0;
+	bool refill_wanted_ XBC_GUARDED_BY(lock_) = false;	// a request found the pool empty
 	// Written under lock_, read without it by the control path and sysfs.
 	Atomic<bool> broken_;
 	Atomic<uint32_t> in_flight_;

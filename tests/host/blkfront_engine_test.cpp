@@ -107,12 +107,12 @@ protected:
 		GrantPoolStats s{};
 		char buf[256];
 		EXPECT_GT(xbc_blkfront_format_stats(h, buf, sizeof(buf)), 0);
-		unsigned long v[7] = {};
+		unsigned long v[8] = {};
 		EXPECT_EQ(sscanf(buf,
 				 "granted_pages %lu\npool_pages %lu\nin_use %lu\ngrants_made %lu\nreuses %lu\n"
-				 "revocations %lu\ndeferred_frees %lu",
-				 &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]),
-			  7);
+				 "revocations %lu\ndeferred_frees %lu\nreclaimed_pages %lu",
+				 &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]),
+			  8);
 		s.granted = uint32_t(v[0]);
 		s.pages = uint32_t(v[1]);
 		s.in_use = uint32_t(v[2]);
@@ -120,6 +120,7 @@ protected:
 		s.reuses = v[4];
 		s.revocations = v[5];
 		s.deferred = v[6];
+		s.reclaimed = v[7];
 		return s;
 	}
 
@@ -423,9 +424,14 @@ TEST_F(BlkfrontTest, GarbageFeatureKeysFallBackToDefaults)
 
 TEST_F(BlkfrontTest, ConnectSurvivesEveryAllocationFailure)
 {
+	// One ring without indirect pages keeps the pool prefill small; its
+	// page allocations are all one path, so past the first ones every
+	// 37th is failed.
+	blkfront_params().max_queues = 1;
+	blkfront_params().max_indirect_segments = 11;
 	be = std::make_unique<ScriptedBackend>(xen, pair);
 	bool connected = false;
-	for (size_t i = 0; i < 200 && !connected; i++) {
+	for (size_t i = 0; i < 2000 && !connected; i += i < 200 ? 1 : 37) {
 		be->offer();
 		ASSERT_EQ(xbc_blkfront_probe(pair.front, &h), 0);
 		xbc_blkfront_otherend_changed(h, KAPI_XENBUS_INITWAIT);
@@ -439,8 +445,9 @@ TEST_F(BlkfrontTest, ConnectSurvivesEveryAllocationFailure)
 		if (!connected) {
 			EXPECT_EQ(FakeBlkmq::disk(), nullptr) << "failed connect left a disk, i=" << i;
 			// Rings configured before the failure keep their shadow
-			// arrays and pools (freed at remove; the leak check sees it).
-			EXPECT_LE(alloc_stats().live, live + 2 * 4) << i;
+			// arrays and pools, a page and an entry per pool page
+			// (freed at remove; the leak check sees it).
+			EXPECT_LE(alloc_stats().live, live + 2 * 4 + 2 * pool().pages) << i;
 		}
 		xbc_blkfront_remove(h);
 		h = nullptr;
@@ -523,7 +530,7 @@ TEST_F(BlkfrontTest, WithoutPersistentGrantsTheRequestPagesAreGrantedAndEnded)
 	EXPECT_EQ(w->err, 0);
 	EXPECT_EQ(memcmp(be->disk().data(), data.data(), data.size()), 0);
 	EXPECT_EQ(xen.gnttab().live_grants, live);	// every grant ended
-	EXPECT_EQ(pool().pages, 0u);			// nothing bounced
+	EXPECT_EQ(pool().grants_made, 0u);		// nothing bounced
 	TestRequest r = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096 * 3);
 	ASSERT_EQ(submit(r), 0);
 	EXPECT_EQ(r.data(), data);
@@ -736,6 +743,66 @@ TEST_F(GrantShortageTest, RemoveCancelsTheCallback)
 	EXPECT_EQ(xen.leftovers().find("free callback"), std::string::npos) << xen.leftovers();
 	EXPECT_EQ(first->completions, 1);
 	EXPECT_EQ(works_pending(), 0u);
+}
+
+// Pool pages come at connect (process context), not from the I/O path,
+// and a shrinker gives the unused ones back: never one in use, one the
+// backend maps, or the reserve a maximal request needs.
+TEST_F(BlkfrontTest, PoolFilledAtConnectIsReclaimedUnderPressure)
+{
+	blkfront_params().max_queues = 1;
+	bring_up();
+	ASSERT_EQ(shrinkers_registered(), 1u);
+	const uint32_t reserve = 32 + 1;	// 32 segments + their indirect page
+	const GrantPoolStats filled = pool();
+	EXPECT_EQ(filled.pages, 32u * reserve) << "every slot's pages at connect";
+	EXPECT_EQ(filled.granted, 0u);
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 8192);
+	w.fill(pattern(8192, 7));
+	ASSERT_EQ(submit(w), 0);
+	EXPECT_EQ(pool().granted, 2u);		// the backend keeps both mapped
+	EXPECT_EQ(shrinkers_count(), filled.pages - reserve);
+	const unsigned long freed = shrink_all(1u << 20);
+	EXPECT_EQ(freed, filled.pages - reserve);
+	const GrantPoolStats after = pool();
+	EXPECT_EQ(after.reclaimed, freed);
+	EXPECT_EQ(after.pages, reserve);
+	EXPECT_EQ(after.granted, 2u) << "the two mapped pages stay";
+	EXPECT_EQ(shrink_all(1u << 20), 0u) << "nothing beyond the reserve";
+	EXPECT_EQ(xen.violations().size(), 0u);
+	// The reserve carries a maximal request, with no allocation.
+	TestRequest big = TestRequest::rw(KAPI_BLK_OP_WRITE, 64, 32 * 4096);
+	big.fill(pattern(32 * 4096, 8));
+	ASSERT_EQ(submit(big), 0);
+	EXPECT_EQ(big->err, 0);
+	EXPECT_EQ(memcmp(be->disk().data() + 64 * 512, pattern(32 * 4096, 8).data(), 32 * 4096), 0);
+}
+
+// The pool ran dry after a reclaim: the request is retried (blk-mq
+// BLK_STS_RESOURCE) while a work item refills the pool in process context.
+TEST_F(BlkfrontTest, DryPoolIsRefilledFromAWorkItem)
+{
+	blkfront_params().max_queues = 1;
+	bring_up();
+	(void)shrink_all(1u << 20);
+	const uint32_t reserve = pool().pages;
+	ASSERT_EQ(reserve, 33u);
+	be->hold = true;
+	TestRequest big = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 32 * 4096);
+	big.fill(pattern(32 * 4096, 9));
+	ASSERT_EQ(submit(big), 0);
+	TestRequest small = TestRequest::rw(KAPI_BLK_OP_READ, 512, 4096);
+	EXPECT_EQ(FakeBlkmq::dispatch(small.get()), -err::kAgain);
+	EXPECT_EQ(works_pending(), 1u);
+	EXPECT_EQ(pool().pages, reserve) << "the I/O path allocated";
+	EXPECT_EQ(run_works(), 1u);
+	EXPECT_GT(pool().pages, reserve);
+	EXPECT_EQ(submit(small), 0);
+	be->release();
+	run();
+	EXPECT_EQ(big->err, 0);
+	EXPECT_EQ(small->completions, 1);
+	EXPECT_EQ(small->err, 0);
 }
 
 class FullRingTest : public BlkfrontTest {
@@ -1305,13 +1372,14 @@ TEST_F(BlkfrontTest, PurgeRevokesGrantsTheBackendDropped)
 	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 8192);
 	ASSERT_EQ(submit(w), 0);
 	EXPECT_EQ(pool().granted, 2u);
+	const uint32_t pages = pool().pages;
 	blkfront::driver_instance()->purge_all();
 	EXPECT_EQ(pool().revocations, 0u);	// still mapped: kept
 	be->disconnect();			// the backend lets them go
 	blkfront::driver_instance()->purge_all();
 	EXPECT_EQ(pool().revocations, 2u);
 	EXPECT_EQ(pool().granted, 0u);
-	EXPECT_EQ(pool().pages, 2u);		// pages kept for re-granting
+	EXPECT_EQ(pool().pages, pages);		// pages kept for re-granting
 }
 
 TEST_F(BlkfrontTest, BackendClosingKillsTheDisk)
