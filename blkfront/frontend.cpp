@@ -381,6 +381,7 @@ void Frontend::connect() noexcept
 	log_features();
 	switch_state(KAPI_XENBUS_CONNECTED);
 	set_conn(Conn::kConnected);
+	set_purge_user(features_.persistent);
 	broken_.store_relaxed(false);
 	queues_stopped_.store_relaxed(false);
 	kapi_blkmq_start_stopped_queues(disk_);
@@ -526,8 +527,22 @@ void Frontend::ring_broken() noexcept
 // ---------------------------------------------------------------------------
 // Frontend: teardown, suspend, purge
 
+void Frontend::set_purge_user(bool on) noexcept
+{
+	if (on == purge_user_)
+		return;
+	purge_user_ = on;
+	driver_->purge_demand(on ? 1 : -1);
+}
+
+void Frontend::held_changed(int delta) noexcept
+{
+	driver_->purge_demand(delta);
+}
+
 void Frontend::destroy_rings(bool final) noexcept
 {
+	set_purge_user(false);
 	const uint32_t n = nr_rings_.load_relaxed();
 	nr_rings_.store_relaxed(0);
 	for (uint32_t i = 0; i < n; i++) {
@@ -783,6 +798,16 @@ unsigned long Driver::reclaim_pools(unsigned long nr) noexcept
 	return ran ? freed : KAPI_SHRINK_STOP;
 }
 
+void Driver::purge_demand(int delta) noexcept
+{
+	if (delta > 0) {
+		purge_demand_.add(static_cast<uint32_t>(delta));
+		kapi_waitq_wake(purge_wq_);
+	} else {
+		purge_demand_.sub(static_cast<uint32_t>(-delta));
+	}
+}
+
 namespace {
 
 unsigned long shrink_count(void *ctx) noexcept
@@ -795,17 +820,28 @@ unsigned long shrink_scan(void *ctx, unsigned long nr) noexcept
 	return static_cast<Driver *>(ctx)->reclaim_pools(nr);
 }
 
-bool purge_should_wake(void *) noexcept
+bool purge_should_stop(void *) noexcept
 {
 	return kapi_thread_should_stop();
 }
 
-// The in-tree blkfront_work: every 10 s, end the grants backends dropped.
+bool purge_is_wanted(void *ctx) noexcept
+{
+	return kapi_thread_should_stop() || static_cast<Driver *>(ctx)->purge_wanted();
+}
+
+// The in-tree blkfront_work: every 10 s, end the grants backends dropped
+// (and fail held requests the backend let go of). With nothing to purge
+// it sleeps until there is (in-tree's delayed work runs regardless).
 int purge_thread_body(void *ctx) noexcept
 {
 	Driver *d = static_cast<Driver *>(ctx);
 	while (!kapi_thread_should_stop()) {
-		kapi_waitq_wait_timeout(d->purge_wq_, purge_should_wake, d,
+		if (!d->purge_wanted()) {
+			kapi_waitq_wait_timeout(d->purge_wq_, purge_is_wanted, d, KAPI_WAIT_FOREVER);
+			continue;
+		}
+		kapi_waitq_wait_timeout(d->purge_wq_, purge_should_stop, d,
 					static_cast<unsigned long>(kPurgeIntervalSeconds) * kapi_hz());
 		if (kapi_thread_should_stop())
 			break;

@@ -550,6 +550,7 @@ void IoRing::hold_locked(uint32_t id) noexcept
 	s.held = true;
 	in_flight_.sub_serialised(1);
 	held_.add_serialised(1);
+	owner_->held_changed(1);
 	kapi_log_ratelimited(KAPI_LOG_ERR,
 			     "blkfront: %s: backend has not unmapped a grant of request %u; holding it\n",
 			     owner_->name(), id);
@@ -593,6 +594,7 @@ void IoRing::retry_held_locked() noexcept
 		kapi_blk_request *rq = s.rq;
 		free_id(id);
 		held_.sub_serialised(1);
+		owner_->held_changed(-1);
 		completed_.add_serialised(1);
 		kapi_blk_rq_complete(rq, -err::kIo);
 	}
@@ -628,6 +630,7 @@ void IoRing::leak_one_locked(uint32_t id) noexcept
 	kapi_blk_request *rq = s.rq;
 	free_id(id);
 	held_.sub_serialised(1);
+	owner_->held_changed(-1);
 	completed_.add_serialised(1);
 	kapi_blk_rq_complete(rq, -err::kIo);
 }

@@ -44,6 +44,8 @@ protected:
 		if (h)
 			xbc_blkfront_remove(h);
 		h = nullptr;
+		// Every device gone: nothing may keep the purge thread awake.
+		EXPECT_FALSE(blkfront::driver_instance()->purge_wanted());
 		be.reset();
 		xbc_blkfront_exit();
 		EXPECT_EQ(FakeBlkmq::double_completions(), 0u);
@@ -462,6 +464,43 @@ TEST_F(BlkfrontTest, ConnectSurvivesEveryAllocationFailure)
 TEST_F(BlkfrontTest, PurgeThreadStopsOnRequest)
 {
 	EXPECT_TRUE(run_thread_body_until_stop("xbc_blkfront"));
+}
+
+// The purge thread's first wait, then it is told to stop: its timeout
+// says whether it sleeps until needed or wakes every 10 s.
+unsigned long first_purge_wait()
+{
+	set_wait_hook([](void *) { set_thread_should_stop(true); }, nullptr);
+	const size_t waits = thread_stats().waits;
+	EXPECT_TRUE(run_thread_body("xbc_blkfront"));
+	set_wait_hook(nullptr, nullptr);
+	set_thread_should_stop(false);
+	EXPECT_EQ(thread_stats().waits, waits + 1);
+	return thread_stats().last_wait_timeout;
+}
+
+TEST_F(BlkfrontTest, PurgeThreadSleepsUntilADeviceUsesPersistentGrants)
+{
+	const unsigned long every_10s = 10ul * kHz;
+	EXPECT_EQ(first_purge_wait(), KAPI_WAIT_FOREVER) << "no device";
+	blkfront_params().feature_persistent = false;
+	bring_up();
+	EXPECT_EQ(first_purge_wait(), KAPI_WAIT_FOREVER) << "no persistent grants";
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	be->disconnect();
+	xen.xs_write(pair.front_path + "/state", "1");
+	kapi_xenbus_switch_state(pair.front, KAPI_XENBUS_INITIALISING);
+	kapi_xenbus_switch_state(pair.back, KAPI_XENBUS_INITIALISING);
+	blkfront_params().feature_persistent = true;
+	const size_t wakes = thread_stats().wakes;
+	bring_up();
+	EXPECT_GT(thread_stats().wakes, wakes) << "the sleeping thread is woken";
+	EXPECT_EQ(first_purge_wait(), every_10s);
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CLOSING);
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	EXPECT_EQ(first_purge_wait(), KAPI_WAIT_FOREVER) << "the device left";
 }
 
 TEST_F(BlkfrontTest, LaterConnectedIsAResize)
