@@ -403,6 +403,13 @@ TEST(BlkfrontSettings, SnapshotFeedsOurParametersToTheSharedRule)
 	blkfront_params().feature_persistent = false;
 	const blkfront::Settings s = blkfront::snapshot_settings(40);
 	EXPECT_EQ(s.max_indirect_segments, 4096u);
+	EXPECT_NE(strstr(last_log(), "max_indirect_segments=100000 is more than a request can describe; using 4096"),
+		  nullptr) << last_log();
+	// 4096, the in-tree maximum, is taken as is, without a word.
+	blkfront_params().max_indirect_segments = 4096;
+	const size_t logs = log_count();
+	EXPECT_EQ(blkfront::snapshot_settings(40).max_indirect_segments, 4096u);
+	EXPECT_EQ(log_count(), logs);
 	EXPECT_EQ(s.max_queues, 32u);
 	EXPECT_EQ(s.max_ring_page_order, 4u);
 	EXPECT_FALSE(s.feature_persistent);
@@ -687,6 +694,31 @@ TEST_F(BlkfrontTest, IndirectDescriptorsCarryLargeRequests)
 	EXPECT_EQ(memcmp(be->disk().data() + 64 * 512, data.data(), data.size()), 0);
 	TestRequest r = TestRequest::rw(KAPI_BLK_OP_READ, 64, 32 * 4096);
 	ASSERT_EQ(submit(r), 0);
+	EXPECT_EQ(r.data(), data);
+}
+
+// max_indirect_segments=4096, the in-tree maximum: one request of 4096
+// segments (8 full indirect pages, 16 MiB) goes through whole.
+TEST_F(BlkfrontTest, FourThousandNinetySixSegmentsInOneRequest)
+{
+	blkfront_params().max_indirect_segments = 4096;
+	blkfront_params().max_queues = 1;
+	BackendOptions o;
+	o.max_indirect_segments = 4096;
+	o.sectors = 65536;
+	bring_up(o);
+	EXPECT_EQ(h->fe->features().max_indirect_segments, 4096u);
+	const uint32_t bytes = 4096 * 4096;
+	const auto data = pattern(bytes, 12);
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, bytes);
+	w.fill(data);
+	ASSERT_EQ(submit(w), 0);
+	EXPECT_EQ(w->err, 0);
+	EXPECT_EQ(be->indirect_seen(), 1u);
+	EXPECT_EQ(memcmp(be->disk().data(), data.data(), bytes), 0);
+	TestRequest r = TestRequest::rw(KAPI_BLK_OP_READ, 0, bytes);
+	ASSERT_EQ(submit(r), 0);
+	EXPECT_EQ(r->err, 0);
 	EXPECT_EQ(r.data(), data);
 }
 
