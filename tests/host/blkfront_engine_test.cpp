@@ -71,6 +71,26 @@ protected:
 		ASSERT_NE(FakeBlkmq::disk(), nullptr);
 	}
 
+	// Direct grants (no persistent grants), the backend holding requests.
+	void bring_up_holding()
+	{
+		blkfront_params().feature_persistent = false;
+		bring_up();
+		be->hold = true;
+	}
+
+	// Removes the device and puts both ends back to Initialising, for
+	// another probe of the same pair.
+	void remove_and_reset()
+	{
+		xbc_blkfront_remove(h);
+		h = nullptr;
+		be->disconnect();
+		xen.xs_write(pair.front_path + "/state", "1");
+		kapi_xenbus_switch_state(pair.front, KAPI_XENBUS_INITIALISING);
+		kapi_xenbus_switch_state(pair.back, KAPI_XENBUS_INITIALISING);
+	}
+
 	std::string key(const std::string &k) { return be->front_key(k); }
 
 	// A write of `bytes` at `sector` that must reach the backend's disk.
@@ -458,12 +478,7 @@ TEST_F(BlkfrontTest, ConnectSurvivesEveryAllocationFailure)
 			// (freed at remove; the leak check sees it).
 			EXPECT_LE(alloc_stats().live, live + 2 * 4 + 2 * pool().pages) << i;
 		}
-		xbc_blkfront_remove(h);
-		h = nullptr;
-		be->disconnect();
-		xen.xs_write(pair.front_path + "/state", "1");
-		kapi_xenbus_switch_state(pair.front, KAPI_XENBUS_INITIALISING);
-		kapi_xenbus_switch_state(pair.back, KAPI_XENBUS_INITIALISING);
+		remove_and_reset();
 	}
 	EXPECT_TRUE(connected);
 }
@@ -493,12 +508,7 @@ TEST_F(BlkfrontTest, PurgeThreadSleepsUntilADeviceUsesPersistentGrants)
 	blkfront_params().feature_persistent = false;
 	bring_up();
 	EXPECT_EQ(first_purge_wait(), KAPI_WAIT_FOREVER) << "no persistent grants";
-	xbc_blkfront_remove(h);
-	h = nullptr;
-	be->disconnect();
-	xen.xs_write(pair.front_path + "/state", "1");
-	kapi_xenbus_switch_state(pair.front, KAPI_XENBUS_INITIALISING);
-	kapi_xenbus_switch_state(pair.back, KAPI_XENBUS_INITIALISING);
+	remove_and_reset();
 	blkfront_params().feature_persistent = true;
 	const size_t wakes = thread_stats().wakes;
 	bring_up();
@@ -767,9 +777,7 @@ protected:
 	// next read stops its queue and arms the ring's free callback.
 	void exhaust()
 	{
-		blkfront_params().feature_persistent = false;
-		bring_up();
-		be->hold = true;
+		bring_up_holding();
 		ASSERT_EQ(submit(first), 0);
 		xen.set_grant_limit(xen.gnttab().live_grants);
 		stops = FakeBlkmq::disk()->hw_stops;
@@ -881,9 +889,7 @@ protected:
 	// Every slot of ring 0 in flight, and one more request stopped its queue.
 	void fill()
 	{
-		blkfront_params().feature_persistent = false;
-		bring_up();
-		be->hold = true;
+		bring_up_holding();
 		const uint32_t depth = FakeBlkmq::disk()->cfg.queue_depth;
 		for (uint32_t i = 0; i < depth; i++) {
 			reqs.push_back(TestRequest::rw(KAPI_BLK_OP_READ, i * 8, 4096));
