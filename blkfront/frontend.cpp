@@ -366,6 +366,7 @@ void Frontend::connect() noexcept
 	log_features();
 	switch_state(KAPI_XENBUS_CONNECTED);
 	set_conn(Conn::kConnected);
+	set_purge_user(features_.persistent);
 	broken_.store_relaxed(false);
 	queues_stopped_.store_relaxed(false);
 	kapi_blkmq_start_stopped_queues(disk_);
@@ -510,8 +511,22 @@ void Frontend::ring_broken() noexcept
 // ---------------------------------------------------------------------------
 // Frontend: teardown, suspend, purge
 
+void Frontend::set_purge_user(bool on) noexcept
+{
+	if (on == purge_user_)
+		return;
+	purge_user_ = on;
+	driver_->purge_demand(on ? 1 : -1);
+}
+
+void Frontend::held_changed(int delta) noexcept
+{
+	driver_->purge_demand(delta);
+}
+
 void Frontend::destroy_rings(bool final) noexcept
 {
+	set_purge_user(false);
 	const uint32_t n = nr_rings_.load_relaxed();
 	nr_rings_.store_relaxed(0);
 	for (uint32_t i = 0; i < n; i++) {
@@ -668,6 +683,29 @@ GrantPoolStats Frontend::pool_stats() noexcept
 	return sum;
 }
 
+uint32_t Frontend::pool_spare() noexcept
+{
+	// Reclaim may run inside our own connect's allocations: never wait.
+	if (!mutex_.try_lock())
+		return 0;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < nr_rings_.load_relaxed(); i++)
+		n += rings_[i]->pool_spare();
+	mutex_.unlock();
+	return n;
+}
+
+uint32_t Frontend::reclaim_pool(uint32_t budget) noexcept
+{
+	if (!mutex_.try_lock())
+		return 0;
+	uint32_t freed = 0;
+	for (uint32_t i = 0; i < nr_rings_.load_relaxed() && freed < budget; i++)
+		freed += rings_[i]->reclaim_pool(budget - freed);
+	mutex_.unlock();
+	return freed;
+}
+
 // ---------------------------------------------------------------------------
 // Driver
 
@@ -695,8 +733,9 @@ Result<Box<Driver>> Driver::create() noexcept
 
 Driver::~Driver()
 {
-	// The thread first: it purges the devices; purge_wq_ goes with the
-	// members.
+	// The shrinker first (it walks the devices), then the thread: it
+	// purges the devices; purge_wq_ goes with the members.
+	kapi_shrinker_unregister(shrinker_);
 	purge_thread_.reset();
 	devices_.with([](auto &devices) {
 		XBC_CHECK(devices.empty());
@@ -722,19 +761,74 @@ void Driver::purge_all() noexcept
 	});
 }
 
+unsigned long Driver::pool_spare() noexcept
+{
+	unsigned long n = 0;
+	(void)devices_.try_with([&](auto &devices) {
+		for (Frontend &fe : devices)
+			n += fe.pool_spare();
+	});
+	return n;
+}
+
+unsigned long Driver::reclaim_pools(unsigned long nr) noexcept
+{
+	const uint32_t budget = static_cast<uint32_t>(min(nr, 0xffffffffUL));
+	uint32_t freed = 0;
+	const bool ran = devices_.try_with([&](auto &devices) {
+		for (Frontend &fe : devices) {
+			if (freed >= budget)
+				break;
+			freed += fe.reclaim_pool(budget - freed);
+		}
+	});
+	return ran ? freed : KAPI_SHRINK_STOP;
+}
+
+void Driver::purge_demand(int delta) noexcept
+{
+	if (delta > 0) {
+		purge_demand_.add(static_cast<uint32_t>(delta));
+		kapi_waitq_wake(purge_wq_);
+	} else {
+		purge_demand_.sub(static_cast<uint32_t>(-delta));
+	}
+}
+
 namespace {
 
-bool purge_should_wake(void *) noexcept
+unsigned long shrink_count(void *ctx) noexcept
+{
+	return static_cast<Driver *>(ctx)->pool_spare();
+}
+
+unsigned long shrink_scan(void *ctx, unsigned long nr) noexcept
+{
+	return static_cast<Driver *>(ctx)->reclaim_pools(nr);
+}
+
+bool purge_should_stop(void *) noexcept
 {
 	return kapi_thread_should_stop();
 }
 
-// The in-tree blkfront_work: every 10 s, end the grants backends dropped.
+bool purge_is_wanted(void *ctx) noexcept
+{
+	return kapi_thread_should_stop() || static_cast<Driver *>(ctx)->purge_wanted();
+}
+
+// The in-tree blkfront_work: every 10 s, end the grants backends dropped
+// (and fail held requests the backend let go of). With nothing to purge
+// it sleeps until there is (in-tree's delayed work runs regardless).
 int purge_thread_body(void *ctx) noexcept
 {
 	Driver *d = static_cast<Driver *>(ctx);
 	while (!kapi_thread_should_stop()) {
-		kapi_waitq_wait_timeout(d->purge_wq_, purge_should_wake, d,
+		if (!d->purge_wanted()) {
+			kapi_waitq_wait_timeout(d->purge_wq_, purge_is_wanted, d, KAPI_WAIT_FOREVER);
+			continue;
+		}
+		kapi_waitq_wait_timeout(d->purge_wq_, purge_should_stop, d,
 					static_cast<unsigned long>(kPurgeIntervalSeconds) * kapi_hz());
 		if (kapi_thread_should_stop())
 			break;
@@ -766,6 +860,9 @@ int driver_init() noexcept
 		kapi_thread_run(purge_thread_body, driver.get(), "xbc_blkfront", driver->purge_thread_.out());
 	if (rc < 0)
 		return rc;
+	driver->shrinker_ = kapi_shrinker_register("xbc_blkfront", shrink_count, shrink_scan, driver.get());
+	if (!driver->shrinker_)
+		return -err::kNoMem;
 	g_driver = driver.release();
 	return 0;
 }

@@ -58,6 +58,11 @@ public:
 	void purge() noexcept;
 	[[nodiscard]] bool is_ready() const noexcept { return disk_added_.load_relaxed(); }
 	[[nodiscard]] GrantPoolStats pool_stats() noexcept XBC_EXCLUDES(mutex_);
+	// The shrinker's view: pool pages beyond each ring's reserve, and
+	// giving up to `budget` of them back. A device busy in its control
+	// path (which may be allocating) is skipped: 0.
+	[[nodiscard]] uint32_t pool_spare() noexcept XBC_EXCLUDES(mutex_);
+	uint32_t reclaim_pool(uint32_t budget) noexcept XBC_EXCLUDES(mutex_);
 	// A copy taken under mutex_ (tests).
 	[[nodiscard]] Features features() noexcept XBC_EXCLUDES(mutex_)
 	{
@@ -89,6 +94,9 @@ public:
 	void disable_discard() noexcept;
 	// A ring broke: the device is in an error state from now on.
 	void ring_broken() noexcept;
+	// A ring holds one more (+1) or one fewer (-1) request the backend
+	// maps: the purge thread must run while any is held. Any context.
+	void held_changed(int delta) noexcept;
 	// remove() began: a request held from now on cannot wait for a purge.
 	[[nodiscard]] bool is_removing() const noexcept { return removing_.load_relaxed(); }
 
@@ -118,6 +126,8 @@ private:
 	[[nodiscard]] bool holds_mapped_requests() const noexcept XBC_REQUIRES(mutex_);
 	void sweep_retired() noexcept XBC_REQUIRES(mutex_);
 	void switch_state(kapi_xenbus_state s) noexcept XBC_REQUIRES(mutex_);
+	// Whether this device's persistent grants need the purge thread.
+	void set_purge_user(bool on) noexcept XBC_REQUIRES(mutex_);
 	// conn_ and its snapshot for the data path, together.
 	void set_conn(Conn c) noexcept XBC_REQUIRES(mutex_);
 	// The one read of rings_ without mutex_: see queue_rq.
@@ -147,6 +157,7 @@ private:
 	uint32_t hw_queues_ XBC_GUARDED_BY(mutex_) = 0;
 	uint32_t disk_max_segments_ XBC_GUARDED_BY(mutex_) = 0;	// what the disk was made with
 	bool disk_fua_ XBC_GUARDED_BY(mutex_) = false;	// the disk advertises FUA (fixed once made)
+	bool purge_user_ XBC_GUARDED_BY(mutex_) = false;	// counted in the driver's demand
 	Atomic<bool> disk_added_;	// written under mutex_; sysfs reads it
 	Atomic<bool> removing_;		// remove() began: other control calls do nothing;
 					// written under mutex_, the irq path reads it too
@@ -181,13 +192,24 @@ public:
 	void remove(Frontend &fe) noexcept;
 	// One pass of the in-tree 10 s purge over every device.
 	void purge_all() noexcept;
+	// Reasons for the purge thread to run (devices connected with
+	// persistent grants, held requests) come and go; while there are none
+	// it sleeps without a timeout. Any context.
+	void purge_demand(int delta) noexcept;
+	[[nodiscard]] bool purge_wanted() const noexcept { return purge_demand_.load() != 0; }
+	// The shrinker (registered by driver_init): free pool pages of every
+	// device, and giving up to `nr` back (KAPI_SHRINK_STOP: busy, later).
+	[[nodiscard]] unsigned long pool_spare() noexcept;
+	[[nodiscard]] unsigned long reclaim_pools(unsigned long nr) noexcept;
 
 	Driver(Box<MinorRegistry> minors, Mutex mutex, WaitQueue purge_wq) noexcept;
 
 	WaitQueue purge_wq_;	// from create()
 	Thread purge_thread_;	// from driver_init(): its context is the Driver
+	kapi_shrinker *shrinker_ = nullptr;
 
 private:
+	Atomic<uint32_t> purge_demand_;
 	Box<MinorRegistry> minors_;
 	Guarded<List<Frontend, &Frontend::driver_node>, Mutex> devices_;
 };

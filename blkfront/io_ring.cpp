@@ -13,6 +13,12 @@ namespace {
 
 constexpr uint32_t kNoId = 0xffffffffu;
 constexpr uint32_t kSectorBytes = 512;
+// Pool pages taken at connect, per ring, when the ring could use more:
+// in-tree takes all it could ever use, which for 4096 indirect segments is
+// half a GiB per ring. The default (32 slots x 33 pages) fits whole.
+constexpr uint32_t kPoolPrefillPages = 2048;
+// Pages one refill (after the pool ran dry) adds at most.
+constexpr uint32_t kPoolRefillPages = 256;
 
 uint8_t op_byte(blkif::Op op) noexcept
 {
@@ -65,6 +71,14 @@ Result<Box<IoRing>> IoRing::create(kapi_xenbus_device *dev, Frontend *owner,
 		r->free_head_ = 0;
 	}
 
+	r->kick_work_.reset(kapi_work_create(kick_trampoline, r.get(), KAPI_GFP_NOIO));
+	if (!r->kick_work_)
+		return Status::error(err::kNoMem);
+	auto cb = GrantFreeCallback::create(Gfp::kNoIo);
+	if (cb.is_error())
+		return cb.status();
+	r->refs_back_ = cb.take();
+
 	XBC_TRY_STATUS(Status::from_kapi(kapi_evtchn_alloc_bind(dev, irq_trampoline, r.get(), "blkif",
 								 &r->port_, r->irq_.out())));
 	return r;
@@ -72,6 +86,9 @@ Result<Box<IoRing>> IoRing::create(kapi_xenbus_device *dev, Frontend *owner,
 
 IoRing::~IoRing()
 {
+	// Cancelled before the work it queues, so nothing is queued after.
+	refs_back_ = GrantFreeCallback();
+	kick_work_.reset();
 	// No handler may run while we take the ring apart.
 	irq_.reset();
 	fail_all(-err::kIo);
@@ -111,6 +128,11 @@ Status IoRing::configure(const Features &f) noexcept
 	auto pool = GrantPool::create(Gfp::kNoIo, cfg_.backend, limit, f.persistent);
 	if (pool.is_error())
 		return pool.status();
+	// The pages now, in process context: the I/O path never allocates one.
+	// Less than one maximal request could never make progress.
+	const uint32_t reserve = (f.bounce ? max_segs : 0) + indirect_pages;
+	if (pool.value()->fill(Gfp::kNoIo, min(limit, max(reserve, kPoolPrefillPages))) < reserve)
+		return Status::error(err::kNoMem);
 	// Both are torn down on return, outside the lock: the old SegSlots are
 	// a kvzalloc (vfree may sleep), the old pool ends grants.
 	Box<GrantPool> old_pool;
@@ -133,6 +155,8 @@ Status IoRing::configure(const Features &f) noexcept
 	persistent_ = f.persistent;
 	old_pool = move(pool_);
 	pool_ = pool.take();
+	pool_reserve_ = reserve;
+	refill_wanted_ = false;
 	live_ = true;
 	lock_.unlock(flags);
 	return Status::ok();
@@ -211,6 +235,50 @@ void IoRing::restart_queue_locked() noexcept
 		return;
 	stopped_queue_ = false;
 	kapi_blkmq_start_stopped_queues(owner_->disk());
+}
+
+// In-tree blkif_queue_rw_req: out of grant refs, the queue stops and the
+// ring's free callback restarts it once enough refs are back. The queue is
+// stopped under the lock before the callback is armed; the kick takes the
+// lock, so it always finds stopped_queue_ set: no lost wakeup.
+int IoRing::wait_for_refs(unsigned int hwq, uint32_t refs_needed) noexcept
+{
+	const int rc = busy(hwq);
+	refs_back_.arm(refs_back, this, static_cast<uint16_t>(min(refs_needed, 0xffffu)));
+	return rc;
+}
+
+void IoRing::refs_back(void *ctx) noexcept
+{
+	kapi_work_queue(static_cast<IoRing *>(ctx)->kick_work_);
+}
+
+void IoRing::kick_trampoline(void *ctx) noexcept
+{
+	static_cast<IoRing *>(ctx)->kick();
+}
+
+void IoRing::kick() noexcept
+{
+	uint32_t want = 0;
+	{
+		IrqSpinGuard g(lock_);
+		if (refill_wanted_ && !pool_.is_null())
+			want = min(pool_->room(), kPoolRefillPages);
+		refill_wanted_ = false;
+	}
+	// Allocated without the lock (may sleep); whatever a pool replaced
+	// meanwhile cannot take is freed below.
+	GrantPool::PageList pages;
+	if (want)
+		(void)GrantPool::alloc_pages(Gfp::kNoIo, want, pages);
+	{
+		IrqSpinGuard g(lock_);
+		if (!pool_.is_null())
+			pool_->adopt(pages);
+		restart_queue_locked();
+	}
+	GrantPool::free_pages(pages);
 }
 
 void IoRing::wait_for_irq_section() noexcept
@@ -307,7 +375,15 @@ int IoRing::queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept
 	const Status granted = grant_segments(s, segs, bounce_);
 	if (granted.is_error()) {
 		s.rq = nullptr;
-		return granted.code();
+		if (granted.code() == -err::kNoSpc)
+			return wait_for_refs(hwq, nr + (indirect ? blkif::indirect_pages_for(nr) : 0));
+		if (granted.code() == -err::kNoMem) {
+			// The pool ran dry (reclaimed under pressure): refill it in
+			// process context; blk-mq retries this one meanwhile.
+			refill_wanted_ = true;
+			kapi_work_queue(kick_work_);
+		}
+		return -err::kAgain;
 	}
 
 	const blkif::RequestId rid(id);
@@ -352,9 +428,9 @@ Status IoRing::grant_segments(Shadow &s, SegSlot *segs, bool bounce) noexcept
 	for (; done < s.nr_segs; done++) {
 		SegSlot &seg = segs[done];
 		if (bounce) {
-			auto p = pool_->get(Gfp::kAtomic);
+			auto p = pool_->get();
 			if (p.is_error()) {
-				st = Status::error(err::kAgain);
+				st = p.status();
 				break;
 			}
 			seg.pool = p.value();
@@ -366,8 +442,9 @@ Status IoRing::grant_segments(Shadow &s, SegSlot *segs, bool bounce) noexcept
 		} else {
 			uint32_t ref;
 			// The backend only reads what we write: grant read-only.
-			if (kapi_gnttab_grant_page(domid, seg.rq_page, s.is_write, &ref) < 0) {
-				st = Status::error(err::kAgain);
+			const int rc = kapi_gnttab_grant_page(domid, seg.rq_page, s.is_write, &ref);
+			if (rc < 0) {
+				st = Status::from_kapi(rc);
 				break;
 			}
 			seg.gref = ref;
@@ -378,9 +455,9 @@ Status IoRing::grant_segments(Shadow &s, SegSlot *segs, bool bounce) noexcept
 	if (st.is_ok() && s.nr_segs > kMaxDirectSegments) {
 		const uint32_t pages = blkif::indirect_pages_for(s.nr_segs);
 		for (; pages_done < pages; pages_done++) {
-			auto p = pool_->get(Gfp::kAtomic);
+			auto p = pool_->get();
 			if (p.is_error()) {
-				st = Status::error(err::kAgain);
+				st = p.status();
 				break;
 			}
 			s.indirect[pages_done] = p.value();
@@ -471,6 +548,7 @@ void IoRing::hold_locked(uint32_t id) noexcept
 	s.held = true;
 	in_flight_.sub_serialised(1);
 	held_.add_serialised(1);
+	owner_->held_changed(1);
 	kapi_log_ratelimited(KAPI_LOG_ERR,
 			     "blkfront: %s: backend has not unmapped a grant of request %u; holding it\n",
 			     owner_->name(), id);
@@ -514,6 +592,7 @@ void IoRing::retry_held_locked() noexcept
 		kapi_blk_request *rq = s.rq;
 		free_id(id);
 		held_.sub_serialised(1);
+		owner_->held_changed(-1);
 		completed_.add_serialised(1);
 		kapi_blk_rq_complete(rq, -err::kIo);
 	}
@@ -549,6 +628,7 @@ void IoRing::leak_one_locked(uint32_t id) noexcept
 	kapi_blk_request *rq = s.rq;
 	free_id(id);
 	held_.sub_serialised(1);
+	owner_->held_changed(-1);
 	completed_.add_serialised(1);
 	kapi_blk_rq_complete(rq, -err::kIo);
 }
@@ -724,6 +804,18 @@ void IoRing::purge() noexcept
 		pool_->revoke_idle();
 	retry_held_locked();
 	lock_.unlock(flags);
+}
+
+uint32_t IoRing::pool_spare() const noexcept
+{
+	IrqSpinGuard g(lock_);
+	return pool_.is_null() ? 0 : pool_->spare(pool_reserve_);
+}
+
+uint32_t IoRing::reclaim_pool(uint32_t budget) noexcept
+{
+	IrqSpinGuard g(lock_);
+	return pool_.is_null() ? 0 : pool_->reclaim(pool_reserve_, budget);
 }
 
 GrantPoolStats IoRing::pool_stats() const noexcept

@@ -33,9 +33,11 @@
 
 #include "kapi/blkmq.h"
 #include "kapi/evtchn.h"
+#include "kapi/thread.h"
 #include "kapi/xenbus.h"
 #include "blkfront/settings.hpp"
 #include "xbc/blkif_ring.hpp"
+#include "xbc/grant_callback.hpp"
 #include "xbc/grant_pool.hpp"
 #include "xbc/handle.hpp"
 #include "xbc/list.hpp"
@@ -119,6 +121,10 @@ public:
 	[[nodiscard]] uint32_t held() const noexcept { return held_.load_relaxed(); }
 
 	[[nodiscard]] GrantPoolStats pool_stats() const noexcept;
+	// Memory pressure (the driver's shrinker): free pool pages beyond the
+	// reserve one maximal request needs, and giving up to `budget` back.
+	[[nodiscard]] uint32_t pool_spare() const noexcept;
+	uint32_t reclaim_pool(uint32_t budget) noexcept;
 	[[nodiscard]] bool is_broken() const noexcept { return broken_.load_relaxed(); }
 	[[nodiscard]] uint32_t in_flight() const noexcept { return in_flight_.load_relaxed(); }
 
@@ -130,6 +136,14 @@ public:
 
 private:
 	static void irq_trampoline(void *ctx) noexcept;
+	// Grant refs came back (any context, grant table lock held): kick.
+	static void refs_back(void *ctx) noexcept;
+	static void kick_trampoline(void *ctx) noexcept;
+	// Process context: refills the pool if a request found it empty, and
+	// restarts the queue a shortage stopped.
+	void kick() noexcept;
+	// Out of grant refs: stop the queue until refs_needed come back.
+	int wait_for_refs(unsigned int hwq, uint32_t refs_needed) noexcept XBC_REQUIRES(lock_);
 
 	int queue_locked(kapi_blk_request *rq, unsigned int hwq) noexcept XBC_REQUIRES(lock_);
 	int busy(unsigned int hwq) noexcept XBC_REQUIRES(lock_);
@@ -169,6 +183,10 @@ private:
 	uint32_t grefs_[kMaxRingPages] = {};
 	uint32_t port_ = 0;
 	Irq irq_;
+	// refs_back_ queues kick_work_; both torn down first in ~IoRing, the
+	// callback before the work it queues.
+	Work kick_work_;
+	GrantFreeCallback refs_back_;
 	uint32_t size_ = 0;		// ring_.size(), fixed by create()
 
 	blkif::NativeFrontRing ring_ XBC_GUARDED_BY(lock_);
@@ -182,6 +200,9 @@ private:
 	// we answered -EBUSY since the last kick
 	bool stopped_queue_ XBC_GUARDED_BY(lock_) = false;
 	Box<GrantPool> pool_ XBC_GUARDED_BY(lock_);	// made per connection by configure()
+	// pool pages one maximal request takes: what reclaim never touches
+	uint32_t pool_reserve_ XBC_GUARDED_BY(lock_) = 0;
+	bool refill_wanted_ XBC_GUARDED_BY(lock_) = false;	// a request found the pool empty
 	// Written under lock_, read without it by the control path and sysfs.
 	Atomic<bool> broken_;
 	Atomic<uint32_t> in_flight_;

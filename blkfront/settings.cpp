@@ -2,6 +2,7 @@
 // One reading of xen-blkfront's parameters; see settings.hpp.
 #include "blkfront/settings.hpp"
 
+#include "kapi/log.h"
 #include "blkfront/params.h"
 
 namespace xbc::blkfront {
@@ -15,7 +16,14 @@ Settings snapshot_settings(unsigned online_cpus) noexcept
 		xbc_blkfront_param_trusted(),
 		xbc_blkfront_param_feature_persistent(),
 	};
-	return negotiate::snapshot_frontend(live, online_cpus);
+	const Settings s = negotiate::snapshot_frontend(live, online_cpus);
+	// In-tree takes up to 4096 too; more cannot be described (8 indirect
+	// pages of 512 segments): say so instead of clamping silently.
+	if (live.max_indirect_segments > s.max_indirect_segments)
+		kapi_log(KAPI_LOG_WARNING,
+			 "blkfront: max_indirect_segments=%u is more than a request can describe; using %u\n",
+			 live.max_indirect_segments, s.max_indirect_segments);
+	return s;
 }
 
 } // namespace xbc::blkfront

@@ -40,28 +40,68 @@ Status GrantPool::grant(PoolGrant &g) noexcept
 	return Status::ok();
 }
 
-Result<PoolGrant *> GrantPool::get(Gfp gfp) noexcept
+uint32_t GrantPool::alloc_pages(Gfp gfp, uint32_t n, PageList &out) noexcept
+{
+	uint32_t made = 0;
+	for (; made < n; made++) {
+		struct kapi_page *page = kapi_page_alloc(to_kapi(gfp));
+		if (!page)
+			break;
+		Box<PoolGrant> fresh = xbc::create<PoolGrant>(gfp, page);
+		if (fresh.is_null()) {
+			kapi_page_free(page);
+			break;
+		}
+		out.push_back(*fresh.release());
+	}
+	return made;
+}
+
+void GrantPool::free_pages(PageList &l) noexcept
+{
+	while (PoolGrant *g = l.pop_front()) {
+		// Never granted: nothing can map it.
+		kapi_page_free(g->page_);
+		Box<PoolGrant>::adopt(g).reset();
+	}
+}
+
+uint32_t GrantPool::room() const noexcept
+{
+	const size_t pages = free_.size() + in_use_.size();
+	return pages < limit_ ? static_cast<uint32_t>(limit_ - pages) : 0;
+}
+
+void GrantPool::adopt(PageList &l) noexcept
+{
+	for (uint32_t n = room(); n > 0; n--) {
+		PoolGrant *g = l.pop_front();
+		if (!g)
+			break;
+		free_.push_back(*g);
+	}
+}
+
+uint32_t GrantPool::fill(Gfp gfp, uint32_t n) noexcept
+{
+	PageList l;
+	const uint32_t made = alloc_pages(gfp, min(n, room()), l);
+	adopt(l);
+	const uint32_t surplus = static_cast<uint32_t>(l.size());
+	free_pages(l);
+	return made - surplus;
+}
+
+Result<PoolGrant *> GrantPool::get() noexcept
 {
 	PoolGrant *g = free_.front();
-	if (g && g->is_granted()) {
+	if (!g)
+		return Status::error(err::kNoMem);
+	if (g->is_granted()) {
 		free_.remove(*g);
 		reuses_++;
 		in_use_.push_back(*g);
 		return g;
-	}
-	if (!g) {
-		if (in_use_.size() >= limit_)
-			return Status::error(err::kNoSpc);
-		struct kapi_page *page = kapi_page_alloc(to_kapi(gfp));
-		if (!page)
-			return Status::error(err::kNoMem);
-		Box<PoolGrant> fresh = xbc::create<PoolGrant>(gfp, page);
-		if (fresh.is_null()) {
-			kapi_page_free(page);
-			return Status::error(err::kNoMem);
-		}
-		g = fresh.release();
-		free_.push_back(*g);
 	}
 	// An ungranted page: grant it. On failure it stays free, ungranted.
 	XBC_TRY_STATUS(grant(*g));
@@ -174,6 +214,23 @@ uint32_t GrantPool::shrink(uint32_t keep) noexcept
 	return freed;
 }
 
+uint32_t GrantPool::spare(uint32_t reserve) const noexcept
+{
+	const size_t free = free_.size();
+	return free > reserve ? static_cast<uint32_t>(free - reserve) : 0;
+}
+
+uint32_t GrantPool::reclaim(uint32_t reserve, uint32_t budget) noexcept
+{
+	const uint32_t n = min(spare(reserve), budget);
+	if (n == 0)
+		return 0;
+	const uint32_t pages = static_cast<uint32_t>(free_.size() + in_use_.size());
+	const uint32_t freed = shrink(pages - n);
+	reclaimed_ += freed;
+	return freed;
+}
+
 GrantPoolTeardown GrantPool::teardown() noexcept
 {
 	GrantPoolTeardown report = {0, 0, 0};
@@ -194,6 +251,7 @@ GrantPoolStats GrantPool::stats() const noexcept
 	s.reuses = reuses_;
 	s.revocations = revocations_;
 	s.deferred = deferred_;
+	s.reclaimed = reclaimed_;
 	return s;
 }
 

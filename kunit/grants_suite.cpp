@@ -234,10 +234,12 @@ XBC_KUNIT_CASE(grant_pool_persistent_reuse_and_teardown)
 	auto made = GrantPool::create(Gfp::kKernel, DomId(0), kLimit, true);
 	XK_ASSERT(made.is_ok());
 	Box<GrantPool> pool = made.take();
+	// The pages come up front (blkfront: at connect); get() never allocates.
+	XK_EXPECT_EQ(pool->fill(Gfp::kKernel, kLimit + 1), kLimit);
 	PoolGrant *held[kLimit] = {};
 	bool got_all = true;
 	for (uint32_t i = 0; i < kLimit; i++) {
-		auto g = pool->get(Gfp::kKernel);
+		auto g = pool->get();
 		got_all &= g.is_ok();
 		if (g.is_ok())
 			held[i] = g.value();
@@ -250,8 +252,8 @@ XBC_KUNIT_CASE(grant_pool_persistent_reuse_and_teardown)
 		granted_right &= xbc_fake_gnttab_is_granted(held[i]->ref().raw(), &readonly);
 	}
 	XK_EXPECT(granted_right);
-	// All in flight: the limit refuses one more.
-	XK_EXPECT_EQ(pool->get(Gfp::kKernel).status().code(), -err::kNoSpc);
+	// All in flight: no free page left, and get() makes none.
+	XK_EXPECT_EQ(pool->get().status().code(), -err::kNoMem);
 
 	// The backend keeps 0..3 mapped (persistent); the rest it unmapped.
 	for (uint32_t i = 0; i < 4; i++)
@@ -267,7 +269,7 @@ XBC_KUNIT_CASE(grant_pool_persistent_reuse_and_teardown)
 	XK_EXPECT_EQ(st.in_use, 0);
 
 	// Reuse comes first, last put first (LIFO): 3, then 2.
-	auto again = pool->get(Gfp::kKernel);
+	auto again = pool->get();
 	XK_ASSERT(again.is_ok());
 	XK_EXPECT(again.value() == held[3]);
 	XK_EXPECT_EQ(pool->stats().reuses, 1);
@@ -300,7 +302,8 @@ XBC_KUNIT_CASE(grant_pool_refusals)
 	auto made = GrantPool::create(Gfp::kKernel, DomId(0), 4, false);
 	XK_ASSERT(made.is_ok());
 	Box<GrantPool> pool = made.take();
-	auto g = pool->get(Gfp::kKernel);
+	XK_EXPECT_EQ(pool->fill(Gfp::kKernel, 1), 1);
+	auto g = pool->get();
 	XK_ASSERT(g.is_ok());
 	xbc_fake_gnttab_set_peer_mapped(g.value()->ref().raw(), true);
 	const uint32_t ref = g.value()->ref().raw();
@@ -312,10 +315,11 @@ XBC_KUNIT_CASE(grant_pool_refusals)
 	// The grant table runs out of refs: get() fails with its error and
 	// the page stays in the pool, ungranted, for a later try.
 	xbc_fake_gnttab_set_grant_limit(1);
-	auto first = pool->get(Gfp::kKernel);
+	XK_EXPECT_EQ(pool->fill(Gfp::kKernel, 2), 2);
+	auto first = pool->get();
 	XK_ASSERT(first.is_ok());
-	XK_EXPECT_EQ(pool->get(Gfp::kKernel).status().code(), -err::kNoSpc);
-	XK_EXPECT_EQ(pool->stats().pages, 2); // a second page, not the pool limit
+	XK_EXPECT_EQ(pool->get().status().code(), -err::kNoSpc);
+	XK_EXPECT_EQ(pool->stats().pages, 2);
 	XK_EXPECT_EQ(pool->stats().granted, 1);
 	XK_EXPECT(pool->put(*first.value()).is_ok());
 	const GrantPoolTeardown td = pool->teardown();

@@ -35,6 +35,25 @@ void kapi_gnttab_end_access_deferred(uint32_t ref, struct kapi_page *page)
 	gnttab_end_foreign_access(ref, (struct page *)page);
 }
 
+struct kapi_gnttab_free_callback *kapi_gnttab_free_callback_create(enum kapi_gfp gfp)
+{
+	return kzalloc(sizeof(struct gnttab_free_callback), kapi_to_gfp(gfp));
+}
+
+void kapi_gnttab_free_callback_arm(struct kapi_gnttab_free_callback *cb, kapi_gnttab_free_fn fn,
+				   void *ctx, uint16_t count)
+{
+	gnttab_request_free_callback((struct gnttab_free_callback *)cb, fn, ctx, count);
+}
+
+void kapi_gnttab_free_callback_destroy(struct kapi_gnttab_free_callback *cb)
+{
+	if (!cb)
+		return;
+	gnttab_cancel_free_callback((struct gnttab_free_callback *)cb);
+	kfree(cb);
+}
+
 int kapi_gnttab_alloc_pages(unsigned int nr, struct kapi_page **pages)
 {
 	if (nr > INT_MAX)

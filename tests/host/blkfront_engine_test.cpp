@@ -44,6 +44,8 @@ protected:
 		if (h)
 			xbc_blkfront_remove(h);
 		h = nullptr;
+		// Every device gone: nothing may keep the purge thread awake.
+		EXPECT_FALSE(blkfront::driver_instance()->purge_wanted());
 		be.reset();
 		xbc_blkfront_exit();
 		EXPECT_EQ(FakeBlkmq::double_completions(), 0u);
@@ -67,6 +69,26 @@ protected:
 		xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CONNECTED);
 		ASSERT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CONNECTED);
 		ASSERT_NE(FakeBlkmq::disk(), nullptr);
+	}
+
+	// Direct grants (no persistent grants), the backend holding requests.
+	void bring_up_holding()
+	{
+		blkfront_params().feature_persistent = false;
+		bring_up();
+		be->hold = true;
+	}
+
+	// Removes the device and puts both ends back to Initialising, for
+	// another probe of the same pair.
+	void remove_and_reset()
+	{
+		xbc_blkfront_remove(h);
+		h = nullptr;
+		be->disconnect();
+		xen.xs_write(pair.front_path + "/state", "1");
+		kapi_xenbus_switch_state(pair.front, KAPI_XENBUS_INITIALISING);
+		kapi_xenbus_switch_state(pair.back, KAPI_XENBUS_INITIALISING);
 	}
 
 	std::string key(const std::string &k) { return be->front_key(k); }
@@ -107,12 +129,12 @@ protected:
 		GrantPoolStats s{};
 		char buf[256];
 		EXPECT_GT(xbc_blkfront_format_stats(h, buf, sizeof(buf)), 0);
-		unsigned long v[7] = {};
+		unsigned long v[8] = {};
 		EXPECT_EQ(sscanf(buf,
 				 "granted_pages %lu\npool_pages %lu\nin_use %lu\ngrants_made %lu\nreuses %lu\n"
-				 "revocations %lu\ndeferred_frees %lu",
-				 &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6]),
-			  7);
+				 "revocations %lu\ndeferred_frees %lu\nreclaimed_pages %lu",
+				 &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]),
+			  8);
 		s.granted = uint32_t(v[0]);
 		s.pages = uint32_t(v[1]);
 		s.in_use = uint32_t(v[2]);
@@ -120,6 +142,7 @@ protected:
 		s.reuses = v[4];
 		s.revocations = v[5];
 		s.deferred = v[6];
+		s.reclaimed = v[7];
 		return s;
 	}
 
@@ -400,6 +423,13 @@ TEST(BlkfrontSettings, SnapshotFeedsOurParametersToTheSharedRule)
 	blkfront_params().feature_persistent = false;
 	const blkfront::Settings s = blkfront::snapshot_settings(40);
 	EXPECT_EQ(s.max_indirect_segments, 4096u);
+	EXPECT_NE(strstr(last_log(), "max_indirect_segments=100000 is more than a request can describe; using 4096"),
+		  nullptr) << last_log();
+	// 4096, the in-tree maximum, is taken as is, without a word.
+	blkfront_params().max_indirect_segments = 4096;
+	const size_t logs = log_count();
+	EXPECT_EQ(blkfront::snapshot_settings(40).max_indirect_segments, 4096u);
+	EXPECT_EQ(log_count(), logs);
 	EXPECT_EQ(s.max_queues, 32u);
 	EXPECT_EQ(s.max_ring_page_order, 4u);
 	EXPECT_FALSE(s.feature_persistent);
@@ -423,9 +453,14 @@ TEST_F(BlkfrontTest, GarbageFeatureKeysFallBackToDefaults)
 
 TEST_F(BlkfrontTest, ConnectSurvivesEveryAllocationFailure)
 {
+	// One ring without indirect pages keeps the pool prefill small; its
+	// page allocations are all one path, so past the first ones every
+	// 37th is failed.
+	blkfront_params().max_queues = 1;
+	blkfront_params().max_indirect_segments = 11;
 	be = std::make_unique<ScriptedBackend>(xen, pair);
 	bool connected = false;
-	for (size_t i = 0; i < 200 && !connected; i++) {
+	for (size_t i = 0; i < 2000 && !connected; i += i < 200 ? 1 : 37) {
 		be->offer();
 		ASSERT_EQ(xbc_blkfront_probe(pair.front, &h), 0);
 		xbc_blkfront_otherend_changed(h, KAPI_XENBUS_INITWAIT);
@@ -439,15 +474,11 @@ TEST_F(BlkfrontTest, ConnectSurvivesEveryAllocationFailure)
 		if (!connected) {
 			EXPECT_EQ(FakeBlkmq::disk(), nullptr) << "failed connect left a disk, i=" << i;
 			// Rings configured before the failure keep their shadow
-			// arrays and pools (freed at remove; the leak check sees it).
-			EXPECT_LE(alloc_stats().live, live + 2 * 4) << i;
+			// arrays and pools, a page and an entry per pool page
+			// (freed at remove; the leak check sees it).
+			EXPECT_LE(alloc_stats().live, live + 2 * 4 + 2 * pool().pages) << i;
 		}
-		xbc_blkfront_remove(h);
-		h = nullptr;
-		be->disconnect();
-		xen.xs_write(pair.front_path + "/state", "1");
-		kapi_xenbus_switch_state(pair.front, KAPI_XENBUS_INITIALISING);
-		kapi_xenbus_switch_state(pair.back, KAPI_XENBUS_INITIALISING);
+		remove_and_reset();
 	}
 	EXPECT_TRUE(connected);
 }
@@ -455,6 +486,38 @@ TEST_F(BlkfrontTest, ConnectSurvivesEveryAllocationFailure)
 TEST_F(BlkfrontTest, PurgeThreadStopsOnRequest)
 {
 	EXPECT_TRUE(run_thread_body_until_stop("xbc_blkfront"));
+}
+
+// The purge thread's first wait, then it is told to stop: its timeout
+// says whether it sleeps until needed or wakes every 10 s.
+unsigned long first_purge_wait()
+{
+	set_wait_hook([](void *) { set_thread_should_stop(true); }, nullptr);
+	const size_t waits = thread_stats().waits;
+	EXPECT_TRUE(run_thread_body("xbc_blkfront"));
+	set_wait_hook(nullptr, nullptr);
+	set_thread_should_stop(false);
+	EXPECT_EQ(thread_stats().waits, waits + 1);
+	return thread_stats().last_wait_timeout;
+}
+
+TEST_F(BlkfrontTest, PurgeThreadSleepsUntilADeviceUsesPersistentGrants)
+{
+	const unsigned long every_10s = 10ul * kHz;
+	EXPECT_EQ(first_purge_wait(), KAPI_WAIT_FOREVER) << "no device";
+	blkfront_params().feature_persistent = false;
+	bring_up();
+	EXPECT_EQ(first_purge_wait(), KAPI_WAIT_FOREVER) << "no persistent grants";
+	remove_and_reset();
+	blkfront_params().feature_persistent = true;
+	const size_t wakes = thread_stats().wakes;
+	bring_up();
+	EXPECT_GT(thread_stats().wakes, wakes) << "the sleeping thread is woken";
+	EXPECT_EQ(first_purge_wait(), every_10s);
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_CLOSING);
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	EXPECT_EQ(first_purge_wait(), KAPI_WAIT_FOREVER) << "the device left";
 }
 
 TEST_F(BlkfrontTest, LaterConnectedIsAResize)
@@ -523,7 +586,7 @@ TEST_F(BlkfrontTest, WithoutPersistentGrantsTheRequestPagesAreGrantedAndEnded)
 	EXPECT_EQ(w->err, 0);
 	EXPECT_EQ(memcmp(be->disk().data(), data.data(), data.size()), 0);
 	EXPECT_EQ(xen.gnttab().live_grants, live);	// every grant ended
-	EXPECT_EQ(pool().pages, 0u);			// nothing bounced
+	EXPECT_EQ(pool().grants_made, 0u);		// nothing bounced
 	TestRequest r = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096 * 3);
 	ASSERT_EQ(submit(r), 0);
 	EXPECT_EQ(r.data(), data);
@@ -644,6 +707,31 @@ TEST_F(BlkfrontTest, IndirectDescriptorsCarryLargeRequests)
 	EXPECT_EQ(r.data(), data);
 }
 
+// max_indirect_segments=4096, the in-tree maximum: one request of 4096
+// segments (8 full indirect pages, 16 MiB) goes through whole.
+TEST_F(BlkfrontTest, FourThousandNinetySixSegmentsInOneRequest)
+{
+	blkfront_params().max_indirect_segments = 4096;
+	blkfront_params().max_queues = 1;
+	BackendOptions o;
+	o.max_indirect_segments = 4096;
+	o.sectors = 65536;
+	bring_up(o);
+	EXPECT_EQ(h->fe->features().max_indirect_segments, 4096u);
+	const uint32_t bytes = 4096 * 4096;
+	const auto data = pattern(bytes, 12);
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, bytes);
+	w.fill(data);
+	ASSERT_EQ(submit(w), 0);
+	EXPECT_EQ(w->err, 0);
+	EXPECT_EQ(be->indirect_seen(), 1u);
+	EXPECT_EQ(memcmp(be->disk().data(), data.data(), bytes), 0);
+	TestRequest r = TestRequest::rw(KAPI_BLK_OP_READ, 0, bytes);
+	ASSERT_EQ(submit(r), 0);
+	EXPECT_EQ(r->err, 0);
+	EXPECT_EQ(r.data(), data);
+}
+
 TEST_F(BlkfrontTest, ContiguousPiecesOfOnePageAreOneSegment)
 {
 	bring_up();
@@ -681,14 +769,127 @@ TEST_F(BlkfrontTest, FullRingAnswersBusyAndRestartsWhenSpaceFrees)
 	EXPECT_EQ(extra->completions, 1);
 }
 
+// In-tree gnttab_request_free_callback: out of grant refs, the queue stops
+// and the refs coming back restart it (not blk-mq's timed retry).
+class GrantShortageTest : public BlkfrontTest {
+protected:
+	// One read in flight (held by the backend), then no ref left: the
+	// next read stops its queue and arms the ring's free callback.
+	void exhaust()
+	{
+		bring_up_holding();
+		ASSERT_EQ(submit(first), 0);
+		xen.set_grant_limit(xen.gnttab().live_grants);
+		stops = FakeBlkmq::disk()->hw_stops;
+		ASSERT_EQ(FakeBlkmq::dispatch(second.get()), -err::kBusy);
+		EXPECT_EQ(FakeBlkmq::disk()->hw_stops, stops + 1);
+		EXPECT_EQ(xen.gnttab().free_callbacks_armed, 1u);
+	}
+
+	TestRequest first = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	TestRequest second = TestRequest::rw(KAPI_BLK_OP_READ, 8, 4096);
+	size_t stops = 0;
+};
+
+TEST_F(GrantShortageTest, RefsComingBackRestartTheQueue)
+{
+	exhaust();
+	// Asking again while armed keeps the one registration.
+	ASSERT_EQ(FakeBlkmq::dispatch(second.get()), -err::kBusy);
+	EXPECT_EQ(xen.gnttab().free_callbacks_armed, 1u);
+	const size_t restarts = FakeBlkmq::disk()->restarts;
+	run_works();
+	EXPECT_EQ(FakeBlkmq::disk()->restarts, restarts) << "restarted before any ref came back";
+	be->release();
+	run();	// the first read's grant ends: the callback queues the kick
+	EXPECT_EQ(first->completions, 1);
+	EXPECT_EQ(xen.gnttab().free_callbacks_run, 1u);
+	run_works();
+	EXPECT_EQ(FakeBlkmq::disk()->restarts, restarts + 1);
+	be->hold = false;
+	EXPECT_EQ(submit(second), 0);
+	EXPECT_EQ(second->completions, 1);
+	EXPECT_EQ(second->err, 0);
+}
+
+// The registration dies with the ring: FakeXen fails the test if a
+// callback is still armed (it would run on a freed ring).
+TEST_F(GrantShortageTest, RemoveCancelsTheCallback)
+{
+	exhaust();
+	xbc_blkfront_remove(h);
+	h = nullptr;
+	EXPECT_EQ(xen.leftovers().find("free callback"), std::string::npos) << xen.leftovers();
+	EXPECT_EQ(first->completions, 1);
+	EXPECT_EQ(works_pending(), 0u);
+}
+
+// Pool pages come at connect (process context), not from the I/O path,
+// and a shrinker gives the unused ones back: never one in use, one the
+// backend maps, or the reserve a maximal request needs.
+TEST_F(BlkfrontTest, PoolFilledAtConnectIsReclaimedUnderPressure)
+{
+	blkfront_params().max_queues = 1;
+	bring_up();
+	ASSERT_EQ(shrinkers_registered(), 1u);
+	const uint32_t reserve = 32 + 1;	// 32 segments + their indirect page
+	const GrantPoolStats filled = pool();
+	EXPECT_EQ(filled.pages, 32u * reserve) << "every slot's pages at connect";
+	EXPECT_EQ(filled.granted, 0u);
+	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 8192);
+	w.fill(pattern(8192, 7));
+	ASSERT_EQ(submit(w), 0);
+	EXPECT_EQ(pool().granted, 2u);		// the backend keeps both mapped
+	EXPECT_EQ(shrinkers_count(), filled.pages - reserve);
+	const unsigned long freed = shrink_all(1u << 20);
+	EXPECT_EQ(freed, filled.pages - reserve);
+	const GrantPoolStats after = pool();
+	EXPECT_EQ(after.reclaimed, freed);
+	EXPECT_EQ(after.pages, reserve);
+	EXPECT_EQ(after.granted, 2u) << "the two mapped pages stay";
+	EXPECT_EQ(shrink_all(1u << 20), 0u) << "nothing beyond the reserve";
+	EXPECT_EQ(xen.violations().size(), 0u);
+	// The reserve carries a maximal request, with no allocation.
+	TestRequest big = TestRequest::rw(KAPI_BLK_OP_WRITE, 64, 32 * 4096);
+	big.fill(pattern(32 * 4096, 8));
+	ASSERT_EQ(submit(big), 0);
+	EXPECT_EQ(big->err, 0);
+	EXPECT_EQ(memcmp(be->disk().data() + 64 * 512, pattern(32 * 4096, 8).data(), 32 * 4096), 0);
+}
+
+// The pool ran dry after a reclaim: the request is retried (blk-mq
+// BLK_STS_RESOURCE) while a work item refills the pool in process context.
+TEST_F(BlkfrontTest, DryPoolIsRefilledFromAWorkItem)
+{
+	blkfront_params().max_queues = 1;
+	bring_up();
+	(void)shrink_all(1u << 20);
+	const uint32_t reserve = pool().pages;
+	ASSERT_EQ(reserve, 33u);
+	be->hold = true;
+	TestRequest big = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 32 * 4096);
+	big.fill(pattern(32 * 4096, 9));
+	ASSERT_EQ(submit(big), 0);
+	TestRequest small = TestRequest::rw(KAPI_BLK_OP_READ, 512, 4096);
+	EXPECT_EQ(FakeBlkmq::dispatch(small.get()), -err::kAgain);
+	EXPECT_EQ(works_pending(), 1u);
+	EXPECT_EQ(pool().pages, reserve) << "the I/O path allocated";
+	EXPECT_EQ(run_works(), 1u);
+	EXPECT_GT(pool().pages, reserve);
+	EXPECT_EQ(submit(small), 0);
+	be->release();
+	run();
+	EXPECT_EQ(big->err, 0);
+	EXPECT_EQ(small->completions, 1);
+	EXPECT_EQ(small->err, 0);
+}
+
 class FullRingTest : public BlkfrontTest {
 protected:
 	// Every slot of ring 0 in flight, and one more request stopped its queue.
 	void fill()
 	{
-		blkfront_params().feature_persistent = false;
-		bring_up();
-		be->hold = true;
+		bring_up_holding();
 		const uint32_t depth = FakeBlkmq::disk()->cfg.queue_depth;
 		for (uint32_t i = 0; i < depth; i++) {
 			reqs.push_back(TestRequest::rw(KAPI_BLK_OP_READ, i * 8, 4096));
@@ -1248,13 +1449,14 @@ TEST_F(BlkfrontTest, PurgeRevokesGrantsTheBackendDropped)
 	TestRequest w = TestRequest::rw(KAPI_BLK_OP_WRITE, 0, 8192);
 	ASSERT_EQ(submit(w), 0);
 	EXPECT_EQ(pool().granted, 2u);
+	const uint32_t pages = pool().pages;
 	blkfront::driver_instance()->purge_all();
 	EXPECT_EQ(pool().revocations, 0u);	// still mapped: kept
 	be->disconnect();			// the backend lets them go
 	blkfront::driver_instance()->purge_all();
 	EXPECT_EQ(pool().revocations, 2u);
 	EXPECT_EQ(pool().granted, 0u);
-	EXPECT_EQ(pool().pages, 2u);		// pages kept for re-granting
+	EXPECT_EQ(pool().pages, pages);		// pages kept for re-granting
 }
 
 TEST_F(BlkfrontTest, BackendClosingKillsTheDisk)

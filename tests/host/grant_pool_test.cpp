@@ -34,9 +34,14 @@ protected:
 		ASSERT_TRUE(r.is_ok());
 		pool_ = r.take();
 	}
+	// get() never allocates: the page a request finds missing is filled
+	// in first, as blkfront's refill does.
 	PoolGrant *get()
 	{
-		auto r = pool_->get(Gfp::kNoIo);
+		if (pool_->stats().pages == pool_->stats().in_use) {
+			EXPECT_EQ(pool_->fill(Gfp::kKernel, 1), 1u);
+		}
+		auto r = pool_->get();
 		EXPECT_TRUE(r.is_ok()) << r.status().code();
 		return r.is_ok() ? r.take() : nullptr;
 	}
@@ -77,20 +82,51 @@ protected:
 	std::vector<Mapping> maps_;
 };
 
-TEST_F(Pool, GrowsLazilyUpToTheLimit)
+TEST_F(Pool, FilledUpFrontGetNeverAllocates)
 {
 	make(3, true);
-	EXPECT_EQ(pool_->stats().pages, 0u);
+	EXPECT_EQ(pool_->get().status().code(), -err::kNoMem) << "empty";
+	EXPECT_EQ(pool_->fill(Gfp::kKernel, 3), 3u);
+	EXPECT_EQ(pool_->stats().pages, 3u);
+	EXPECT_EQ(pool_->stats().granted, 0u);
+	EXPECT_EQ(pool_->fill(Gfp::kKernel, 5), 0u) << "never beyond the limit";
+	const size_t live = host::alloc_stats().live;
 	PoolGrant *a = get(), *b = get(), *c = get();
 	ASSERT_TRUE(a && b && c);
+	EXPECT_EQ(host::alloc_stats().live, live) << "get() allocated";
 	EXPECT_TRUE(a->is_granted());
 	EXPECT_TRUE(xen_.is_granted(a->ref().raw()));
-	EXPECT_EQ(pool_->stats().pages, 3u);
-	EXPECT_EQ(pool_->get(Gfp::kNoIo).status().code(), -err::kNoSpc);
+	EXPECT_EQ(pool_->get().status().code(), -err::kNoMem);
 	EXPECT_EQ(pool_->stats().in_use, 3u);
 	for (PoolGrant *g : {a, b, c})
 		EXPECT_TRUE(pool_->put(*g).is_ok());
 	EXPECT_EQ(pool_->stats().in_use, 0u);
+}
+
+// Memory pressure gives back free pages beyond the reserve, and never a
+// page in use or one the backend still maps.
+TEST_F(Pool, ReclaimTakesOnlyFreeUnmappedPagesBeyondTheReserve)
+{
+	make(6, true);
+	ASSERT_EQ(pool_->fill(Gfp::kKernel, 6), 6u);
+	PoolGrant *a = get(), *b = get(), *c = get();
+	backend_map(a->ref());
+	ASSERT_TRUE(pool_->put(*a).is_ok());	// still mapped: kept granted
+	ASSERT_TRUE(pool_->put(*b).is_ok());	// ended
+	EXPECT_EQ(pool_->spare(0), 5u);
+	EXPECT_EQ(pool_->spare(1), 4u);
+	EXPECT_EQ(pool_->reclaim(1, 2), 2u) << "the budget";
+	EXPECT_EQ(pool_->reclaim(1, 100), 2u) << "one free page stays";
+	EXPECT_EQ(pool_->stats().pages, 2u);
+	EXPECT_EQ(pool_->reclaim(0, 100), 0u) << "the mapped one and the one in use stay";
+	EXPECT_TRUE(xen_.is_granted(a->ref().raw()));
+	EXPECT_EQ(pool_->stats().in_use, 1u);
+	EXPECT_EQ(pool_->stats().reclaimed, 4u);
+	backend_unmap_all();
+	EXPECT_EQ(pool_->reclaim(0, 100), 1u);
+	EXPECT_EQ(pool_->stats().reclaimed, 5u);
+	ASSERT_TRUE(pool_->put(*c).is_ok());
+	EXPECT_EQ(xen_.violations().size(), 0u);
 }
 
 TEST_F(Pool, StillMappedGrantsAreReusedFirstLifo)
@@ -234,7 +270,8 @@ TEST_F(Pool, GrantTableFullKeepsThePageForLater)
 	xen_.set_grant_limit(1);
 	PoolGrant *a = get();
 	ASSERT_NE(a, nullptr);
-	auto r = pool_->get(Gfp::kNoIo);
+	ASSERT_EQ(pool_->fill(Gfp::kKernel, 1), 1u);
+	auto r = pool_->get();
 	EXPECT_EQ(r.status().code(), -err::kNoSpc);
 	EXPECT_EQ(pool_->stats().pages, 2u);
 	EXPECT_EQ(pool_->stats().in_use, 1u);
@@ -255,9 +292,13 @@ TEST_F(Pool, EveryAllocationFailureIsClean)
 			return;
 		}
 		Box<GrantPool> p = r.take();
+		const uint32_t filled = p->fill(Gfp::kKernel, 3);
+		if (filled < 3) {
+			EXPECT_FALSE(expect_success);
+		}
 		std::vector<PoolGrant *> got;
 		for (int i = 0; i < 3; i++) {
-			auto g = p->get(Gfp::kNoIo);
+			auto g = p->get();
 			if (g.is_error()) {
 				EXPECT_FALSE(expect_success);
 				EXPECT_EQ(g.status().code(), -err::kNoMem);

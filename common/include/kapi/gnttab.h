@@ -35,6 +35,22 @@ bool kapi_gnttab_try_end_access(uint32_t ref) KAPI_NOEXCEPT;
  */
 void kapi_gnttab_end_access_deferred(uint32_t ref, struct kapi_page *page) KAPI_NOEXCEPT;
 
+/*
+ * A callback for when grant references come back (gnttab_request_free_callback):
+ * armed, @fn(@ctx) runs once as soon as at least @count refs are free, at
+ * once if they are already. It runs under the grant table's lock with irqs
+ * off, from whatever context freed the refs: it must only queue work. Arming
+ * an armed callback changes nothing. Destroy cancels it
+ * (gnttab_cancel_free_callback): after that @fn neither runs nor is running.
+ */
+struct kapi_gnttab_free_callback;
+typedef void (*kapi_gnttab_free_fn)(void *ctx) KAPI_NOEXCEPT;
+struct kapi_gnttab_free_callback *kapi_gnttab_free_callback_create(enum kapi_gfp gfp) KAPI_NOEXCEPT;
+void kapi_gnttab_free_callback_arm(struct kapi_gnttab_free_callback *cb, kapi_gnttab_free_fn fn,
+				   void *ctx, uint16_t count) KAPI_NOEXCEPT;
+/* NULL: no-op. */
+void kapi_gnttab_free_callback_destroy(struct kapi_gnttab_free_callback *cb) KAPI_NOEXCEPT;
+
 /* --- backend --- */
 
 /* Pages that can take a foreign mapping (gnttab_alloc_pages). */

@@ -35,6 +35,24 @@ void kapi_page_free(struct kapi_page *page) KAPI_NOEXCEPT;
 /* Kernel virtual address of a lowmem page: always valid on x86_64. */
 void *kapi_page_address(struct kapi_page *page) KAPI_NOEXCEPT;
 
+/*
+ * A shrinker (memory pressure callback). count(ctx): objects that could be
+ * freed now; scan(ctx, nr): free up to @nr, return how many, or
+ * KAPI_SHRINK_STOP when it cannot make progress now (a lock is busy). Both
+ * run in reclaim context, from any allocating task: never sleep or wait on
+ * a lock whose holder may allocate. Kernel API: register_shrinker on 6.1,
+ * shrinker_alloc + shrinker_register on 6.12; the shim hides which.
+ */
+#define KAPI_SHRINK_STOP (~0UL)
+struct kapi_shrinker;
+typedef unsigned long (*kapi_shrink_count_fn)(void *ctx) KAPI_NOEXCEPT;
+typedef unsigned long (*kapi_shrink_scan_fn)(void *ctx, unsigned long nr) KAPI_NOEXCEPT;
+/* NULL on failure. @name is the shrinker's debugfs name. */
+struct kapi_shrinker *kapi_shrinker_register(const char *name, kapi_shrink_count_fn count,
+					     kapi_shrink_scan_fn scan, void *ctx) KAPI_NOEXCEPT;
+/* Unregisters and waits until no callback runs. NULL: no-op. */
+void kapi_shrinker_unregister(struct kapi_shrinker *s) KAPI_NOEXCEPT;
+
 KAPI_END_DECLS
 
 #endif /* KAPI_MEMORY_H */

@@ -63,6 +63,8 @@ typedef bool (*kapi_wait_cond_fn)(void *ctx) KAPI_NOEXCEPT;
  */
 bool kapi_waitq_wait_timeout(struct kapi_waitq *wq, kapi_wait_cond_fn cond, void *ctx,
 			     unsigned long timeout) KAPI_NOEXCEPT;
+/* As a timeout: no timeout at all (MAX_SCHEDULE_TIMEOUT). */
+#define KAPI_WAIT_FOREVER (~0UL >> 1)
 
 /*
  * A work item on the system workqueue: runs @fn(ctx) later in process

@@ -8,8 +8,11 @@
 // Order: free grants still granted sit at the front and are reused first
 // (LIFO, as in-tree: the backend most likely still maps them); free pages
 // whose grant was ended sit at the back and are granted again on use. The
-// pool grows lazily, one page at a time, up to `limit` pages (what the
-// ring can have in flight, given by the caller).
+// pool holds at most `limit` pages (what the ring can have in flight, given
+// by the caller). get() never allocates: pages come in through fill() or
+// adopt(), in process context (at connect, or from a refill work item), so
+// the I/O path needs no GFP_ATOMIC page. Under memory pressure reclaim()
+// gives free pages back, never one in use or still mapped by the backend.
 //
 // A page the backend may still map is NEVER freed or reused for anything
 // else: when kapi_gnttab_try_end_access refuses, teardown hands the ref and
@@ -57,7 +60,8 @@ private:
 	X(grants_made, grants_made, uint64_t)	/* kapi_gnttab_grant_page successes */	\
 	X(reuses, reuses, uint64_t)		/* get() served by a grant in place */	\
 	X(revocations, revocations, uint64_t)	/* idle grants ended by revoke_idle() */ \
-	X(deferred, deferred_frees, uint64_t)	/* grants (and pages) ended deferred */
+	X(deferred, deferred_frees, uint64_t)	/* grants (and pages) ended deferred */ \
+	X(reclaimed, reclaimed_pages, uint64_t)	/* free pages reclaim() gave back */
 
 struct GrantPoolStats {
 #define XBC_GRANT_POOL_FIELD(field, key, type) type field;
@@ -80,9 +84,24 @@ public:
 	// Tears down (see teardown()).
 	~GrantPool();
 
-	// A granted page for one segment. Errors: -ENOSPC when `limit` pages
-	// are in use, -ENOMEM, or the grant table's own error (no free refs).
-	[[nodiscard]] Result<PoolGrant *> get(Gfp gfp) noexcept;
+	// Pages made outside the caller's lock (allocation may sleep), for adopt().
+	using PageList = List<PoolGrant, &PoolGrant::node_>;
+	// Appends up to n new ungranted pages to `out`; returns how many.
+	static uint32_t alloc_pages(Gfp gfp, uint32_t n, PageList &out) noexcept;
+	// Frees the (ungranted) pages left on `l`.
+	static void free_pages(PageList &l) noexcept;
+	// Takes pages from `l` while below the limit; the rest stay on `l`.
+	void adopt(PageList &l) noexcept;
+	// alloc_pages + adopt + free_pages of the surplus; returns how many
+	// pages the pool gained.
+	uint32_t fill(Gfp gfp, uint32_t n) noexcept;
+	// Pages the pool may still take.
+	[[nodiscard]] uint32_t room() const noexcept;
+
+	// A granted page for one segment; never allocates. Errors: -ENOMEM
+	// when no page is free, or the grant table's own error (-ENOSPC: no
+	// free refs).
+	[[nodiscard]] Result<PoolGrant *> get() noexcept;
 
 	// The request using `g` completed. Persistent: a grant the backend
 	// still maps goes to the front for reuse, one it unmapped is ended and
@@ -99,6 +118,11 @@ public:
 	// Frees free pages until at most `keep` pages remain: ungranted ones
 	// first, then granted ones whose grant can be ended. Returns how many.
 	uint32_t shrink(uint32_t keep) noexcept;
+	// Memory pressure: free pages beyond `reserve` free ones, at most
+	// `budget`, through shrink(); counted in reclaimed. Returns how many.
+	uint32_t reclaim(uint32_t reserve, uint32_t budget) noexcept;
+	// Free pages beyond `reserve`: what reclaim() may give back at most.
+	[[nodiscard]] uint32_t spare(uint32_t reserve) const noexcept;
 
 	// Disconnect: ends every grant, free or in use, and frees every page
 	// that the backend cannot reach; the rest go to deferred end. Every
@@ -112,7 +136,7 @@ public:
 	GrantPool(DomId backend, uint32_t limit, bool persistent) noexcept;
 
 private:
-	using GrantList = List<PoolGrant, &PoolGrant::node_>;
+	using GrantList = PageList;
 
 	[[nodiscard]] Status grant(PoolGrant &g) noexcept;
 	// Ends g's grant if the backend let go; true when g is now ungranted.
@@ -131,6 +155,7 @@ private:
 	uint64_t reuses_ = 0;
 	uint64_t revocations_ = 0;
 	uint64_t deferred_ = 0;
+	uint64_t reclaimed_ = 0;
 };
 
 } // namespace xbc

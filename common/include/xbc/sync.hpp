@@ -147,6 +147,17 @@ public:
 		return fn(value_);
 	}
 
+	// Calls fn(T &) if the lock is free now (a reclaim callback must not
+	// wait for it); false if it was not. Lock types with try_lock() only.
+	template <typename Fn> bool try_with(Fn &&fn) noexcept
+	{
+		if (!lock_.try_lock())
+			return false;
+		fn(value_);
+		lock_.unlock();
+		return true;
+	}
+
 	// For a caller that must reach the value with the lock already held
 	// (a destructor, with no other user left).
 	T &unguarded_for_teardown() noexcept XBC_NO_THREAD_SAFETY_ANALYSIS { return value_; }

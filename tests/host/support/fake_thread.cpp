@@ -184,9 +184,10 @@ void kapi_waitq_wake(struct kapi_waitq *wq) noexcept
 }
 
 bool kapi_waitq_wait_timeout(struct kapi_waitq *, kapi_wait_cond_fn cond, void *ctx,
-			     unsigned long) noexcept
+			     unsigned long timeout) noexcept
 {
 	g_stats.waits++;
+	g_stats.last_wait_timeout = timeout;
 	if (g_wait_hook)
 		g_wait_hook(g_wait_ctx);
 	// While the caller sleeps, the system workqueue runs.

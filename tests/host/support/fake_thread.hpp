@@ -16,6 +16,7 @@ struct ThreadStats {
 	size_t stopped;
 	size_t wakes;		// kapi_waitq_wake calls
 	size_t waits;		// kapi_waitq_wait_timeout calls
+	unsigned long last_wait_timeout;	// the last one's timeout (jiffies)
 	size_t sleeps;		// kapi_msleep calls
 	size_t freeze_checks;	// kapi_try_to_freeze calls
 };

@@ -124,6 +124,7 @@ std::string FakeXen::leftovers() const
 	add(s.bios_alloced.size(), "bio(s) not completed or put");
 	add(s.txns.size(), "transaction(s) not ended");
 	add(s.deferred_unmaps.size(), "asynchronous unmap(s) still waiting for a page hold");
+	add(s.free_callbacks.size(), "grant free callback(s) still armed");
 	add(sleeps_in_atomic() - s.sleeps_at_start,
 	    "sleeping allocation(s) or mutex lock(s) in irq/bio-completion context");
 	for (const std::string &v : s.violations)
@@ -185,6 +186,26 @@ int FakeXen::State::grant(uint16_t granter, uint16_t grantee, void *page, bool r
 	return 0;
 }
 
+void FakeXen::State::check_free_callbacks()
+{
+	const size_t free = grant_limit == SIZE_MAX ? SIZE_MAX : grant_limit - grants.size();
+	// As gnttab's do_free_callbacks: each whose count is met runs once and
+	// is disarmed first (it may arm itself again).
+	std::vector<struct kapi_gnttab_free_callback *> due;
+	for (auto it = free_callbacks.begin(); it != free_callbacks.end();) {
+		if ((*it)->count <= free) {
+			due.push_back(*it);
+			it = free_callbacks.erase(it);
+		} else {
+			++it;
+		}
+	}
+	for (struct kapi_gnttab_free_callback *cb : due) {
+		gst.free_callbacks_run++;
+		cb->fn(cb->ctx);
+	}
+}
+
 void FakeXen::State::end_deferred(uint32_t ref, void *page)
 {
 	auto it = grants.find(ref);
@@ -200,6 +221,7 @@ void FakeXen::State::end_deferred(uint32_t ref, void *page)
 		free_refs.push_back(ref);
 		if (page)
 			kapi_page_free(static_cast<kapi_page *>(page));
+		check_free_callbacks();
 		return;
 	}
 	// The peer still maps it: the kernel keeps the page until it unmaps.
@@ -259,6 +281,7 @@ int16_t FakeXen::State::unmap_one(uint32_t handle, void *backend_page)
 		gst.deferred_freed++;
 		if (page)
 			kapi_page_free(static_cast<kapi_page *>(page));
+		check_free_callbacks();
 	}
 	return gntst::kOkay;
 }
@@ -443,12 +466,42 @@ bool kapi_gnttab_try_end_access(uint32_t ref) noexcept
 	}
 	s.grants.erase(it);
 	s.free_refs.push_back(ref);
+	s.check_free_callbacks();
 	return true;
 }
 
 void kapi_gnttab_end_access_deferred(uint32_t ref, struct kapi_page *page) noexcept
 {
 	active_fake(__func__).end_deferred(ref, page);
+}
+
+struct kapi_gnttab_free_callback *kapi_gnttab_free_callback_create(enum kapi_gfp gfp) noexcept
+{
+	return static_cast<kapi_gnttab_free_callback *>(kapi_zalloc(sizeof(kapi_gnttab_free_callback), gfp));
+}
+
+void kapi_gnttab_free_callback_arm(struct kapi_gnttab_free_callback *cb, kapi_gnttab_free_fn fn,
+				   void *ctx, uint16_t count) noexcept
+{
+	FakeXen::State &s = active_fake(__func__);
+	for (auto *armed : s.free_callbacks)
+		if (armed == cb)
+			return;	// already armed: unchanged (gnttab_request_free_callback)
+	cb->fn = fn;
+	cb->ctx = ctx;
+	cb->count = count;
+	s.gst.free_callbacks_armed++;
+	s.free_callbacks.push_back(cb);
+	s.check_free_callbacks();
+}
+
+void kapi_gnttab_free_callback_destroy(struct kapi_gnttab_free_callback *cb) noexcept
+{
+	if (!cb)
+		return;
+	FakeXen::State &s = active_fake(__func__);
+	std::erase(s.free_callbacks, cb);
+	kapi_free(cb);
 }
 
 // --- grant table, backend side

@@ -73,6 +73,8 @@ struct GnttabStats {
 	size_t copy_failures;	// operations with status != okay
 	uint64_t bytes_copied_in;	// grant -> backend page
 	uint64_t bytes_copied_out;	// backend page -> grant
+	size_t free_callbacks_armed;	// kapi_gnttab_free_callback_arm that armed
+	size_t free_callbacks_run;	// ... and that ran
 };
 
 struct IrqInfo {

@@ -67,6 +67,12 @@ struct kapi_bio {
 	void *ctx;
 };
 
+struct kapi_gnttab_free_callback {
+	kapi_gnttab_free_fn fn;
+	void *ctx;
+	size_t count;
+};
+
 namespace xbc::host {
 
 struct FakeXenAccess;	// befriended by FakeDisk
@@ -100,6 +106,10 @@ struct FakeXen::State {
 	int next_unmap_call_err = 0;	// fail_next_unmap_call
 	uint32_t next_ref = kFirstGrantRef;
 	std::deque<uint32_t> free_refs;
+	// Armed kapi_gnttab_free_callback handles, in arming order.
+	std::vector<struct kapi_gnttab_free_callback *> free_callbacks;
+	// A ref came free: run the armed callbacks whose count is met.
+	void check_free_callbacks();
 	std::map<uint32_t, Grant> grants;
 	uint32_t next_handle = 0;	// Xen's handles start at 0: a valid value
 	std::map<uint32_t, Mapping> mappings;

@@ -10,12 +10,23 @@
 #include <string.h>
 
 #include <set>
+#include <vector>
 
 #include "kapi/log.h"
 #include "kapi/memory.h"
 #include "kapi/sync.h"
 #include "support/kapi_host.hpp"
 #include "support/page_arena.hpp"
+
+struct kapi_shrinker {
+	kapi_shrink_count_fn count;
+	kapi_shrink_scan_fn scan;
+	void *ctx;
+};
+
+namespace {
+std::vector<kapi_shrinker *> g_shrinkers;
+} // namespace
 
 namespace {
 
@@ -76,6 +87,26 @@ void vlog(const char *fmt, va_list ap) noexcept
 } // namespace
 
 namespace xbc::host {
+
+size_t shrinkers_registered() noexcept { return g_shrinkers.size(); }
+
+unsigned long shrinkers_count() noexcept
+{
+	unsigned long n = 0;
+	for (kapi_shrinker *s : g_shrinkers)
+		n += s->count(s->ctx);
+	return n;
+}
+
+unsigned long shrink_all(unsigned long nr) noexcept
+{
+	unsigned long freed = 0;
+	for (kapi_shrinker *s : g_shrinkers) {
+		const unsigned long n = s->scan(s->ctx, nr);
+		freed += n == KAPI_SHRINK_STOP ? 0 : n;
+	}
+	return freed;
+}
 AllocStats alloc_stats() noexcept { return {g_alloc.live, g_alloc.total, g_alloc.injected}; }
 void fail_allocs_after(size_t n) noexcept
 {
@@ -185,6 +216,25 @@ void kapi_page_free(struct kapi_page *page) noexcept
 		return;
 	g_alloc.live--;
 	xbc::host::arena::free_page(page);
+}
+
+struct kapi_shrinker *kapi_shrinker_register(const char *, kapi_shrink_count_fn count,
+					     kapi_shrink_scan_fn scan, void *ctx) noexcept
+{
+	auto *s = static_cast<kapi_shrinker *>(kapi_zalloc(sizeof(kapi_shrinker), KAPI_GFP_KERNEL));
+	if (!s)
+		return nullptr;
+	*s = {count, scan, ctx};
+	g_shrinkers.push_back(s);
+	return s;
+}
+
+void kapi_shrinker_unregister(struct kapi_shrinker *s) noexcept
+{
+	if (!s)
+		return;
+	std::erase(g_shrinkers, s);
+	kapi_free(s);
 }
 
 // The host "struct page" is the page itself.

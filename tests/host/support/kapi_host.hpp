@@ -51,6 +51,14 @@ inline constexpr unsigned kHz = 250;
 // allocations the successful run made. Used to prove every failure path.
 template <typename Body> size_t for_each_alloc_failure(Body &&body);
 
+// Registered kapi shrinkers, as the kernel's reclaim sees them.
+[[nodiscard]] size_t shrinkers_registered() noexcept;
+// Sum of every shrinker's count().
+[[nodiscard]] unsigned long shrinkers_count() noexcept;
+// Memory pressure: every shrinker's scan(nr); returns the pages freed
+// (KAPI_SHRINK_STOP answers count as 0).
+unsigned long shrink_all(unsigned long nr) noexcept;
+
 } // namespace xbc::host
 
 #include "support/kapi_host_inl.hpp"
