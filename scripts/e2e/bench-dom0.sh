@@ -103,6 +103,9 @@ delta() {	# "before" "after" -> fieldwise after - before ("-" stays "-")
 run_cell() {
 	local idx=$1 front=$2 back=$3 fp=$4 n=$5 wls=$6
 	local fails=() g k wl domids=() doms=()
+	# ours+NAME=VALUE: our blkfront with one extra parameter.
+	local fparam=
+	case $front in *+*) fparam=${front#*+} ;; esac
 	fail() { fails+=("$*"); say "cell $idx: FAIL: $*"; }
 	say "cell $idx: front=$front back=$back fp=$fp/$fp guests=$n workloads=$wls"
 	dmesg -C
@@ -126,7 +129,7 @@ name = "$dom"
 type = "pv"
 kernel = "$DOMU_KERNEL"
 ramdisk = "$DOMU_INITRD"
-extra = "console=hvc0 loglevel=4 rdinit=/bench-init xbc_front=$front xbc_fp=$fp xbc_wls=$wls xbc_ramp=$RAMP xbc_runtime=$RUNTIME xbc_cell=$idx"
+extra = "console=hvc0 loglevel=4 rdinit=/bench-init xbc_front=${front%%+*} xbc_fparam=$fparam xbc_fp=$fp xbc_wls=$wls xbc_ramp=$RAMP xbc_runtime=$RUNTIME xbc_cell=$idx"
 memory = 256
 vcpus = 1
 on_poweroff = "destroy"
