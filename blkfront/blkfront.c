@@ -52,12 +52,6 @@ module_param(feature_persistent, bool, 0644);
 MODULE_PARM_DESC(feature_persistent,
 		"Enables the persistent grants feature");
 
-/* Ours only: in-tree has no such knob (it asks for every response). */
-static unsigned int irq_coalesce;
-module_param(irq_coalesce, uint, 0644);
-MODULE_PARM_DESC(irq_coalesce,
-		 "Ask the backend for an event only after 1/N of the requests in flight are answered (0, 1: after each response)");
-
 unsigned int xbc_blkfront_param_max_indirect_segments(void)
 {
 	return READ_ONCE(max_indirect_segments);
@@ -81,11 +75,6 @@ bool xbc_blkfront_param_trusted(void)
 bool xbc_blkfront_param_feature_persistent(void)
 {
 	return READ_ONCE(feature_persistent);
-}
-
-unsigned int xbc_blkfront_param_irq_coalesce(void)
-{
-	return READ_ONCE(irq_coalesce);
 }
 
 /* struct kapi_xenbus_device is struct xenbus_device, renamed. */

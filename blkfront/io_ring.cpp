@@ -5,7 +5,6 @@
 #include "kapi/gnttab.h"
 #include "kapi/log.h"
 #include "blkfront/frontend.hpp"
-#include "blkfront/params.h"
 #include "xbc/invariant.hpp"
 
 namespace xbc::blkfront {
@@ -117,8 +116,6 @@ Status IoRing::configure(const Features &f) noexcept
 	// a kvzalloc (vfree may sleep), the old pool ends grants.
 	Box<GrantPool> old_pool;
 	BoxArray<SegSlot> old_segs;
-	// A performance knob the backend never sees: no negotiation.
-	const uint32_t coalesce = xbc_blkfront_param_irq_coalesce();
 
 	const unsigned long flags = lock_.lock();
 	if (in_flight_.load_relaxed() != 0 || held_.load_relaxed() != 0 || broken_.load_relaxed()) {
@@ -135,7 +132,6 @@ Status IoRing::configure(const Features &f) noexcept
 	}
 	bounce_ = f.bounce;
 	persistent_ = f.persistent;
-	irq_coalesce_ = coalesce;
 	old_pool = move(pool_);
 	pool_ = pool.take();
 	live_ = true;
@@ -646,11 +642,7 @@ void IoRing::handle_irq() noexcept
 				return;
 			}
 		}
-		// Fewer events per response: the backend answers every
-		// outstanding request, so asking for a share of them is safe.
-		const uint32_t outstanding = in_flight_.load_relaxed();
-		const uint32_t batch = irq_coalesce_ > 1 ? outstanding / irq_coalesce_ : 1;
-		auto more = ring_.final_check_for_responses(batch);
+		auto more = ring_.final_check_for_responses();
 		if (more.is_error()) {
 			break_ring("illegal number of responses", ring_.rsp_cons().raw());
 			lock_.unlock(flags);

@@ -178,9 +178,6 @@ private:
 	bool live_ XBC_GUARDED_BY(lock_) = false;	// configured and connected
 	bool bounce_ XBC_GUARDED_BY(lock_) = false;
 	bool persistent_ XBC_GUARDED_BY(lock_) = false;
-	// irq_coalesce, read per connection: ask for an event only after
-	// 1/irq_coalesce_ of the outstanding requests are answered (0, 1: each).
-	uint32_t irq_coalesce_ XBC_GUARDED_BY(lock_) = 0;
 	// we answered -EBUSY since the last kick
 	bool stopped_queue_ XBC_GUARDED_BY(lock_) = false;
 	Box<GrantPool> pool_ XBC_GUARDED_BY(lock_);	// made per connection by configure()

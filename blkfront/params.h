@@ -24,8 +24,6 @@ int xbc_blkfront_param_max_ring_page_order(void) KAPI_NOEXCEPT;
 bool xbc_blkfront_param_trusted(void) KAPI_NOEXCEPT;
 /* Advertise and use persistent grants. */
 bool xbc_blkfront_param_feature_persistent(void) KAPI_NOEXCEPT;
-/* Event coalescing divisor: 0 or 1 = an event per response (as in-tree). */
-unsigned int xbc_blkfront_param_irq_coalesce(void) KAPI_NOEXCEPT;
 
 KAPI_END_DECLS
 

@@ -339,55 +339,6 @@ TEST(Ring, NotifyOnlyWhenThePeerAskedForThisRange)
 	EXPECT_TRUE(back.publish_responses());
 }
 
-// irq_coalesce: the frontend asks for an event after a share of what is
-// outstanding, never after more than is outstanding (that event would never
-// come), and after the next response when nothing is.
-TEST(Ring, BatchedFinalCheckWaitsForAtMostWhatIsOutstanding)
-{
-	Area a(1);
-	TFront front = TFront::init(a.mem, a.bytes).take();
-	TBack back = TBack::attach(a.mem, a.bytes).take();
-	for (uint64_t i = 0; i < 8; i++)
-		ASSERT_TRUE(front.push_request(req(i)).is_ok());
-	(void)front.publish_requests();
-	auto none = front.final_check_for_responses(4);
-	ASSERT_TRUE(none.is_ok());
-	EXPECT_FALSE(none.value());
-	EXPECT_EQ(a.hdr()->rsp_event, 4u);
-
-	// Three answers stay silent, the fourth crosses the event.
-	ASSERT_TRUE(back.pending_requests().is_ok());
-	TReq q;
-	for (int i = 0; i < 3; i++) {
-		ASSERT_TRUE(back.pop_request(&q));
-		ASSERT_TRUE(back.push_response(TRsp{q.seq, 0}).is_ok());
-		EXPECT_FALSE(back.publish_responses());
-	}
-	ASSERT_TRUE(back.pop_request(&q));
-	ASSERT_TRUE(back.push_response(TRsp{q.seq, 0}).is_ok());
-	EXPECT_TRUE(back.publish_responses());
-
-	// Four consumed, four outstanding: a batch of 100 is clamped to 4.
-	TRsp r;
-	ASSERT_TRUE(front.pending_responses().is_ok());
-	while (front.pop_response(&r)) {
-	}
-	auto more = front.final_check_for_responses(100);
-	ASSERT_TRUE(more.is_ok());
-	EXPECT_FALSE(more.value());
-	EXPECT_EQ(a.hdr()->rsp_event, 8u);
-	EXPECT_EQ(serve_all(back), 4u);
-
-	// Nothing outstanding: the next response, as without a batch.
-	ASSERT_TRUE(front.pending_responses().is_ok());
-	while (front.pop_response(&r)) {
-	}
-	auto last = front.final_check_for_responses(5);
-	ASSERT_TRUE(last.is_ok());
-	EXPECT_FALSE(last.value());
-	EXPECT_EQ(a.hdr()->rsp_event, 9u);
-}
-
 TEST(Ring, FinalCheckSeesWorkThatRacedIn)
 {
 	Area a(1);

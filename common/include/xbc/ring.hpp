@@ -215,19 +215,12 @@ public:
 	}
 
 	// RING_FINAL_CHECK_FOR_RESPONSES: before sleeping, ask to be woken by
-	// the next response, then look once more to close the race. With
-	// `batch` > 1, by the batch-th next one: every published request is
-	// answered, so a batch no larger than what is outstanding still comes.
-	[[nodiscard]] Result<bool> final_check_for_responses(uint32_t batch = 1) noexcept
+	// the next response, then look once more to close the race.
+	[[nodiscard]] Result<bool> final_check_for_responses() noexcept
 	{
 		if (XBC_TRY(pending_responses()) > 0)
 			return true;
-		const uint32_t outstanding = rsp_cons_.distance_to(req_published_);
-		if (batch > outstanding)
-			batch = outstanding;
-		if (batch == 0)
-			batch = 1;
-		ring_detail::store_idx(this->hdr_->rsp_event, rsp_cons_ + batch);
+		ring_detail::store_idx(this->hdr_->rsp_event, rsp_cons_ + 1);
 		kapi_virt_mb();
 		return XBC_TRY(pending_responses()) > 0;
 	}

@@ -415,6 +415,5 @@ unsigned int xbc_blkfront_param_max_queues(void) noexcept { return g().params.ma
 int xbc_blkfront_param_max_ring_page_order(void) noexcept { return g().params.max_ring_page_order; }
 bool xbc_blkfront_param_trusted(void) noexcept { return g().params.trusted; }
 bool xbc_blkfront_param_feature_persistent(void) noexcept { return g().params.feature_persistent; }
-unsigned int xbc_blkfront_param_irq_coalesce(void) noexcept { return g().params.irq_coalesce; }
 
 } // extern "C"

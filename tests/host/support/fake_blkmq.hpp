@@ -114,7 +114,6 @@ struct BlkfrontParams {
 	int max_ring_page_order = 0;
 	bool trusted = true;
 	bool feature_persistent = true;
-	unsigned int irq_coalesce = 0;
 };
 BlkfrontParams &blkfront_params();
 
