@@ -6,7 +6,8 @@
 # runs each cell of the plan: load the cell's backend, start its guests (each
 # on its own data disk, /bench-init in the domU), give them the go for each
 # workload together, and count the grant calls and operations and the
-# backend's requests around each workload. Plan line:
+# backend's requests and the blkif event channels' notifications sent and
+# interrupts received (evtchn-count.sh) around each workload. Plan line:
 #   idx front back fp nguests workload,workload,...
 # Output on the 9p share "out": bench-stats (one STAT line per cell and
 # workload), results (RESULT <idx> ok|fail <reason>, then DONE).
@@ -15,6 +16,8 @@ export PATH=/usr/lib/xen-4.17/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/
 
 # shellcheck source=dom0-lib.sh
 . "$(dirname "$0")/dom0-lib.sh"	# env: E2E_DIR DOMU_KERNEL DOMU_INITRD BACK_KO SLOW RAMP RUNTIME
+# shellcheck source=evtchn-count.sh
+. "$(dirname "$0")/evtchn-count.sh"
 
 # ram1 carries the tools image; guests 1..4 get ram0, ram2, ram3, ram4. Their
 # first 101 MiB (fio's 64 MiB and the token block at 100 MiB) are written
@@ -42,6 +45,9 @@ for p in map unmap; do
 	  echo 1 > "$T/events/xbc/$p/enable"; } || probes_ok=no
 done
 say "grant probes: $probes_ok"
+ev_probe=yes
+evtchn_probe_setup || ev_probe=no
+say "event-channel send probe: $ev_probe"
 probe_sum() {	# map|unmap -> "calls ops"
 	if [ $probes_ok = yes ]; then
 		awk '/^\{ count:/ { calls += $6; ops += $3 * $6 } END { printf "%d %d", calls, ops }' "$T/events/xbc/$1/hist"
@@ -82,7 +88,7 @@ vbd_sum() {
 	done
 	echo "$reqs $maps $unmaps"
 }
-snapshot() { echo "$(probe_sum map) $(probe_sum unmap) $(vbd_sum "$@")"; }
+snapshot() { echo "$(probe_sum map) $(probe_sum unmap) $(vbd_sum "$@") $(evtchn_counts)"; }
 delta() {	# "before" "after" -> fieldwise after - before ("-" stays "-")
 	local -a b a
 	local i r=()
@@ -97,6 +103,9 @@ delta() {	# "before" "after" -> fieldwise after - before ("-" stays "-")
 run_cell() {
 	local idx=$1 front=$2 back=$3 fp=$4 n=$5 wls=$6
 	local fails=() g k wl domids=() doms=()
+	# ours+NAME=VALUE: our blkfront with one extra parameter.
+	local fparam=
+	case $front in *+*) fparam=${front#*+} ;; esac
 	fail() { fails+=("$*"); say "cell $idx: FAIL: $*"; }
 	say "cell $idx: front=$front back=$back fp=$fp/$fp guests=$n workloads=$wls"
 	dmesg -C
@@ -120,7 +129,7 @@ name = "$dom"
 type = "pv"
 kernel = "$DOMU_KERNEL"
 ramdisk = "$DOMU_INITRD"
-extra = "console=hvc0 loglevel=4 rdinit=/bench-init xbc_front=$front xbc_fp=$fp xbc_wls=$wls xbc_ramp=$RAMP xbc_runtime=$RUNTIME xbc_cell=$idx"
+extra = "console=hvc0 loglevel=4 rdinit=/bench-init xbc_front=${front%%+*} xbc_fparam=$fparam xbc_fp=$fp xbc_wls=$wls xbc_ramp=$RAMP xbc_runtime=$RUNTIME xbc_cell=$idx"
 memory = 256
 vcpus = 1
 on_poweroff = "destroy"
@@ -156,6 +165,7 @@ CFG
 		done
 		after=$(snapshot "${domids[@]}")
 		# STAT idx k workload guests front back fp: map_calls map_ops unmap_calls unmap_ops reqs ours_maps ours_unmaps
+		#   back_notifies back_irqs
 		echo "STAT $idx $k $wl $n $front $back $fp $(delta "$before" "$after")" >> "$out/bench-stats"
 	done
 	spin on

@@ -13,7 +13,7 @@ mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 
 # xbc_<name>=<value> on the kernel command line sets $<name>.
-front=intree fp=1 mq=4 rpo=0 ind=32 reattach=0 pkgver=none stores=0
+front=intree fp=1 mq=4 rpo=0 ind=32 reattach=0 pkgver=none stores=0 fparam=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	xbc_[a-z]*=*)
@@ -52,7 +52,7 @@ ext4_loader=$!
 ko=/lib/xbc/$front/xen-blkfront.ko
 before=$(cut -d' ' -f1 /proc/modules)
 front_mod=
-blkfront_params="feature_persistent=$fp max_queues=$mq max_ring_page_order=$rpo max_indirect_segments=$ind"
+blkfront_params="feature_persistent=$fp max_queues=$mq max_ring_page_order=$rpo max_indirect_segments=$ind${fparam:+ $fparam}"
 # shellcheck disable=SC2086 # the parameters are words
 if [ "$front" = pkg ]; then
 	# The package as installed (front=pkg): by name, through the installed
