@@ -39,14 +39,15 @@ T=/sys/kernel/tracing
 [ -e $T/kprobe_events ] || mount -t tracefs nodev $T
 echo 256 > $T/buffer_size_kb
 probes_ok=yes
-for p in map unmap; do
+[ "${PROBES:-yes}" = yes ] || probes_ok=no
+for p in $([ $probes_ok = yes ] && echo map unmap); do
 	{ echo "p:xbc/$p gnttab_${p}_refs count=%cx:u32" >> $T/kprobe_events &&
 	  echo 'hist:keys=count:vals=hitcount' > "$T/events/xbc/$p/trigger" &&
 	  echo 1 > "$T/events/xbc/$p/enable"; } || probes_ok=no
 done
 say "grant probes: $probes_ok"
-ev_probe=yes
-evtchn_probe_setup || ev_probe=no
+ev_probe=$probes_ok
+[ $ev_probe = no ] || evtchn_probe_setup || ev_probe=no
 say "event-channel send probe: $ev_probe"
 probe_sum() {	# map|unmap -> "calls ops"
 	if [ $probes_ok = yes ]; then
@@ -129,7 +130,7 @@ name = "$dom"
 type = "pv"
 kernel = "$DOMU_KERNEL"
 ramdisk = "$DOMU_INITRD"
-extra = "console=hvc0 loglevel=4 rdinit=/bench-init xbc_front=${front%%+*} xbc_fparam=$fparam xbc_fp=$fp xbc_wls=$wls xbc_ramp=$RAMP xbc_runtime=$RUNTIME xbc_cell=$idx"
+extra = "console=hvc0 loglevel=4 rdinit=/bench-init xbc_front=${front%%+*} xbc_fparam=$fparam xbc_fp=$fp xbc_wls=$wls xbc_ramp=$RAMP xbc_runtime=$RUNTIME xbc_probes=${PROBES:-yes} xbc_cell=$idx"
 memory = 256
 vcpus = 1
 on_poweroff = "destroy"
