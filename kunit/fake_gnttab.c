@@ -142,15 +142,7 @@ bool xbc_fake_gnttab_is_granted(uint32_t ref, bool *readonly)
 
 void xbc_fake_gnttab_peer_offer(uint32_t ref, bool readonly)
 {
-	unsigned long flags;
-
-	if (ref >= XBC_FAKE_MAX_PEER_REFS)
-		return;
-	spin_lock_irqsave(&fake_lock, flags);
-	offers[ref].offered = true;
-	offers[ref].readonly = readonly;
-	offers[ref].page = NULL;
-	spin_unlock_irqrestore(&fake_lock, flags);
+	xbc_fake_gnttab_peer_offer_page(ref, NULL, readonly);
 }
 
 void xbc_fake_gnttab_peer_offer_page(uint32_t ref, struct kapi_page *page, bool readonly)

@@ -273,23 +273,16 @@ bool xbc_kunit_kback_take_request(struct xbc_kunit_kback *kb, struct xbc_kunit_r
 	kb->ring.req_cons++;
 	memset(view, 0, sizeof(*view));
 	view->operation = req.operation;
-	if (req.operation == BLKIF_OP_INDIRECT) {
-		view->indirect_op = req.u.indirect.indirect_op;
-		view->nr_segments = req.u.indirect.nr_segments;
-		view->id = req.u.indirect.id;
-		view->sector = req.u.indirect.sector_number;
-		for (i = 0; i < BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST; i++)
-			view->indirect_gref[i] = req.u.indirect.indirect_grefs[i];
+	if (req.operation != BLKIF_OP_INDIRECT) {
+		xbc_kunit_kernel_blkif_get_rw(&req, &view->rw);
 		return true;
 	}
-	view->nr_segments = req.u.rw.nr_segments;
-	view->id = req.u.rw.id;
-	view->sector = req.u.rw.sector_number;
-	for (i = 0; i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++) {
-		view->gref[i] = req.u.rw.seg[i].gref;
-		view->first_sect[i] = req.u.rw.seg[i].first_sect;
-		view->last_sect[i] = req.u.rw.seg[i].last_sect;
-	}
+	view->indirect.indirect_op = req.u.indirect.indirect_op;
+	view->indirect.nr_segments = req.u.indirect.nr_segments;
+	view->indirect.id = req.u.indirect.id;
+	view->indirect.sector = req.u.indirect.sector_number;
+	for (i = 0; i < BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST; i++)
+		view->indirect.gref[i] = req.u.indirect.indirect_grefs[i];
 	return true;
 }
 

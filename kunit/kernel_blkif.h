@@ -92,17 +92,18 @@ struct xbc_kunit_kback;
 struct xbc_kunit_kback *xbc_kunit_kback_create(void *page) KAPI_NOEXCEPT;
 void xbc_kunit_kback_destroy(struct xbc_kunit_kback *kb) KAPI_NOEXCEPT;
 
-/* One request as struct blkif_request reads it (rw or indirect). */
+/* One request as struct blkif_request reads it: rw (or another non-indirect
+ * operation: its id and sector sit where rw's do), or indirect. */
 struct xbc_kunit_req_view {
 	uint8_t operation;
-	uint8_t indirect_op;		/* BLKIF_OP_INDIRECT only */
-	uint16_t nr_segments;
-	uint64_t id;
-	uint64_t sector;
-	uint32_t gref[11];		/* rw: the segments */
-	uint8_t first_sect[11];
-	uint8_t last_sect[11];
-	uint32_t indirect_gref[8];	/* indirect: the segment pages */
+	struct xbc_kunit_rw_view rw;	/* not BLKIF_OP_INDIRECT */
+	struct {
+		uint8_t indirect_op;
+		uint16_t nr_segments;
+		uint64_t id;
+		uint64_t sector;
+		uint32_t gref[8];	/* the segment pages */
+	} indirect;			/* BLKIF_OP_INDIRECT */
 };
 /* Takes the next request; false when none is pending. */
 bool xbc_kunit_kback_take_request(struct xbc_kunit_kback *kb,
