@@ -164,6 +164,22 @@ public:
 	// Write requests whose pages were granted writable (direct I/O must not).
 	unsigned writable_write_grants() const noexcept { return writable_write_grants_; }
 
+	// The ring goes while the backend still maps its grants (it has not
+	// disconnected yet): each must stay granted, its page kept, until the
+	// backend unmaps it. Returns how many the backend still mapped.
+	unsigned destroy_ring_while_mapped() noexcept
+	{
+		ring_.reset();
+		return nr_kept_;
+	}
+	// The backend unmaps every grant it kept.
+	void unmap_all() noexcept
+	{
+		for (unsigned i = 0; i < nr_kept_; i++)
+			xbc_fake_gnttab_set_peer_mapped(kept_[i], false);
+		nr_kept_ = 0;
+	}
+
 	void finish() noexcept
 	{
 		if (finished_)
@@ -171,9 +187,7 @@ public:
 		finished_ = true;
 		xbc_kunit_kback_destroy(kb_);
 		kb_ = nullptr;
-		for (unsigned i = 0; i < nr_kept_; i++)
-			xbc_fake_gnttab_set_peer_mapped(kept_[i], false);
-		nr_kept_ = 0;
+		unmap_all();
 		ring_.reset();
 		fe_.reset();
 		expect_no_xen_left(test);
@@ -335,6 +349,24 @@ XBC_KUNIT_CASE(front_persistent_pool)
 	XK_EXPECT_EQ(after.live_grants, before.live_grants);
 	XK_EXPECT_EQ(after.live_grants, 1 + 2);
 	XK_EXPECT_EQ(b.ring().pool_stats().reuses, 2 + 2);
+	b.finish();
+}
+
+// The ring is destroyed while the backend still maps its persistent
+// grants: none is ended under it (each end is deferred, its page kept),
+// and once the backend unmaps them every grant and page is gone.
+XBC_KUNIT_CASE(front_teardown_defers_mapped)
+{
+	FrontBench b(test, persistent_features(0));
+	XK_ASSERT(b.ok());
+	Box<kapi_blk_request> w = round_trip(b, test, KAPI_BLK_OP_WRITE, 24, 2, 8);
+	XK_ASSERT(!w.is_null());
+	XK_ASSERT_EQ(b.destroy_ring_while_mapped(), 2);
+	const xbc_fake_gnttab_stats g = gnttab_stats();
+	XK_EXPECT_EQ(g.deferred, 2);
+	XK_EXPECT_EQ(g.live_grants, 2);
+	b.unmap_all();
+	XK_EXPECT_EQ(gnttab_stats().deferred, 0);
 	b.finish();
 }
 

@@ -77,6 +77,7 @@
 #define XBC_KUNIT_BLKFRONT_CASES(X)		\
 	X(front_rw_direct)			\
 	X(front_persistent_pool)		\
+	X(front_teardown_defers_mapped)		\
 	X(front_indirect)			\
 	X(front_refuses_unknown_id)
 
