@@ -66,12 +66,30 @@
 	X(negotiate_absurd_disk_keys)		\
 	X(xs_value_hostile_text)
 
+/* The blkback data path (BackendRing) against a kernel-macro frontend. */
+#define XBC_KUNIT_BLKBACK_CASES(X)		\
+	X(backend_rw_persistent)		\
+	X(backend_rw_transient_maps)		\
+	X(backend_rw_grant_copy)		\
+	X(backend_indirect)			\
+	X(backend_refuses_malformed)
+
+/* The blkfront data path (IoRing) against a kernel-macro backend. */
+#define XBC_KUNIT_BLKFRONT_CASES(X)		\
+	X(front_rw_direct)			\
+	X(front_persistent_pool)		\
+	X(front_teardown_defers_mapped)		\
+	X(front_indirect)			\
+	X(front_refuses_unknown_id)
+
 #define XBC_KUNIT_ALL_CASES(X)			\
 	XBC_KUNIT_TYPES_CASES(X)		\
 	XBC_KUNIT_KAPI_CASES(X)			\
 	XBC_KUNIT_CONTAINERS_CASES(X)		\
 	XBC_KUNIT_BLKIF_CASES(X)		\
 	XBC_KUNIT_GRANTS_CASES(X)		\
-	XBC_KUNIT_NEGOTIATE_CASES(X)
+	XBC_KUNIT_NEGOTIATE_CASES(X)		\
+	XBC_KUNIT_BLKBACK_CASES(X)		\
+	XBC_KUNIT_BLKFRONT_CASES(X)
 
 #endif /* XBC_KUNIT_CASES_H */

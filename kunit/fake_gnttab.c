@@ -26,10 +26,12 @@ struct fake_grant {
 struct fake_offer {
 	bool offered;
 	bool readonly;
+	struct kapi_page *page;	/* the peer's memory, or NULL */
 };
 
 struct fake_map {
 	bool live;
+	bool readonly;
 	uint32_t ref;
 	struct kapi_page *page;
 };
@@ -104,6 +106,23 @@ void xbc_fake_gnttab_set_peer_mapped(uint32_t ref, bool mapped)
 		kapi_page_free(to_free);
 }
 
+struct kapi_page *xbc_fake_gnttab_granted_page(uint32_t ref, bool *readonly)
+{
+	struct kapi_page *page = NULL;
+	struct fake_grant *g;
+	unsigned long flags;
+
+	spin_lock_irqsave(&fake_lock, flags);
+	g = grant_of(ref);
+	if (g && g->live && !g->deferred) {
+		page = g->page;
+		if (readonly)
+			*readonly = g->readonly;
+	}
+	spin_unlock_irqrestore(&fake_lock, flags);
+	return page;
+}
+
 bool xbc_fake_gnttab_is_granted(uint32_t ref, bool *readonly)
 {
 	struct fake_grant *g;
@@ -123,6 +142,11 @@ bool xbc_fake_gnttab_is_granted(uint32_t ref, bool *readonly)
 
 void xbc_fake_gnttab_peer_offer(uint32_t ref, bool readonly)
 {
+	xbc_fake_gnttab_peer_offer_page(ref, NULL, readonly);
+}
+
+void xbc_fake_gnttab_peer_offer_page(uint32_t ref, struct kapi_page *page, bool readonly)
+{
 	unsigned long flags;
 
 	if (ref >= XBC_FAKE_MAX_PEER_REFS)
@@ -130,7 +154,47 @@ void xbc_fake_gnttab_peer_offer(uint32_t ref, bool readonly)
 	spin_lock_irqsave(&fake_lock, flags);
 	offers[ref].offered = true;
 	offers[ref].readonly = readonly;
+	offers[ref].page = page;
 	spin_unlock_irqrestore(&fake_lock, flags);
+}
+
+struct kapi_page *xbc_fake_gnttab_peer_page(uint32_t ref)
+{
+	struct kapi_page *page = NULL;
+	unsigned long flags;
+
+	if (ref >= XBC_FAKE_MAX_PEER_REFS)
+		return NULL;
+	spin_lock_irqsave(&fake_lock, flags);
+	if (offers[ref].offered)
+		page = offers[ref].page;
+	spin_unlock_irqrestore(&fake_lock, flags);
+	return page;
+}
+
+/* Where @ref's bytes are now: in the mapping's page while one is live. */
+static void *peer_view_locked(uint32_t ref)
+{
+	unsigned int h;
+
+	if (ref >= XBC_FAKE_MAX_PEER_REFS || !offers[ref].page)
+		return NULL;
+	for (h = 0; h < XBC_FAKE_MAX_MAPS; h++) {
+		if (maps[h].live && maps[h].ref == ref)
+			return kapi_page_address(maps[h].page);
+	}
+	return kapi_page_address(offers[ref].page);
+}
+
+void *xbc_fake_gnttab_peer_view(uint32_t ref)
+{
+	unsigned long flags;
+	void *view;
+
+	spin_lock_irqsave(&fake_lock, flags);
+	view = peer_view_locked(ref);
+	spin_unlock_irqrestore(&fake_lock, flags);
+	return view;
 }
 
 void xbc_fake_gnttab_peer_revoke(uint32_t ref)
@@ -290,7 +354,14 @@ static int16_t fake_map_one(struct kapi_grant_map *op)
 	for (h = 0; h < XBC_FAKE_MAX_MAPS; h++) {
 		if (maps[h].live)
 			continue;
+		/* A peer's page: the mapping shows its bytes from now on. */
+		if (offers[op->ref].page)
+			memcpy(kapi_page_address(op->page), peer_view_locked(op->ref), PAGE_SIZE);
+		else
+			/* Stand-in for the peer's data: which ref is here. */
+			memcpy(kapi_page_address(op->page), &op->ref, sizeof(op->ref));
 		maps[h].live = true;
+		maps[h].readonly = op->readonly;
 		maps[h].ref = op->ref;
 		maps[h].page = op->page;
 		op->handle = h;
@@ -313,9 +384,6 @@ int kapi_gnttab_map(struct kapi_grant_map *ops, unsigned int nr)
 		stats.map_ops++;
 		if (ops[i].status == GNTST_okay) {
 			stats.live_maps++;
-			/* Stand-in for the peer's data: which ref is here. */
-			memcpy(kapi_page_address(ops[i].page), &ops[i].ref,
-			       sizeof(ops[i].ref));
 		} else {
 			ops[i].handle = ~0u;
 			stats.map_failures++;
@@ -341,6 +409,12 @@ static void fake_unmap_batch(struct kapi_grant_unmap *ops, unsigned int nr)
 			ops[i].status = GNTST_general_error;
 			stats.unmap_failures++;
 		} else if (h < XBC_FAKE_MAX_MAPS && maps[h].live && maps[h].page == ops[i].page) {
+			struct kapi_page *peer = offers[maps[h].ref].page;
+
+			/* What a writable mapping wrote is the peer's now. */
+			if (peer && !maps[h].readonly)
+				memcpy(kapi_page_address(peer), kapi_page_address(maps[h].page),
+				       PAGE_SIZE);
 			memset(&maps[h], 0, sizeof(maps[h]));
 			stats.live_maps--;
 			ops[i].status = GNTST_okay;
@@ -386,5 +460,46 @@ int kapi_gnttab_unmap_async(struct kapi_unmap_async *u, struct kapi_grant_unmap 
 		return -EINVAL;
 	fake_unmap_batch(ops, nr);
 	done(ctx, 0);
+	return 0;
+}
+
+/* Grant copy between our pages and the peer's offered pages. */
+int kapi_gnttab_copy(struct kapi_grant_copy *ops, unsigned int nr)
+{
+	unsigned long flags;
+	unsigned int i;
+
+	if (nr > KAPI_GNTTAB_MAX_BATCH)
+		return -EINVAL;
+	for (i = 0; i < nr; i++) {
+		if (ops[i].offset + ops[i].len > PAGE_SIZE)
+			return -EINVAL;
+	}
+	spin_lock_irqsave(&fake_lock, flags);
+	stats.copy_batches++;
+	for (i = 0; i < nr; i++) {
+		unsigned char *ours = kapi_page_address(ops[i].page);
+		unsigned char *theirs;
+
+		stats.copy_ops++;
+		if (ops[i].ref >= XBC_FAKE_MAX_PEER_REFS || !offers[ops[i].ref].offered ||
+		    !offers[ops[i].ref].page) {
+			ops[i].status = GNTST_bad_gntref;
+			stats.copy_failures++;
+			continue;
+		}
+		if (ops[i].to_grant && offers[ops[i].ref].readonly) {
+			ops[i].status = GNTST_permission_denied;
+			stats.copy_failures++;
+			continue;
+		}
+		theirs = peer_view_locked(ops[i].ref);
+		if (ops[i].to_grant)
+			memcpy(theirs + ops[i].offset, ours + ops[i].offset, ops[i].len);
+		else
+			memcpy(ours + ops[i].offset, theirs + ops[i].offset, ops[i].len);
+		ops[i].status = GNTST_okay;
+	}
+	spin_unlock_irqrestore(&fake_lock, flags);
 	return 0;
 }

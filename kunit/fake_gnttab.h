@@ -11,7 +11,8 @@
  * try_end_access fails) and cap how many may be live (-ENOSPC beyond).
  * Backend side: a map succeeds only for refs the "peer" offered, read-only
  * offers refuse writable maps, and each successful map writes the ref into
- * the first 4 bytes of the page so a test can see which grant landed where.
+ * the first 4 bytes of the page so a test can see which grant landed where
+ * (or, for a ref offered with a page, shows that page's bytes).
  */
 #ifndef XBC_KUNIT_FAKE_GNTTAB_H
 #define XBC_KUNIT_FAKE_GNTTAB_H
@@ -33,6 +34,7 @@ struct xbc_fake_gnttab_stats {
 	unsigned int grant_calls, end_calls;
 	unsigned int map_ops, map_failures, unmap_ops, unmap_failures;
 	unsigned int map_batches, unmap_batches;
+	unsigned int copy_ops, copy_failures, copy_batches;
 };
 
 /* Forgets all state (call at the start of a case; the previous case must
@@ -47,8 +49,24 @@ void xbc_fake_gnttab_set_peer_mapped(uint32_t ref, bool mapped) KAPI_NOEXCEPT;
 /* Frontend: is @ref live, and was it granted read-only? */
 bool xbc_fake_gnttab_is_granted(uint32_t ref, bool *readonly) KAPI_NOEXCEPT;
 
+/* Frontend: the page @ref grants (what a backend would map), or NULL. */
+struct kapi_page *xbc_fake_gnttab_granted_page(uint32_t ref, bool *readonly) KAPI_NOEXCEPT;
+
 /* Backend: the peer grants (or stops granting) @ref to us. */
 void xbc_fake_gnttab_peer_offer(uint32_t ref, bool readonly) KAPI_NOEXCEPT;
+/*
+ * Backend: the peer grants @page (its memory, owned by the test) as @ref.
+ * A mapping of @ref then starts with the page's bytes and is where they
+ * live until it is unmapped (a writable one's bytes go back to @page);
+ * kapi_gnttab_copy reads and writes them. Access them through
+ * xbc_fake_gnttab_peer_view, which follows them.
+ */
+void xbc_fake_gnttab_peer_offer_page(uint32_t ref, struct kapi_page *page,
+				     bool readonly) KAPI_NOEXCEPT;
+/* The offered page of @ref (kapi_xenbus_map_ring maps it in place), or NULL. */
+struct kapi_page *xbc_fake_gnttab_peer_page(uint32_t ref) KAPI_NOEXCEPT;
+/* The bytes of an offered page of @ref as the peer sees them now, or NULL. */
+void *xbc_fake_gnttab_peer_view(uint32_t ref) KAPI_NOEXCEPT;
 void xbc_fake_gnttab_peer_revoke(uint32_t ref) KAPI_NOEXCEPT;
 /* Backend: the next unmap of @ref's mapping fails (the op's status; the
  * mapping stays live, as after a failed p2m update). */

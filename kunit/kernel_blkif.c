@@ -218,7 +218,95 @@ unsigned int xbc_kunit_kfront_take_responses(struct xbc_kunit_kfront *kf, uint64
 	return n;
 }
 
+bool xbc_kunit_kfront_queue_indirect(struct xbc_kunit_kfront *kf, uint8_t indirect_op,
+				     uint16_t nr_segments, uint64_t id, uint64_t sector,
+				     const uint32_t *grefs, unsigned int nr_grefs)
+{
+	struct blkif_request *req;
+
+	if (RING_FULL(&kf->ring))
+		return false;
+	req = RING_GET_REQUEST(&kf->ring, kf->ring.req_prod_pvt);
+	xbc_kunit_kernel_blkif_put_indirect(req, indirect_op, nr_segments, 0, id, sector, grefs,
+					    nr_grefs);
+	kf->ring.req_prod_pvt++;
+	return true;
+}
+
 void xbc_kunit_kfront_lie_req_prod(struct xbc_kunit_kfront *kf, uint32_t extra)
 {
 	kf->ring.sring->req_prod = kf->ring.req_prod_pvt + extra;
+}
+
+struct xbc_kunit_kback {
+	struct blkif_back_ring ring;
+};
+
+struct xbc_kunit_kback *xbc_kunit_kback_create(void *page)
+{
+	struct xbc_kunit_kback *kb = kzalloc(sizeof(*kb), GFP_KERNEL);
+	struct blkif_sring *sring = page;
+
+	if (!kb)
+		return NULL;
+	BACK_RING_ATTACH(&kb->ring, sring, sring->rsp_prod, XEN_PAGE_SIZE);
+	return kb;
+}
+
+void xbc_kunit_kback_destroy(struct xbc_kunit_kback *kb)
+{
+	kfree(kb);
+}
+
+bool xbc_kunit_kback_take_request(struct xbc_kunit_kback *kb, struct xbc_kunit_req_view *view)
+{
+	struct blkif_request req;
+	unsigned int i;
+	int more;
+
+	if (!RING_HAS_UNCONSUMED_REQUESTS(&kb->ring)) {
+		RING_FINAL_CHECK_FOR_REQUESTS(&kb->ring, more);
+		if (!more)
+			return false;
+	}
+	RING_COPY_REQUEST(&kb->ring, kb->ring.req_cons, &req);
+	kb->ring.req_cons++;
+	memset(view, 0, sizeof(*view));
+	view->operation = req.operation;
+	if (req.operation != BLKIF_OP_INDIRECT) {
+		xbc_kunit_kernel_blkif_get_rw(&req, &view->rw);
+		return true;
+	}
+	view->indirect.indirect_op = req.u.indirect.indirect_op;
+	view->indirect.nr_segments = req.u.indirect.nr_segments;
+	view->indirect.id = req.u.indirect.id;
+	view->indirect.sector = req.u.indirect.sector_number;
+	for (i = 0; i < BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST; i++)
+		view->indirect.gref[i] = req.u.indirect.indirect_grefs[i];
+	return true;
+}
+
+bool xbc_kunit_kback_respond(struct xbc_kunit_kback *kb, uint64_t id, uint8_t operation,
+			     int16_t status)
+{
+	struct blkif_response *rsp = RING_GET_RESPONSE(&kb->ring, kb->ring.rsp_prod_pvt);
+	int notify;
+
+	memset(rsp, 0, sizeof(*rsp));
+	rsp->id = id;
+	rsp->operation = operation;
+	rsp->status = status;
+	kb->ring.rsp_prod_pvt++;
+	RING_PUSH_RESPONSES_AND_CHECK_NOTIFY(&kb->ring, notify);
+	return notify;
+}
+
+void xbc_kunit_kernel_blkif_get_indirect_seg(const void *page, unsigned int i, uint32_t *gref,
+					     uint8_t *first_sect, uint8_t *last_sect)
+{
+	const struct blkif_request_segment *segs = page;
+
+	*gref = segs[i].gref;
+	*first_sect = segs[i].first_sect;
+	*last_sect = segs[i].last_sect;
 }

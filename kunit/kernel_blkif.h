@@ -71,8 +71,49 @@ bool xbc_kunit_kfront_push(struct xbc_kunit_kfront *kf) KAPI_NOEXCEPT;
 /* Consumes up to @max responses (ids and statuses); returns how many. */
 unsigned int xbc_kunit_kfront_take_responses(struct xbc_kunit_kfront *kf, uint64_t *ids,
 					     int16_t *status, unsigned int max) KAPI_NOEXCEPT;
+/* Queues an indirect request (BLKIF_OP_INDIRECT); false when full. */
+bool xbc_kunit_kfront_queue_indirect(struct xbc_kunit_kfront *kf, uint8_t indirect_op,
+				     uint16_t nr_segments, uint64_t id, uint64_t sector,
+				     const uint32_t *grefs, unsigned int nr_grefs) KAPI_NOEXCEPT;
 /* A hostile frontend: claims @extra more requests than it queued. */
 void xbc_kunit_kfront_lie_req_prod(struct xbc_kunit_kfront *kf, uint32_t extra) KAPI_NOEXCEPT;
+
+KAPI_END_DECLS
+
+KAPI_BEGIN_DECLS
+
+/*
+ * A backend ring driven by the kernel's ring.h macros on a one-page shared
+ * ring the frontend under test initialised (BACK_RING_ATTACH,
+ * RING_COPY_REQUEST, RING_PUSH_RESPONSES_AND_CHECK_NOTIFY): the peer of
+ * the C++ frontend engine in the KUnit suites.
+ */
+struct xbc_kunit_kback;
+struct xbc_kunit_kback *xbc_kunit_kback_create(void *page) KAPI_NOEXCEPT;
+void xbc_kunit_kback_destroy(struct xbc_kunit_kback *kb) KAPI_NOEXCEPT;
+
+/* One request as struct blkif_request reads it: rw (or another non-indirect
+ * operation: its id and sector sit where rw's do), or indirect. */
+struct xbc_kunit_req_view {
+	uint8_t operation;
+	struct xbc_kunit_rw_view rw;	/* not BLKIF_OP_INDIRECT */
+	struct {
+		uint8_t indirect_op;
+		uint16_t nr_segments;
+		uint64_t id;
+		uint64_t sector;
+		uint32_t gref[8];	/* the segment pages */
+	} indirect;			/* BLKIF_OP_INDIRECT */
+};
+/* Takes the next request; false when none is pending. */
+bool xbc_kunit_kback_take_request(struct xbc_kunit_kback *kb,
+				  struct xbc_kunit_req_view *req) KAPI_NOEXCEPT;
+/* Queues a response; publishes; true when the frontend must be notified. */
+bool xbc_kunit_kback_respond(struct xbc_kunit_kback *kb, uint64_t id, uint8_t operation,
+			     int16_t status) KAPI_NOEXCEPT;
+/* Entry @i of an indirect page (struct blkif_request_segment). */
+void xbc_kunit_kernel_blkif_get_indirect_seg(const void *page, unsigned int i, uint32_t *gref,
+					     uint8_t *first_sect, uint8_t *last_sect) KAPI_NOEXCEPT;
 
 KAPI_END_DECLS
 

@@ -89,8 +89,31 @@ static struct kunit_suite xbc_negotiate_suite = {
 	.test_cases = xbc_negotiate_cases,
 };
 
+static struct kunit_case xbc_blkback_cases[] = {
+	XBC_KUNIT_BLKBACK_CASES(XBC_CASE)
+	{}
+};
+
+static struct kunit_suite xbc_blkback_suite = {
+	.name = "xbc_blkback",
+	.init = xbc_fake_xen_case_init,
+	.test_cases = xbc_blkback_cases,
+};
+
+static struct kunit_case xbc_blkfront_cases[] = {
+	XBC_KUNIT_BLKFRONT_CASES(XBC_CASE)
+	{}
+};
+
+static struct kunit_suite xbc_blkfront_suite = {
+	.name = "xbc_blkfront",
+	.init = xbc_fake_xen_case_init,
+	.test_cases = xbc_blkfront_cases,
+};
+
 kunit_test_suites(&xbc_types_suite, &xbc_kapi_suite, &xbc_containers_suite,
-		  &xbc_blkif_suite, &xbc_grants_suite, &xbc_negotiate_suite);
+		  &xbc_blkif_suite, &xbc_grants_suite, &xbc_negotiate_suite,
+		  &xbc_blkback_suite, &xbc_blkfront_suite);
 
 MODULE_DESCRIPTION("xen-blkcxx: KUnit tests of the C++ core");
 MODULE_LICENSE("GPL");
