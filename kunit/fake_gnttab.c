@@ -277,6 +277,7 @@ bool kapi_gnttab_try_end_access(uint32_t ref)
 		memset(g, 0, sizeof(*g));
 		stats.live_grants--;
 		ended = true;
+		run_free_callbacks_locked();
 	}
 	spin_unlock_irqrestore(&fake_lock, flags);
 	return ended;
@@ -301,11 +302,78 @@ void kapi_gnttab_end_access_deferred(uint32_t ref, struct kapi_page *page)
 		} else {
 			memset(g, 0, sizeof(*g));
 			stats.live_grants--;
+			run_free_callbacks_locked();
 		}
 	}
 	spin_unlock_irqrestore(&fake_lock, flags);
 	if (to_free)
 		kapi_page_free(to_free);
+}
+
+/*
+ * Free callbacks, as gnttab_request_free_callback: armed ones run once, under
+ * fake_lock, as soon as enough refs are free under the fake's limit.
+ */
+struct kapi_gnttab_free_callback {
+	struct list_head node;	/* on armed_callbacks while armed */
+	kapi_gnttab_free_fn fn;
+	void *ctx;
+	uint16_t count;
+	bool armed;
+};
+
+static LIST_HEAD(armed_callbacks);
+
+static void run_free_callbacks_locked(void)
+{
+	struct kapi_gnttab_free_callback *cb, *next;
+
+	list_for_each_entry_safe(cb, next, &armed_callbacks, node) {
+		if (stats.live_grants + cb->count > grant_limit)
+			continue;
+		list_del_init(&cb->node);
+		cb->armed = false;
+		cb->fn(cb->ctx);
+	}
+}
+
+struct kapi_gnttab_free_callback *kapi_gnttab_free_callback_create(enum kapi_gfp gfp)
+{
+	struct kapi_gnttab_free_callback *cb = kzalloc(sizeof(*cb), GFP_KERNEL);
+
+	if (cb)
+		INIT_LIST_HEAD(&cb->node);
+	return cb;
+}
+
+void kapi_gnttab_free_callback_arm(struct kapi_gnttab_free_callback *cb, kapi_gnttab_free_fn fn,
+				   void *ctx, uint16_t count)
+{
+	unsigned long flags;
+
+	spin_lock_irqsave(&fake_lock, flags);
+	if (!cb->armed) {
+		cb->fn = fn;
+		cb->ctx = ctx;
+		cb->count = count;
+		cb->armed = true;
+		list_add_tail(&cb->node, &armed_callbacks);
+		run_free_callbacks_locked();
+	}
+	spin_unlock_irqrestore(&fake_lock, flags);
+}
+
+void kapi_gnttab_free_callback_destroy(struct kapi_gnttab_free_callback *cb)
+{
+	unsigned long flags;
+
+	if (!cb)
+		return;
+	spin_lock_irqsave(&fake_lock, flags);
+	if (cb->armed)
+		list_del_init(&cb->node);
+	spin_unlock_irqrestore(&fake_lock, flags);
+	kfree(cb);
 }
 
 /* --- kapi/gnttab.h, backend --- */
