@@ -89,7 +89,7 @@ vbd_sum() {
 	done
 	echo "$reqs $maps $unmaps"
 }
-snapshot() { echo "$(probe_sum map) $(probe_sum unmap) $(vbd_sum "$@") $(evtchn_counts)"; }
+snapshot() { echo "$(probe_sum map) $(probe_sum unmap) $(vbd_sum "$@") $(evtchn_counts) $(cpu_busy_ticks)"; }
 delta() {	# "before" "after" -> fieldwise after - before ("-" stays "-")
 	local -a b a
 	local i r=()
@@ -166,7 +166,7 @@ CFG
 		done
 		after=$(snapshot "${domids[@]}")
 		# STAT idx k workload guests front back fp: map_calls map_ops unmap_calls unmap_ops reqs ours_maps ours_unmaps
-		#   back_notifies back_irqs
+		#   back_notifies back_irqs dom0_busy_ticks
 		echo "STAT $idx $k $wl $n $front $back $fp $(delta "$before" "$after")" >> "$out/bench-stats"
 	done
 	spin on

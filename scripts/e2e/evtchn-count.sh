@@ -7,6 +7,10 @@
 # each) with a hist trigger keyed by irq. Received: /proc/interrupts. Both
 # are summed over the irqs whose /proc/interrupts name contains "blkif"
 # ("blkif" for both frontends, "blkif-backend" for both backends).
+# cpu_busy_ticks: this domain's busy CPU time (user, nice, system, irq,
+# softirq; not idle, iowait or steal) in USER_HZ ticks from /proc/stat. Under
+# icount that is virtual time the domain spent executing (its own and Xen's
+# instructions on its behalf): where a request's instructions go, per side.
 
 evtchn_probe_setup() {	# -> 0 if the send probe is in place
 	evt=/sys/kernel/tracing
@@ -30,4 +34,8 @@ evtchn_counts() {	# -> "sent received" ("-" for sent without the probe)
 	/^# event histogram/ { probed = 1 }
 	END { printf "%s %d", probed ? sprintf("%d", tx) : "-", rx }' \
 		/proc/interrupts $evh
+}
+
+cpu_busy_ticks() {
+	awk '/^cpu / { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat
 }
