@@ -164,10 +164,15 @@ EOF
 
 oops_re='Oops|kernel BUG|Kernel panic'
 
-hostile_vdev() {	# xvdX -> its device number (xvda = 51712, +16 per letter)
+hostile_vdev() {	# xvdX -> its device number as libxl writes it
 	local letters=abcdefghijklmnopqrstuvwxyz l=${1#xvd}
 	l=${letters%%"$l"*}
-	echo $((51712 + 16 * ${#l}))
+	# xvda..xvdp: 202 << 8 | disk << 4; from xvdq on, the extended form.
+	if [ ${#l} -lt 16 ]; then
+		echo $((51712 + 16 * ${#l}))
+	else
+		echo $(((1 << 28) | (${#l} << 8)))
+	fi
 }
 
 # In a subshell per domain: the dom0 attacks (hostile_dom0_attacks), each
@@ -182,32 +187,40 @@ hostile_dom0_attack() {	# dom
 		i=$((i + 1))
 	done
 	domid=$(xl domid "$dom") || return
+	# All at once: the domU loads every such disk at the same time.
 	for n in "${todo[@]}"; do
-		disk=${n%%:*} a=${n#*:}
-		be=/local/domain/0/backend/vbd/$domid/$(hostile_vdev "$disk")
-		fe=/local/domain/$domid/device/vbd/$(hostile_vdev "$disk")
-		wait_marker "XBC-HOSTILE-LOAD $disk" $((240 * slow)) 2 ||
-			{ say "$dom: $disk: no load, no attack"; continue; }
-		sleep 2	# fio well under way
-		case "$a" in
-		closing-reconnect)
-			say "$dom: $disk: backend state Closing under load"
-			xenstore-write "$be/state" 5
-			# The frontend answers Closed, and the backend driver, seeing
-			# that, disconnects its rings and says Closed itself.
-			wait_for_xs "$fe/state" 6 20 && say "$dom: $disk: frontend Closed"
-			wait_for_xs "$be/state" 6 20 && say "$dom: $disk: backend driver Closed"
-			sleep 2
-			say "$dom: $disk: backend state Connected again"
-			xenstore-write "$be/state" 4
-			wait_for_xs "$fe/state" 4 60 && say "$dom: $disk: frontend Connected again" ;;
-		vanish)
-			say "$dom: $disk: the backend vanishes (xenstore-rm $be)"
-			xenstore-rm "$be"
-			wait_for_xs "$fe/state" 6 30 && say "$dom: $disk: frontend Closed" ;;
-		esac
-		say "$dom: $disk: frontend state $(xenstore-read "$fe/state" 2>/dev/null)"
+		hostile_dom0_attack_disk "$n" &
 	done
+	wait
+}
+
+hostile_dom0_attack_disk() {	# disk:attack
+	local n=$1 disk a be fe
+	disk=${n%%:*} a=${n#*:}
+	be=/local/domain/0/backend/vbd/$domid/$(hostile_vdev "$disk")
+	fe=/local/domain/$domid/device/vbd/$(hostile_vdev "$disk")
+	wait_marker "XBC-HOSTILE-LOAD $disk" $((240 * slow)) 2 ||
+		{ say "$dom: $disk: no load, no attack"; return; }
+	sleep 2	# fio well under way
+	xenstore-exists "$be/state" || { say "$dom: $disk: no backend node $be"; return; }
+	case "$a" in
+	closing-reconnect)
+		say "$dom: $disk: backend state Closing under load"
+		xenstore-write "$be/state" 5
+		# The frontend answers Closed, and the backend driver, seeing
+		# that, disconnects its rings and says Closed itself.
+		wait_for_xs "$fe/state" 6 20 && say "$dom: $disk: frontend Closed"
+		wait_for_xs "$be/state" 6 20 && say "$dom: $disk: backend driver Closed"
+		sleep 2
+		say "$dom: $disk: backend state Connected again"
+		xenstore-write "$be/state" 4
+		wait_for_xs "$fe/state" 4 60 && say "$dom: $disk: frontend Connected again" ;;
+	vanish)
+		say "$dom: $disk: the backend vanishes (xenstore-rm $be)"
+		xenstore-rm "$be"
+		wait_for_xs "$fe/state" 6 30 && say "$dom: $disk: frontend Closed" ;;
+	esac
+	say "$dom: $disk: frontend state $(xenstore-read "$fe/state" 2>/dev/null)"
 }
 
 wait_for_xs() {	# path value seconds
