@@ -167,6 +167,16 @@ void Frontend::otherend_changed(kapi_xenbus_state state) noexcept
 	case KAPI_XENBUS_CLOSING:
 		closing();
 		break;
+	case KAPI_XENBUS_UNKNOWN:
+		// The backend's node is gone (its driver domain died, or the
+		// toolstack removed it): nothing will answer our rings again.
+		// Fail what they hold now rather than at remove (a request
+		// whose grant is still mapped is held, as at a reconnect).
+		if (disk_ && our_state_ != KAPI_XENBUS_CLOSED) {
+			closing();
+			drop_disk();
+		}
+		break;
 	default:
 		break;
 	}

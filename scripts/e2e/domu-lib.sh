@@ -82,6 +82,10 @@ else
 	check_fail load "insmod $ko failed"
 fi
 
+# fio and the other tools, once the tools disk is mounted on /tools.
+LD=/tools/lib/ld-linux-x86-64.so.2
+run_tool() { t=$1; shift; "$LD" --library-path /tools/lib "/tools/bin/$t" "$@"; }
+
 # A caller with disks of its own (hostile-back-domu-init) waits for them itself.
 [ "${xbc_own_disks:-}" = yes ] && return 0
 
@@ -100,5 +104,3 @@ tools=no
 if [ "$disks" = yes ] && mount -t ext4 -o ro /dev/xvdb /tools; then
 	tools=yes
 fi
-LD=/tools/lib/ld-linux-x86-64.so.2
-run_tool() { t=$1; shift; "$LD" --library-path /tools/lib "/tools/bin/$t" "$@"; }

@@ -17,6 +17,15 @@
 # is an honest control disk. The names are blkback/hostile.cpp's.
 hostile_back_attacks="none bad-id stale-id dup-id bad-op bad-status rsp-prod flood keep-grant
 	xs-sectors xs-sector-size xs-phys-size xs-indirect xs-ring-order xs-queues-0 xs-queues-huge"
+# Attacks dom0 plays on the backend's xenstore while fio verifies on the
+# disk (the module serves these disks honestly), on the next vdevs (xvdq,
+# xvdr): the backend goes Closing and then Connected again (a driver domain
+# restart), and the backend vanishes (its xenstore directory removed, as
+# the toolstack does when a driver domain dies; dom0's xenbus then removes
+# the backend device, which stops serving the rings).
+hostile_dom0_attacks="closing-reconnect vanish"
+# The tools image (fio) for those disks' load, read-only, as the last vdev.
+hostile_tools_vdev=xvdz
 # Each attack disk: a sparse 2 GiB file on a loop device, one per domU
 # (the block hotplug script refuses to share a writable disk).
 hostile_disk_bytes=$((2 << 30))
@@ -51,8 +60,8 @@ run_hostile() {
 
 	local spec='' letters=abcdefghijklmnopqrstuvwxyz i=0 a
 	local -a names=()
-	for a in $hostile_back_attacks; do
-		spec="$spec${spec:+,}$((51712 + 16 * i)):$a"
+	for a in $hostile_back_attacks $hostile_dom0_attacks; do
+		[[ " $hostile_dom0_attacks " == *" $a "* ]] || spec="$spec${spec:+,}$((51712 + 16 * i)):$a"
 		names+=("xvd${letters:i:1}:$a")
 		i=$((i + 1))
 	done
@@ -87,6 +96,9 @@ run_hostile() {
 			dev=$(losetup -f --show "$f") || fail "losetup $f failed"
 			disks="$disks${disks:+, }'format=raw,vdev=${n%%:*},access=rw,script=$hostile_hotplug,target=$dev'"
 		done
+		# fio for the dom0 attacks' load (intree-solo has none of them).
+		[ "$tag" = intree-solo ] ||
+			disks="$disks, 'format=raw,vdev=$hostile_tools_vdev,access=ro,script=$hostile_hotplug,target=/dev/ram1'"
 		cfg=/run/$dom.cfg
 		cat > "$cfg" <<EOF
 name = "$dom"
@@ -113,6 +125,10 @@ EOF
 	# Each domain: wait for its attacks to finish, detach every disk, let
 	# it unload blkfront and power off. In parallel; each is bounded.
 	local pids=()
+	for tag in ours intree; do
+		hostile_dom0_attack "xbc-$idx-$tag" > "$sdir/dom0-attacks-$tag.log" 2>&1 &
+		pids+=($!)
+	done
 	for tag in ours intree intree-solo; do
 		# shellcheck disable=SC2086
 		hostile_finish_domain "xbc-$idx-$tag" ${dom_names[$tag]} > "$sdir/finish-$tag.log" 2>&1 &
@@ -153,6 +169,73 @@ EOF
 
 oops_re='Oops|kernel BUG|Kernel panic'
 
+hostile_vdev() {	# xvdX -> its device number as libxl writes it
+	local letters=abcdefghijklmnopqrstuvwxyz l=${1#xvd}
+	l=${letters%%"$l"*}
+	# xvda..xvdp: 202 << 8 | disk << 4; from xvdq on, the extended form.
+	if [ ${#l} -lt 16 ]; then
+		echo $((51712 + 16 * ${#l}))
+	else
+		echo $(((1 << 28) | (${#l} << 8)))
+	fi
+}
+
+# In a subshell per domain: the dom0 attacks (hostile_dom0_attacks), each
+# once the domU says fio is verifying on its disk (XBC-HOSTILE-LOAD <disk>).
+hostile_dom0_attack() {	# dom
+	dom=$1
+	glog=$out/console/guest-$dom.log
+	local i=0 letters=abcdefghijklmnopqrstuvwxyz a disk domid be fe n
+	local -a todo=()
+	for a in $hostile_back_attacks $hostile_dom0_attacks; do
+		[[ " $hostile_dom0_attacks " == *" $a "* ]] && todo+=("xvd${letters:i:1}:$a")
+		i=$((i + 1))
+	done
+	domid=$(xl domid "$dom") || return
+	# All at once: the domU loads every such disk at the same time.
+	for n in "${todo[@]}"; do
+		hostile_dom0_attack_disk "$n" &
+	done
+	wait
+}
+
+hostile_dom0_attack_disk() {	# disk:attack
+	local n=$1 disk a be fe
+	disk=${n%%:*} a=${n#*:}
+	be=/local/domain/0/backend/vbd/$domid/$(hostile_vdev "$disk")
+	fe=/local/domain/$domid/device/vbd/$(hostile_vdev "$disk")
+	wait_marker "XBC-HOSTILE-LOAD $disk" $((240 * slow)) 2 ||
+		{ say "$dom: $disk: no load, no attack"; return; }
+	sleep 2	# fio well under way
+	xenstore-exists "$be/state" || { say "$dom: $disk: no backend node $be"; return; }
+	case "$a" in
+	closing-reconnect)
+		say "$dom: $disk: backend state Closing under load"
+		xenstore-write "$be/state" 5
+		# The frontend answers Closed, and the backend driver, seeing
+		# that, disconnects its rings and says Closed itself.
+		wait_for_xs "$fe/state" 6 20 && say "$dom: $disk: frontend Closed"
+		wait_for_xs "$be/state" 6 20 && say "$dom: $disk: backend driver Closed"
+		sleep 2
+		say "$dom: $disk: backend state Connected again"
+		xenstore-write "$be/state" 4
+		wait_for_xs "$fe/state" 4 60 && say "$dom: $disk: frontend Connected again" ;;
+	vanish)
+		say "$dom: $disk: the backend vanishes (xenstore-rm $be)"
+		xenstore-rm "$be"
+		wait_for_xs "$fe/state" 6 30 && say "$dom: $disk: frontend Closed" ;;
+	esac
+	say "$dom: $disk: frontend state $(xenstore-read "$fe/state" 2>/dev/null)"
+}
+
+wait_for_xs() {	# path value seconds
+	local end=$(( SECONDS + $3 * slow ))
+	until [ "$(xenstore-read "$1" 2>/dev/null)" = "$2" ]; do
+		[ $SECONDS -lt $end ] || { say "${dom:-}: $1 not $2 after $3 s"; return 1; }
+		sleep 0.5
+	done
+}
+
 # In a subshell per domain: waits for XBC-DETACH-ME, detaches every disk,
 # waits for XBC-END, destroys what is left. A domU that oopses is destroyed
 # at once: its xenwatch may be dead, and nothing more would happen in it.
@@ -173,8 +256,16 @@ hostile_finish_domain() {	# dom name...
 		# A frontend stuck in its xenwatch stalls every later detach: at
 		# most 150 s for all of them, then xl destroy cleans up.
 		local until=$(( SECONDS + 150 * slow ))
-		for n in "$@"; do
+		for n in "$@" "$hostile_tools_vdev:tools"; do
 			xl domid "$dom" >/dev/null 2>&1 || break
+			# The vanished disk has no backend left for libxl to detach:
+			# remove the frontend's node, as a forced detach does.
+			if [ "${n#*:}" = vanish ]; then
+				xenstore-rm "/local/domain/$(xl domid "$dom")/device/vbd/$(hostile_vdev "${n%%:*}")"
+				continue
+			fi
+			# (the solo domU has no tools disk)
+			[ "${n#*:}" = tools ] && [ "$dom" != "${dom%-solo}" ] && continue
 			glines | grep -aq '^XBC-END' && break	# the domU gave up waiting
 			[ $SECONDS -lt $until ] || { say "$dom: detach time used up at ${n%%:*}"; break; }
 			timeout $((30 * slow)) xl block-detach "$dom" "${n%%:*}" >/dev/null 2>&1 ||
@@ -199,7 +290,7 @@ hostile_finish_domain() {	# dom name...
 # ok|BAD" lines for its main domU (crash, warnings, detach, unload).
 hostile_results() {	# front
 	local line disk attack check i=0 letters=abcdefghijklmnopqrstuvwxyz tag
-	for attack in $hostile_back_attacks; do
+	for attack in $hostile_back_attacks $hostile_dom0_attacks; do
 		disk=xvd${letters:i:1}
 		i=$((i + 1))
 		tag=$1

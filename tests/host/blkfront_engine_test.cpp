@@ -1520,6 +1520,28 @@ TEST_F(BlkfrontTest, ClosingThenConnectedAgainReconnectsWithANewDisk)
 	EXPECT_EQ(r.data(), pattern(4096, 31));
 }
 
+// The backend vanished under I/O (its driver domain died; the toolstack
+// removed its directory, so xenbus reads its state as Unknown): nothing
+// will ever answer. What the rings hold must fail now, not at remove, and
+// the dead disk must go.
+TEST_F(BlkfrontTest, BackendVanishingFailsWhatTheRingsHold)
+{
+	bring_up();
+	be->hold = true;
+	TestRequest stuck = TestRequest::rw(KAPI_BLK_OP_READ, 0, 4096);
+	ASSERT_EQ(submit(stuck), 0);
+	ASSERT_EQ(stuck->completions, 0);
+	be->disconnect();	// a dead domain's mappings are gone
+	xen.xs_rm(pair.back_path);
+	xbc_blkfront_otherend_changed(h, KAPI_XENBUS_UNKNOWN);
+	EXPECT_EQ(stuck->completions, 1);
+	EXPECT_EQ(stuck->err, -err::kIo);
+	EXPECT_EQ(FakeBlkmq::disks_alive(), 0u);
+	EXPECT_EQ(xen.device_state(pair.front), KAPI_XENBUS_CLOSED);
+	xbc_blkfront_remove(h);
+	h = nullptr;
+}
+
 // While remove waits in del_gendisk (a stalled backend), the purge thread
 // and xenwatch must not block on this device: the purge thread holds the
 // driver mutex, which every other vbd's probe and rmmod need.
