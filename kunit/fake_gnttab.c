@@ -44,6 +44,8 @@ static unsigned int grant_limit = XBC_FAKE_MAX_GRANTS;
 static uint32_t fail_unmap_ref = ~0u;	/* ~0: none */
 static struct xbc_fake_gnttab_stats stats;
 
+static void run_free_callbacks_locked(void);
+
 static struct fake_grant *grant_of(uint32_t ref)
 {
 	if (ref < XBC_FAKE_FIRST_REF || ref - XBC_FAKE_FIRST_REF >= XBC_FAKE_MAX_GRANTS)
