@@ -3,7 +3,7 @@
  * xen-blkfront, C side: the module's registration boilerplate, which the
  * kernel's macros make C-only. Module load and unload forward straight to
  * the C++ engine (blkfront/module.cpp); the xenbus driver "vbd" forwards
- * every callback to the engine (blkfront/engine.h, blkfront/frontend.cpp);
+ * every callback to the engine (blkfront/engine.h, blkfront/entry.cpp);
  * blk-mq and the gendisk live behind kapi/blkmq.h (common/shim/blkmq.c).
  * The parameters keep the in-tree driver's names, types, permissions,
  * defaults and descriptions, so existing configuration

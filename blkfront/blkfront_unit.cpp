@@ -18,4 +18,7 @@
 #include "settings.cpp"
 #include "io_ring.cpp"
 #include "frontend.cpp"
+#include "connect.cpp"
+#include "driver.cpp"
+#include "entry.cpp"
 #include "module.cpp"

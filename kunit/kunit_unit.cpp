@@ -23,6 +23,9 @@
 #include "blkfront/settings.cpp"
 #include "blkfront/io_ring.cpp"
 #include "blkfront/frontend.cpp"
+#include "blkfront/connect.cpp"
+#include "blkfront/driver.cpp"
+#include "blkfront/entry.cpp"
 
 #include "types_suite.cpp"
 #include "kapi_suite.cpp"
