@@ -24,6 +24,8 @@
 #include "device.cpp"
 #include "grant_copy.cpp"
 #include "backend_ring.cpp"
+#include "ring_completion.cpp"
+#include "ring_requests.cpp"
 #include "backend.cpp"
 #include "vbd_entry.cpp"
 

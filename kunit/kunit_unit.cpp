@@ -18,6 +18,8 @@
 #include "blkback/device.cpp"
 #include "blkback/grant_copy.cpp"
 #include "blkback/backend_ring.cpp"
+#include "blkback/ring_completion.cpp"
+#include "blkback/ring_requests.cpp"
 #include "blkback/backend.cpp"
 #include "blkfront/vdev.cpp"
 #include "blkfront/settings.cpp"
