@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// TEST ONLY: see hostile.hpp. The ring side lives in backend_ring.cpp
+// TEST ONLY: see hostile.hpp. The ring side lives in ring_completion.cpp
 // (BackendRing::hostile_respond), next to the state it corrupts.
 #ifdef XBC_HOSTILE
 
