@@ -27,6 +27,7 @@
 #include "ring_completion.cpp"
 #include "ring_requests.cpp"
 #include "backend.cpp"
+#include "backend_module.cpp"
 #include "backend_connect.cpp"
 #include "vbd_entry.cpp"
 

@@ -21,6 +21,7 @@
 #include "blkback/ring_completion.cpp"
 #include "blkback/ring_requests.cpp"
 #include "blkback/backend.cpp"
+#include "blkback/backend_module.cpp"
 #include "blkback/backend_connect.cpp"
 #include "blkfront/vdev.cpp"
 #include "blkfront/settings.cpp"
