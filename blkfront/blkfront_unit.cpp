@@ -17,6 +17,8 @@
 #include "vdev.cpp"
 #include "settings.cpp"
 #include "io_ring.cpp"
+#include "io_submit.cpp"
+#include "io_complete.cpp"
 #include "frontend.cpp"
 #include "connect.cpp"
 #include "driver.cpp"

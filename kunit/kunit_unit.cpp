@@ -26,6 +26,8 @@
 #include "blkfront/vdev.cpp"
 #include "blkfront/settings.cpp"
 #include "blkfront/io_ring.cpp"
+#include "blkfront/io_submit.cpp"
+#include "blkfront/io_complete.cpp"
 #include "blkfront/frontend.cpp"
 #include "blkfront/connect.cpp"
 #include "blkfront/driver.cpp"
