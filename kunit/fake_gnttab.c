@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
+ * Over 450 lines: the whole kapi grant-table surface (frontend and backend
+ * halves) must be faked in one place, under one lock.
+ */
+/*
  * A kernel-side fake of the kapi grant-table functions (kapi/gnttab.h) for
  * xbc_kunit.ko, which runs under plain QEMU with no hypervisor. It keeps the
  * grant table as small static tables under one spinlock; pages come from the

@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
+ * Over 450 lines: it mirrors kapi's xenbus, evtchn, block and blkmq headers
+ * one to one, so a reader finds each fake where the header is.
+ */
+/*
  * Kernel-side fakes of the kapi xenbus, evtchn, block and blkmq functions,
  * and of the modules' parameter and platform shims, for xbc_kunit.ko (see
  * kunit/fake_kapi.h). Only what the engine suites drive behaves; the rest

@@ -1,5 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
+ * Over 450 lines: one file per kernel subsystem is the shim rule, and
+ * blk-mq's tag set, gendisk, queue limits and request walk are one
+ * subsystem.
+ */
+/*
  * kapi blkmq (common/include/kapi/blkmq.h): the frontend's tag set, gendisk
  * and request accessors. struct kapi_blk_request is the kernel's struct
  * request, renamed. The 6.1/6.12 differences live here and nowhere else:

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+// Over 450 lines: one test per control-path rule; they share one fixture.
 // The blkback control path against the fake Xen: the xenbus handshake, the
 // keys in-tree 6.1 writes and reads, hostile xenstore values, disconnect
 // and reconnect, resize. (Data path: blkback_io_test.cpp.)

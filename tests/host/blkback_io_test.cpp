@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
+// Over 450 lines: one test per data-path rule; they share the fixture that
+// wires a frontend's pages to the fake disk.
 // The blkback data path against the fake Xen: data really moves between the
 // frontend's granted pages and the fake disk; persistent grants on, off and
 // over the cap; hostile requests get error responses and leak nothing; a

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
+// Over 450 lines: one test per engine rule over one scripted-backend fixture;
+// splitting would copy the fixture.
 // The blkfront engine end to end on the host: the real Frontend and IoRing
 // code against the fake Xen, with a scripted backend (blkfront_backend.hpp)
 // on the other side of real shared rings and grants.

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+// Over 450 lines: every decoder path in three ABI layouts.
 // The blkif wire format (xbc/blkif.hpp): every decoder path in all three
 // layouts, hostile field values, and padding hygiene of encoded slots.
 // Requests are built byte by byte from the kapi/blkif_abi.h offsets, so the

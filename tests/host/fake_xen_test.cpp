@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+// Over 450 lines: one test per rule the engine tests rely on.
 // Tests of the fake Xen itself (tests/host/support/fake_xen.*): engine tests
 // trust it to behave like Xen, so its sharing, failure and pumping rules are
 // checked here first.

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
+// Over 450 lines: one test per rule of the grant mapper; splitting would
+// scatter the shared fixture.
 // The backend grant mapper (xbc/grant_mapper.hpp) and its page pool against
 // the fake grant table: persistent hits, the cap, transient overflow, failed
 // maps in the middle of a batch, repeated grefs, LRU purge and idle timeout

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0-only
+// Over 450 lines: one test per negotiation rule.
 // Feature negotiation: each in-tree rule, a peer that lacks every key, a
 // peer that writes garbage, and the keys read back from the fake xenstore.
 #include <gtest/gtest.h>

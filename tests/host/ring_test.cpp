@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
+// Over 450 lines: one test per ring rule (geometry, notify, wrap, hostile
+// indices).
 // Shared rings (xbc/ring.hpp, xbc/blkif_ring.hpp): geometry, the notify and
 // final-check logic, index wrap at 2^32, hostile producer indices, and a
 // frontend and backend talking over one shared buffer.

@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
+// Over 450 lines: the fake's core, grant table and event channels share its
+// state and checks.
 // The fake Xen's core (activation, checks, pumping), its grant table
 // (kapi/gnttab.h) and its event channels (kapi/evtchn.h). Host-only code.
 // xenstore/xenbus live in fake_xenbus.cpp, block devices in fake_block.cpp.

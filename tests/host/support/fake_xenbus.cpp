@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
+// Over 450 lines: the whole fake xenstore and xenbus, one model with one
+// lock.
 // The fake Xen's xenstore and xenbus (kapi/xenbus.h): an in-memory tree,
 // transactions that conflict like xenstored's, watches queued until the test
 // pumps them, devices, and shared rings granted or mapped through the fake

@@ -1,5 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
+ * Over 450 lines: one self-contained test module (built alone for the domU
+ * image); its length is the attack catalogue.
+ */
+/*
  * xbc-hostile-front: a deliberately hostile blkif frontend, for tests only
  * (issue 9). It is never packaged: scripts/e2e/build-artifacts builds it for
  * the domU kernel and puts it into the domU initramfs, where it takes
