@@ -282,9 +282,7 @@ Status Frontend::create_disk(const negotiate::DiskGeometry &g) noexcept
 			return static_cast<Frontend *>(ctx)->queue_rq(hwq, rq);
 		},
 	};
-	kapi_blkmq_disk *disk = nullptr;
-	XBC_TRY_STATUS(Status::from_kapi(kapi_blkmq_disk_alloc(&cfg, &kOps, this, &disk)));
-	disk_ = disk;
+	XBC_TRY_STATUS(Status::from_kapi(kapi_blkmq_disk_alloc(&cfg, &kOps, this, disk_.out())));
 	hw_queues_ = nr_rings_.load_relaxed();
 	disk_max_segments_ = segments;
 	return Status::ok();

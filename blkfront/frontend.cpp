@@ -102,9 +102,7 @@ Frontend::~Frontend()
 		MutexGuard g(mutex_);	// no other user is left; keeps the rules uniform
 		destroy_rings(true);
 	}
-	kapi_blkmq_disk_del(disk_);
-	kapi_blkmq_disk_put(disk_);
-	disk_ = nullptr;
+	disk_.reset();	// del, then put: after the rings, as ever
 	if (minors_.node.is_linked())
 		driver_->minors().release(minors_);
 }
@@ -341,6 +339,7 @@ void Frontend::remove() noexcept
 		// del_gendisk may wait long on a slow backend: not under our
 		// mutex, so xenwatch (otherend_changed) never blocks on it;
 		// removing_ makes every other control call a no-op meanwhile.
+		// disk_ stays owned meanwhile: only its deletion runs unlocked.
 		mutex_.unlock();
 		kapi_blkmq_disk_del(disk_);
 		mutex_.lock();
@@ -348,8 +347,9 @@ void Frontend::remove() noexcept
 		// The rings (and their irqs) go before the disk's memory: a
 		// completion still running on another CPU restarts queues.
 		destroy_rings(true);
-		kapi_blkmq_disk_put(disk_);
-		disk_ = nullptr;
+		// Deleted above already: the put alone (Disk's release would
+		// delete again).
+		kapi_blkmq_disk_put(disk_.release());
 		disk_added_.store_relaxed(false);
 	}
 	dead_.store_relaxed(true);
@@ -379,9 +379,7 @@ void Frontend::drop_disk() noexcept
 	kapi_blkmq_start_stopped_queues(disk_);
 	kapi_blkmq_kick_requeue(disk_);
 	// The rings are gone already: nothing reaches the disk after put.
-	kapi_blkmq_disk_del(disk_);
-	kapi_blkmq_disk_put(disk_);
-	disk_ = nullptr;
+	disk_.reset();	// del, then put
 	disk_added_.store_relaxed(false);
 	queues_stopped_.store_relaxed(false);
 	hw_queues_ = 0;

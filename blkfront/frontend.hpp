@@ -80,7 +80,7 @@ public:
 	// --- data path (any context)
 	[[nodiscard]] int queue_rq(unsigned int hwq, kapi_blk_request *rq) noexcept;
 	const char *name() const noexcept { return layout_.name; }
-	kapi_blkmq_disk *disk() const noexcept { return disk_; }
+	kapi_blkmq_disk *disk() const noexcept { return disk_.get(); }
 	[[nodiscard]] bool is_broken() const noexcept { return broken_.load_relaxed(); }
 	[[nodiscard]] bool flush_enabled() const noexcept { return flush_.load_relaxed(); }
 	[[nodiscard]] bool fua_enabled() const noexcept { return fua_.load_relaxed(); }
@@ -102,9 +102,12 @@ public:
 
 	ListNode driver_node;	// on Driver's device list, under its mutex
 
+private:
+	// Reached from create() alone (xbc::create constructs). Its minors
+	// are reserved in place (an intrusive node) before create() returns it.
+	template <typename T, typename... Args> friend Box<T> xbc::create(Gfp, Args &&...) noexcept;
 	Frontend(kapi_xenbus_device *dev, Driver *driver, Mutex mutex, const VdevLayout &layout) noexcept;
 
-private:
 	enum class Conn : uint8_t { kDisconnected, kConnected, kSuspended };
 
 	Status talk_to_backend() noexcept XBC_REQUIRES(mutex_);
@@ -169,7 +172,9 @@ private:
 	Atomic<uint32_t> nr_rings_;
 	// No longer on the data path.
 	Box<IoRing> retired_[kMaxFrontendQueues] XBC_GUARDED_BY(mutex_);
-	kapi_blkmq_disk *disk_ = nullptr;	// written under mutex_, quiesced
+	// Written under mutex_, quiesced. Released (del, then put) only after
+	// the rings are destroyed: see drop_disk, remove, ~Frontend.
+	Disk disk_;
 	Atomic<bool> dead_;
 
 	// Feature flags the data path reads, the irq path may clear.
@@ -184,6 +189,8 @@ private:
 // Module-wide state: the minors in use, the devices (for the purge).
 class Driver : Pinned {
 public:
+	// The whole driver: its state, then (their context being the Driver)
+	// the purge thread and the pool shrinker, both running on success.
 	[[nodiscard]] static Result<Box<Driver>> create() noexcept;
 	~Driver();
 
@@ -197,18 +204,23 @@ public:
 	// it sleeps without a timeout. Any context.
 	void purge_demand(int delta) noexcept;
 	[[nodiscard]] bool purge_wanted() const noexcept { return purge_demand_.load() != 0; }
-	// The shrinker (registered by driver_init): free pool pages of every
+	// The shrinker (registered by create()): free pool pages of every
 	// device, and giving up to `nr` back (KAPI_SHRINK_STOP: busy, later).
 	[[nodiscard]] unsigned long pool_spare() noexcept;
 	[[nodiscard]] unsigned long reclaim_pools(unsigned long nr) noexcept;
-
-	Driver(Box<MinorRegistry> minors, Mutex mutex, WaitQueue purge_wq) noexcept;
-
-	WaitQueue purge_wq_;	// from create()
-	Thread purge_thread_;	// from driver_init(): its context is the Driver
-	kapi_shrinker *shrinker_ = nullptr;
+	// The purge thread's body.
+	[[nodiscard]] int purge_thread() noexcept;
 
 private:
+	// Reached from create() alone (xbc::create constructs).
+	template <typename T, typename... Args> friend Box<T> xbc::create(Gfp, Args &&...) noexcept;
+	Driver(Box<MinorRegistry> minors, Mutex mutex, WaitQueue purge_wq) noexcept;
+
+	WaitQueue purge_wq_;
+	// Started by create() once the Driver exists (their context): the
+	// destructor stops them first, the shrinker before the thread.
+	Thread purge_thread_;
+	Shrinker shrinker_;
 	Atomic<uint32_t> purge_demand_;
 	Box<MinorRegistry> minors_;
 	Guarded<List<Frontend, &Frontend::driver_node>, Mutex> devices_;
