@@ -111,8 +111,8 @@ private:
 	enum class Conn : uint8_t { kDisconnected, kConnected, kSuspended };
 
 	Status talk_to_backend() noexcept XBC_REQUIRES(mutex_);
-	Status write_connection_keys(kapi_xbt t, const RingPlan &plan, const char **what) noexcept
-		XBC_REQUIRES(mutex_);
+	Status write_connection_keys(kapi_xbt t, const negotiate::FrontendRingPlan &plan,
+				     const char **what) noexcept XBC_REQUIRES(mutex_);
 	void remove_layout_keys(kapi_xbt t, const char *node) noexcept;
 	void connect() noexcept XBC_REQUIRES(mutex_);
 	void resize() noexcept XBC_REQUIRES(mutex_);
@@ -152,7 +152,7 @@ private:
 	// conn_ as the data path sees it: queue_rq may run in atomic context,
 	// so it cannot take mutex_; set_conn() publishes every change here.
 	Atomic<Conn> conn_snapshot_{Conn::kDisconnected};
-	Settings settings_ XBC_GUARDED_BY(mutex_) = {};
+	negotiate::FrontendSnapshot settings_ XBC_GUARDED_BY(mutex_) = {};
 	// our node's "trusted", read with settings_
 	negotiate::Key<bool> trusted_key_ XBC_GUARDED_BY(mutex_) = {};
 	Features features_ XBC_GUARDED_BY(mutex_) = {};

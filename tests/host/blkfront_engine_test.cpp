@@ -423,7 +423,7 @@ TEST(BlkfrontSettings, SnapshotFeedsOurParametersToTheSharedRule)
 	blkfront_params().max_queues = 64;
 	blkfront_params().max_ring_page_order = -1;
 	blkfront_params().feature_persistent = false;
-	const blkfront::Settings s = blkfront::snapshot_settings(40);
+	const negotiate::FrontendSnapshot s = blkfront::snapshot_settings(40);
 	EXPECT_EQ(s.max_indirect_segments, 4096u);
 	EXPECT_NE(strstr(last_log(), "max_indirect_segments=100000 is more than a request can describe; using 4096"),
 		  nullptr) << last_log();
