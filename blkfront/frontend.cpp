@@ -32,7 +32,7 @@ bool is_cdrom_type(const char *type) noexcept
 // Frontend: probe
 
 Frontend::Frontend(kapi_xenbus_device *dev, Driver *driver, Mutex mutex, const VdevLayout &layout) noexcept
-	: dev_(dev), driver_(driver), mutex_(move(mutex)), layout_(layout),
+	: RingOwner(driver, layout), dev_(dev), mutex_(move(mutex)),
 	  handle_(handle_from_nodename(kapi_xenbus_nodename(dev)))
 {
 }
@@ -219,21 +219,21 @@ int Frontend::queue_rq(unsigned int hwq, kapi_blk_request *rq) noexcept
 	return ring->queue(rq, hwq);
 }
 
-void Frontend::disable_flush() noexcept
+void RingOwner::disable_flush() noexcept
 {
 	flush_.store_relaxed(false);
 	fua_.store_relaxed(false);
 	kapi_blkmq_disable_flush(disk_);
 }
 
-void Frontend::disable_discard() noexcept
+void RingOwner::disable_discard() noexcept
 {
 	discard_.store_relaxed(false);
 	secure_discard_.store_relaxed(false);
 	kapi_blkmq_disable_discard(disk_);
 }
 
-void Frontend::ring_broken() noexcept
+void RingOwner::ring_broken() noexcept
 {
 	broken_.store_relaxed(true);
 }
@@ -249,7 +249,7 @@ void Frontend::set_purge_user(bool on) noexcept
 	driver_->purge_demand(on ? 1 : -1);
 }
 
-void Frontend::held_changed(int delta) noexcept
+void RingOwner::held_changed(int delta) noexcept
 {
 	driver_->purge_demand(delta);
 }

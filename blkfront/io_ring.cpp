@@ -21,13 +21,13 @@ using detail::op_byte;
 // ---------------------------------------------------------------------------
 // IoRing: construction and teardown
 
-IoRing::IoRing(kapi_xenbus_device *dev, Frontend *owner, const IoRingConfig &cfg,
+IoRing::IoRing(kapi_xenbus_device *dev, RingOwner *owner, const IoRingConfig &cfg,
 	       IrqSpinLock lock) noexcept
 	: dev_(dev), owner_(owner), cfg_(cfg), lock_(move(lock))
 {
 }
 
-Result<Box<IoRing>> IoRing::create(kapi_xenbus_device *dev, Frontend *owner,
+Result<Box<IoRing>> IoRing::create(kapi_xenbus_device *dev, RingOwner *owner,
 				   const IoRingConfig &cfg) noexcept
 {
 	if (cfg.ring_page_order > kMaxRingPageOrder)

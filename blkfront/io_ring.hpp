@@ -48,7 +48,7 @@
 
 namespace xbc::blkfront {
 
-class Frontend;
+class RingOwner;
 
 // Per shadow id: the request and what it holds.
 struct SegSlot {
@@ -83,7 +83,7 @@ class IoRing : Pinned {
 public:
 	// Allocates and grants the ring pages and binds an event channel. The
 	// ring takes no request until configure().
-	[[nodiscard]] static Result<Box<IoRing>> create(kapi_xenbus_device *dev, Frontend *owner,
+	[[nodiscard]] static Result<Box<IoRing>> create(kapi_xenbus_device *dev, RingOwner *owner,
 							 const IoRingConfig &cfg) noexcept;
 	~IoRing();
 
@@ -135,7 +135,7 @@ private:
 	// Reached from create() alone (xbc::create constructs); create()
 	// finishes what needs the ring as context before it returns it.
 	template <typename T, typename... Args> friend Box<T> xbc::create(Gfp, Args &&...) noexcept;
-	IoRing(kapi_xenbus_device *dev, Frontend *owner, const IoRingConfig &cfg,
+	IoRing(kapi_xenbus_device *dev, RingOwner *owner, const IoRingConfig &cfg,
 	       IrqSpinLock lock) noexcept;
 
 	static void irq_trampoline(void *ctx) noexcept;
@@ -179,7 +179,7 @@ private:
 	}
 
 	kapi_xenbus_device *dev_;
-	Frontend *owner_;
+	RingOwner *owner_;	// all a ring sees of its frontend
 	IoRingConfig cfg_;
 	mutable IrqSpinLock lock_;
 	void *ring_area_ = nullptr;
