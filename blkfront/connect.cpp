@@ -20,8 +20,8 @@ Status Frontend::talk_to_backend() noexcept
 
 	settings_ = snapshot_settings(kapi_num_online_cpus());
 	trusted_key_ = xs::read<bool>(node, "trusted");
-	RingPlan plan = negotiate::plan_frontend_rings(settings_,
-						       negotiate::read_backend_probe_keys(xs::Dir{back}));
+	negotiate::FrontendRingPlan plan =
+		negotiate::plan_frontend_rings(settings_, negotiate::read_backend_probe_keys(xs::Dir{back}));
 	// blk-mq's hardware queues are fixed once the disk exists; after a
 	// resume we never use more rings than it has.
 	if (hw_queues_ && plan.nr_queues > hw_queues_)
@@ -29,7 +29,7 @@ Status Frontend::talk_to_backend() noexcept
 
 	destroy_rings();
 	for (uint32_t i = 0; i < plan.nr_queues; i++) {
-		RingConfig cfg;
+		IoRingConfig cfg;
 		cfg.index = i;
 		cfg.ring_page_order = plan.ring_page_order;
 		cfg.backend = DomId(kapi_xenbus_otherend_id(dev_));
@@ -80,7 +80,8 @@ void Frontend::remove_layout_keys(kapi_xbt t, const char *node) noexcept
 	}
 }
 
-Status Frontend::write_connection_keys(kapi_xbt t, const RingPlan &plan, const char **what) noexcept
+Status Frontend::write_connection_keys(kapi_xbt t, const negotiate::FrontendRingPlan &plan,
+					 const char **what) noexcept
 {
 	const char *node = kapi_xenbus_nodename(dev_);
 	const uint32_t pages = 1u << plan.ring_page_order;
@@ -282,9 +283,7 @@ Status Frontend::create_disk(const negotiate::DiskGeometry &g) noexcept
 			return static_cast<Frontend *>(ctx)->queue_rq(hwq, rq);
 		},
 	};
-	kapi_blkmq_disk *disk = nullptr;
-	XBC_TRY_STATUS(Status::from_kapi(kapi_blkmq_disk_alloc(&cfg, &kOps, this, &disk)));
-	disk_ = disk;
+	XBC_TRY_STATUS(Status::from_kapi(kapi_blkmq_disk_alloc(&cfg, &kOps, this, disk_.out())));
 	hw_queues_ = nr_rings_.load_relaxed();
 	disk_max_segments_ = segments;
 	return Status::ok();

@@ -26,6 +26,35 @@ Driver *driver_instance() noexcept
 // ---------------------------------------------------------------------------
 // Driver
 
+namespace {
+
+unsigned long shrink_count(void *ctx) noexcept
+{
+	return static_cast<Driver *>(ctx)->pool_spare();
+}
+
+unsigned long shrink_scan(void *ctx, unsigned long nr) noexcept
+{
+	return static_cast<Driver *>(ctx)->reclaim_pools(nr);
+}
+
+bool purge_should_stop(void *) noexcept
+{
+	return kapi_thread_should_stop();
+}
+
+bool purge_is_wanted(void *ctx) noexcept
+{
+	return kapi_thread_should_stop() || static_cast<Driver *>(ctx)->purge_wanted();
+}
+
+int purge_thread_body(void *ctx) noexcept
+{
+	return static_cast<Driver *>(ctx)->purge_thread();
+}
+
+} // namespace
+
 Driver::Driver(Box<MinorRegistry> minors, Mutex mutex, WaitQueue purge_wq) noexcept
 	: purge_wq_(move(purge_wq)), minors_(move(minors)), devices_(move(mutex))
 {
@@ -45,6 +74,15 @@ Result<Box<Driver>> Driver::create() noexcept
 	Box<Driver> d = xbc::create<Driver>(Gfp::kKernel, minors.take(), mutex.take(), move(purge_wq));
 	if (d.is_null())
 		return Status::error(err::kNoMem);
+	// The thread and the shrinker call into the Driver: started last, and
+	// on failure the destructor stops whichever runs (the Driver is not
+	// published yet, so no device can be on it).
+	const int rc = kapi_thread_run(purge_thread_body, d.get(), "xbc_blkfront", d->purge_thread_.out());
+	if (rc < 0)
+		return Status::from_kapi(rc);
+	d->shrinker_.reset(kapi_shrinker_register("xbc_blkfront", shrink_count, shrink_scan, d.get()));
+	if (!d->shrinker_)
+		return Status::error(err::kNoMem);
 	return d;
 }
 
@@ -52,7 +90,7 @@ Driver::~Driver()
 {
 	// The shrinker first (it walks the devices), then the thread: it
 	// purges the devices; purge_wq_ goes with the members.
-	kapi_shrinker_unregister(shrinker_);
+	shrinker_.reset();
 	purge_thread_.reset();
 	devices_.with([](auto &devices) {
 		XBC_CHECK(devices.empty());
@@ -112,50 +150,24 @@ void Driver::purge_demand(int delta) noexcept
 	}
 }
 
-namespace {
-
-unsigned long shrink_count(void *ctx) noexcept
-{
-	return static_cast<Driver *>(ctx)->pool_spare();
-}
-
-unsigned long shrink_scan(void *ctx, unsigned long nr) noexcept
-{
-	return static_cast<Driver *>(ctx)->reclaim_pools(nr);
-}
-
-bool purge_should_stop(void *) noexcept
-{
-	return kapi_thread_should_stop();
-}
-
-bool purge_is_wanted(void *ctx) noexcept
-{
-	return kapi_thread_should_stop() || static_cast<Driver *>(ctx)->purge_wanted();
-}
-
 // The in-tree blkfront_work: every 10 s, end the grants backends dropped
 // (and fail held requests the backend let go of). With nothing to purge
 // it sleeps until there is (in-tree's delayed work runs regardless).
-int purge_thread_body(void *ctx) noexcept
+int Driver::purge_thread() noexcept
 {
-	Driver *d = static_cast<Driver *>(ctx);
 	while (!kapi_thread_should_stop()) {
-		if (!d->purge_wanted()) {
-			kapi_waitq_wait_timeout(d->purge_wq_, purge_is_wanted, d, KAPI_WAIT_FOREVER);
+		if (!purge_wanted()) {
+			kapi_waitq_wait_timeout(purge_wq_, purge_is_wanted, this, KAPI_WAIT_FOREVER);
 			continue;
 		}
-		kapi_waitq_wait_timeout(d->purge_wq_, purge_should_stop, d,
+		kapi_waitq_wait_timeout(purge_wq_, purge_should_stop, this,
 					static_cast<unsigned long>(kPurgeIntervalSeconds) * kapi_hz());
 		if (kapi_thread_should_stop())
 			break;
-		d->purge_all();
+		purge_all();
 	}
 	return 0;
 }
-
-} // namespace
-
 
 // Module init: the driver state and the purge thread.
 int driver_init() noexcept
@@ -163,15 +175,7 @@ int driver_init() noexcept
 	auto d = Driver::create();
 	if (d.is_error())
 		return d.status().code();
-	Box<Driver> driver = d.take();
-	const int rc =
-		kapi_thread_run(purge_thread_body, driver.get(), "xbc_blkfront", driver->purge_thread_.out());
-	if (rc < 0)
-		return rc;
-	driver->shrinker_ = kapi_shrinker_register("xbc_blkfront", shrink_count, shrink_scan, driver.get());
-	if (!driver->shrinker_)
-		return -err::kNoMem;
-	g_driver = driver.release();
+	g_driver = d.take().release();
 	return 0;
 }
 

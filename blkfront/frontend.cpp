@@ -16,8 +16,15 @@ namespace xbc::blkfront {
 
 namespace {
 
-// Longest value we accept from xenstore for a number: 20 digits + NUL.
-constexpr size_t kNumberLen = 24;
+// device-type names a CD-ROM (in-tree compares the first 5 characters).
+bool is_cdrom_type(const char *type) noexcept
+{
+	static constexpr char kCdrom[] = "cdrom";
+	for (size_t i = 0; i + 1 < sizeof(kCdrom); i++)
+		if (type[i] != kCdrom[i])
+			return false;
+	return true;
+}
 
 } // namespace
 
@@ -25,7 +32,7 @@ constexpr size_t kNumberLen = 24;
 // Frontend: probe
 
 Frontend::Frontend(kapi_xenbus_device *dev, Driver *driver, Mutex mutex, const VdevLayout &layout) noexcept
-	: dev_(dev), driver_(driver), mutex_(move(mutex)), layout_(layout),
+	: RingOwner(driver, layout), dev_(dev), mutex_(move(mutex)),
 	  handle_(handle_from_nodename(kapi_xenbus_nodename(dev)))
 {
 }
@@ -33,40 +40,38 @@ Frontend::Frontend(kapi_xenbus_device *dev, Driver *driver, Mutex mutex, const V
 Result<Box<Frontend>> Frontend::create(kapi_xenbus_device *dev, Driver *driver) noexcept
 {
 	const char *node = kapi_xenbus_nodename(dev);
-	char buf[kNumberLen];
-	int rc = kapi_xenbus_read(KAPI_XBT_NIL, node, "virtual-device", buf, sizeof(buf));
-	if (rc < 0)
-		rc = kapi_xenbus_read(KAPI_XBT_NIL, node, "virtual-device-ext", buf, sizeof(buf));
-	if (rc < 0) {
-		kapi_xenbus_dev_fatal(dev, rc, "reading virtual-device");
-		return Status::from_kapi(rc);
-	}
-	auto vdevice = parse_vdevice(buf);
-	if (vdevice.is_error()) {
-		kapi_xenbus_dev_fatal(dev, -err::kInval, "parsing virtual-device");
-		return vdevice.status();
+	// In-tree's rule: virtual-device-ext when virtual-device is absent or
+	// unreadable as a number (ours: parse_vdevice, strictly).
+	const auto parse = [](const char *buf, size_t) noexcept { return parse_vdevice(buf); };
+	xs::Key<uint32_t> vdevice = xs::read_key<uint32_t>(xs::Dir{node}, "virtual-device", parse);
+	if (!vdevice.is_valid())
+		vdevice = xs::read_key<uint32_t>(xs::Dir{node}, "virtual-device-ext", parse);
+	if (!vdevice.is_valid()) {
+		kapi_xenbus_dev_fatal(dev, vdevice.error, "reading virtual-device");
+		return Status::from_kapi(vdevice.error);
 	}
 
 	if (kapi_xen_hvm_domain()) {
 		// Emulated disks still plugged: take only xvd vbds, and never
 		// a CD-ROM (in-tree rules).
-		const uint32_t v = vdevice.value();
+		const uint32_t v = vdevice.value;
 		const uint32_t major = (v & (1u << 28)) ? kXenVbdMajor : (v >> 8);
 		if (kapi_xen_hvm_with_legacy_disks() && major != kXenVbdMajor)
 			return Status::error(err::kNoDev);
 		// No device-type (or one we cannot read) is refused too: the
 		// toolstack writes it for every PV disk.
-		char type[32];
-		if (kapi_xenbus_read(KAPI_XBT_NIL, node, "device-type", type, sizeof(type)) < 0 ||
-		    (type[0] == 'c' && type[1] == 'd' && type[2] == 'r' && type[3] == 'o' &&
-		     type[4] == 'm'))
+		const xs::Key<bool> cdrom = xs::read_key<bool>(xs::Dir{node}, "device-type",
+							       [](const char *type, size_t) noexcept {
+								       return Result<bool>(is_cdrom_type(type));
+							       });
+		if (!cdrom.is_valid() || cdrom.value)
 			return Status::error(err::kNoDev);
 	}
 
-	auto layout = layout_for_vdev(vdevice.value());
+	auto layout = layout_for_vdev(vdevice.value);
 	if (layout.is_error()) {
 		kapi_log(KAPI_LOG_WARNING, "blkfront: vdevice %#x is not a disk we can name\n",
-			 vdevice.value());
+			 vdevice.value);
 		return layout.status();
 	}
 
@@ -83,10 +88,11 @@ Result<Box<Frontend>> Frontend::create(kapi_xenbus_device *dev, Driver *driver) 
 
 	// A previous driver instance (unbind, rmmod) left our node at Closed:
 	// say Initialising again so the backend offers InitWait anew.
-	char state[kNumberLen];
-	if (kapi_xenbus_read(KAPI_XBT_NIL, node, "state", state, sizeof(state)) >= 0 &&
-	    !(state[0] == '1' && state[1] == '\0'))
-		kapi_xenbus_write(KAPI_XBT_NIL, node, "state", "1");
+	// (Absent: nothing to put back; present but not Initialising, even
+	// unreadable: put back.)
+	const xs::Key<uint32_t> state = xs::read<uint32_t>(node, "state");
+	if (!state.is_absent() && state.or_default(0) != KAPI_XENBUS_INITIALISING)
+		xs::write_uint(KAPI_XBT_NIL, node, "state", KAPI_XENBUS_INITIALISING).ignore_error_deliberately();
 	driver->add(*fe);
 	return fe;
 }
@@ -102,9 +108,7 @@ Frontend::~Frontend()
 		MutexGuard g(mutex_);	// no other user is left; keeps the rules uniform
 		destroy_rings(true);
 	}
-	kapi_blkmq_disk_del(disk_);
-	kapi_blkmq_disk_put(disk_);
-	disk_ = nullptr;
+	disk_.reset();	// del, then put: after the rings, as ever
 	if (minors_.node.is_linked())
 		driver_->minors().release(minors_);
 }
@@ -215,21 +219,21 @@ int Frontend::queue_rq(unsigned int hwq, kapi_blk_request *rq) noexcept
 	return ring->queue(rq, hwq);
 }
 
-void Frontend::disable_flush() noexcept
+void RingOwner::disable_flush() noexcept
 {
 	flush_.store_relaxed(false);
 	fua_.store_relaxed(false);
 	kapi_blkmq_disable_flush(disk_);
 }
 
-void Frontend::disable_discard() noexcept
+void RingOwner::disable_discard() noexcept
 {
 	discard_.store_relaxed(false);
 	secure_discard_.store_relaxed(false);
 	kapi_blkmq_disable_discard(disk_);
 }
 
-void Frontend::ring_broken() noexcept
+void RingOwner::ring_broken() noexcept
 {
 	broken_.store_relaxed(true);
 }
@@ -245,7 +249,7 @@ void Frontend::set_purge_user(bool on) noexcept
 	driver_->purge_demand(on ? 1 : -1);
 }
 
-void Frontend::held_changed(int delta) noexcept
+void RingOwner::held_changed(int delta) noexcept
 {
 	driver_->purge_demand(delta);
 }
@@ -341,6 +345,7 @@ void Frontend::remove() noexcept
 		// del_gendisk may wait long on a slow backend: not under our
 		// mutex, so xenwatch (otherend_changed) never blocks on it;
 		// removing_ makes every other control call a no-op meanwhile.
+		// disk_ stays owned meanwhile: only its deletion runs unlocked.
 		mutex_.unlock();
 		kapi_blkmq_disk_del(disk_);
 		mutex_.lock();
@@ -348,8 +353,9 @@ void Frontend::remove() noexcept
 		// The rings (and their irqs) go before the disk's memory: a
 		// completion still running on another CPU restarts queues.
 		destroy_rings(true);
-		kapi_blkmq_disk_put(disk_);
-		disk_ = nullptr;
+		// Deleted above already: the put alone (Disk's release would
+		// delete again).
+		kapi_blkmq_disk_put(disk_.release());
 		disk_added_.store_relaxed(false);
 	}
 	dead_.store_relaxed(true);
@@ -379,9 +385,7 @@ void Frontend::drop_disk() noexcept
 	kapi_blkmq_start_stopped_queues(disk_);
 	kapi_blkmq_kick_requeue(disk_);
 	// The rings are gone already: nothing reaches the disk after put.
-	kapi_blkmq_disk_del(disk_);
-	kapi_blkmq_disk_put(disk_);
-	disk_ = nullptr;
+	disk_.reset();	// del, then put
 	disk_added_.store_relaxed(false);
 	queues_stopped_.store_relaxed(false);
 	hw_queues_ = 0;

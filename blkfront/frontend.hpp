@@ -42,7 +42,56 @@ namespace xbc::blkfront {
 
 class Driver;
 
-class Frontend : Pinned {
+// What an IoRing sees of its frontend, and all it may do to it (IoRing
+// holds a RingOwner, nothing more of the Frontend): the disk's name and
+// handle, the feature flags the data path reads and the irq path clears,
+// the device's broken, stopped and removing states, and the purge demand.
+// The Frontend is the one RingOwner; its control path writes these.
+class RingOwner {
+public:
+	const char *name() const noexcept { return layout_.name; }
+	kapi_blkmq_disk *disk() const noexcept { return disk_.get(); }
+	[[nodiscard]] bool is_broken() const noexcept { return broken_.load_relaxed(); }
+	[[nodiscard]] bool flush_enabled() const noexcept { return flush_.load_relaxed(); }
+	[[nodiscard]] bool fua_enabled() const noexcept { return fua_.load_relaxed(); }
+	[[nodiscard]] bool discard_enabled() const noexcept { return discard_.load_relaxed(); }
+	[[nodiscard]] bool secure_discard_enabled() const noexcept { return secure_discard_.load_relaxed(); }
+	// The control path stopped every queue (Closing): no completion may
+	// restart them; only connect or remove does.
+	[[nodiscard]] bool queues_stopped() const noexcept { return queues_stopped_.load_relaxed(); }
+	// The backend answered EOPNOTSUPP: stop using the feature (in-tree).
+	void disable_flush() noexcept;
+	void disable_discard() noexcept;
+	// A ring broke: the device is in an error state from now on.
+	void ring_broken() noexcept;
+	// A ring holds one more (+1) or one fewer (-1) request the backend
+	// maps: the purge thread must run while any is held. Any context.
+	void held_changed(int delta) noexcept;
+	// remove() began: a request held from now on cannot wait for a purge.
+	[[nodiscard]] bool is_removing() const noexcept { return removing_.load_relaxed(); }
+
+protected:
+	RingOwner(Driver *driver, const VdevLayout &layout) noexcept : driver_(driver), layout_(layout) {}
+	~RingOwner() = default;
+
+	Driver *driver_;
+	VdevLayout layout_;
+	// Written under the Frontend's mutex_, quiesced. Released (del, then
+	// put) only after the rings are destroyed: see drop_disk, remove,
+	// ~Frontend.
+	Disk disk_;
+	Atomic<bool> removing_;		// remove() began: other control calls do nothing;
+					// written under mutex_, the irq path reads it too
+	// Feature flags the data path reads, the irq path may clear.
+	Atomic<bool> flush_;
+	Atomic<bool> fua_;
+	Atomic<bool> discard_;
+	Atomic<bool> secure_discard_;
+	Atomic<bool> broken_;
+	Atomic<bool> queues_stopped_;
+};
+
+class Frontend : Pinned, public RingOwner {
 public:
 	// Reads virtual-device and computes the disk's name and minors; puts
 	// our state node to Initialising.
@@ -77,39 +126,22 @@ public:
 		return i < nr_rings_.load_relaxed() ? rings_[i].get() : nullptr;
 	}
 
-	// --- data path (any context)
+	// --- data path (any context); the rings' view is RingOwner's
 	[[nodiscard]] int queue_rq(unsigned int hwq, kapi_blk_request *rq) noexcept;
-	const char *name() const noexcept { return layout_.name; }
-	kapi_blkmq_disk *disk() const noexcept { return disk_; }
-	[[nodiscard]] bool is_broken() const noexcept { return broken_.load_relaxed(); }
-	[[nodiscard]] bool flush_enabled() const noexcept { return flush_.load_relaxed(); }
-	[[nodiscard]] bool fua_enabled() const noexcept { return fua_.load_relaxed(); }
-	[[nodiscard]] bool discard_enabled() const noexcept { return discard_.load_relaxed(); }
-	[[nodiscard]] bool secure_discard_enabled() const noexcept { return secure_discard_.load_relaxed(); }
-	// The control path stopped every queue (Closing): no completion may
-	// restart them; only connect or remove does.
-	[[nodiscard]] bool queues_stopped() const noexcept { return queues_stopped_.load_relaxed(); }
-	// The backend answered EOPNOTSUPP: stop using the feature (in-tree).
-	void disable_flush() noexcept;
-	void disable_discard() noexcept;
-	// A ring broke: the device is in an error state from now on.
-	void ring_broken() noexcept;
-	// A ring holds one more (+1) or one fewer (-1) request the backend
-	// maps: the purge thread must run while any is held. Any context.
-	void held_changed(int delta) noexcept;
-	// remove() began: a request held from now on cannot wait for a purge.
-	[[nodiscard]] bool is_removing() const noexcept { return removing_.load_relaxed(); }
 
 	ListNode driver_node;	// on Driver's device list, under its mutex
 
+private:
+	// Reached from create() alone (xbc::create constructs). Its minors
+	// are reserved in place (an intrusive node) before create() returns it.
+	template <typename T, typename... Args> friend Box<T> xbc::create(Gfp, Args &&...) noexcept;
 	Frontend(kapi_xenbus_device *dev, Driver *driver, Mutex mutex, const VdevLayout &layout) noexcept;
 
-private:
 	enum class Conn : uint8_t { kDisconnected, kConnected, kSuspended };
 
 	Status talk_to_backend() noexcept XBC_REQUIRES(mutex_);
-	Status write_connection_keys(kapi_xbt t, const RingPlan &plan, const char **what) noexcept
-		XBC_REQUIRES(mutex_);
+	Status write_connection_keys(kapi_xbt t, const negotiate::FrontendRingPlan &plan,
+				     const char **what) noexcept XBC_REQUIRES(mutex_);
 	void remove_layout_keys(kapi_xbt t, const char *node) noexcept;
 	void connect() noexcept XBC_REQUIRES(mutex_);
 	void resize() noexcept XBC_REQUIRES(mutex_);
@@ -137,9 +169,7 @@ private:
 	}
 
 	kapi_xenbus_device *dev_;
-	Driver *driver_;
 	Mutex mutex_;
-	VdevLayout layout_;
 	blkif::Vdev handle_;
 	MinorRange minors_;
 
@@ -149,7 +179,7 @@ private:
 	// conn_ as the data path sees it: queue_rq may run in atomic context,
 	// so it cannot take mutex_; set_conn() publishes every change here.
 	Atomic<Conn> conn_snapshot_{Conn::kDisconnected};
-	Settings settings_ XBC_GUARDED_BY(mutex_) = {};
+	negotiate::FrontendSnapshot settings_ XBC_GUARDED_BY(mutex_) = {};
 	// our node's "trusted", read with settings_
 	negotiate::Key<bool> trusted_key_ XBC_GUARDED_BY(mutex_) = {};
 	Features features_ XBC_GUARDED_BY(mutex_) = {};
@@ -159,8 +189,6 @@ private:
 	bool disk_fua_ XBC_GUARDED_BY(mutex_) = false;	// the disk advertises FUA (fixed once made)
 	bool purge_user_ XBC_GUARDED_BY(mutex_) = false;	// counted in the driver's demand
 	Atomic<bool> disk_added_;	// written under mutex_; sysfs reads it
-	Atomic<bool> removing_;		// remove() began: other control calls do nothing;
-					// written under mutex_, the irq path reads it too
 
 	// Written under mutex_ with the queues quiesced, nr_rings_ raised
 	// with release; queue_rq alone reads rings_ without mutex_ (through
@@ -169,21 +197,14 @@ private:
 	Atomic<uint32_t> nr_rings_;
 	// No longer on the data path.
 	Box<IoRing> retired_[kMaxFrontendQueues] XBC_GUARDED_BY(mutex_);
-	kapi_blkmq_disk *disk_ = nullptr;	// written under mutex_, quiesced
 	Atomic<bool> dead_;
-
-	// Feature flags the data path reads, the irq path may clear.
-	Atomic<bool> flush_;
-	Atomic<bool> fua_;
-	Atomic<bool> discard_;
-	Atomic<bool> secure_discard_;
-	Atomic<bool> broken_;
-	Atomic<bool> queues_stopped_;
 };
 
 // Module-wide state: the minors in use, the devices (for the purge).
 class Driver : Pinned {
 public:
+	// The whole driver: its state, then (their context being the Driver)
+	// the purge thread and the pool shrinker, both running on success.
 	[[nodiscard]] static Result<Box<Driver>> create() noexcept;
 	~Driver();
 
@@ -197,18 +218,23 @@ public:
 	// it sleeps without a timeout. Any context.
 	void purge_demand(int delta) noexcept;
 	[[nodiscard]] bool purge_wanted() const noexcept { return purge_demand_.load() != 0; }
-	// The shrinker (registered by driver_init): free pool pages of every
+	// The shrinker (registered by create()): free pool pages of every
 	// device, and giving up to `nr` back (KAPI_SHRINK_STOP: busy, later).
 	[[nodiscard]] unsigned long pool_spare() noexcept;
 	[[nodiscard]] unsigned long reclaim_pools(unsigned long nr) noexcept;
-
-	Driver(Box<MinorRegistry> minors, Mutex mutex, WaitQueue purge_wq) noexcept;
-
-	WaitQueue purge_wq_;	// from create()
-	Thread purge_thread_;	// from driver_init(): its context is the Driver
-	kapi_shrinker *shrinker_ = nullptr;
+	// The purge thread's body.
+	[[nodiscard]] int purge_thread() noexcept;
 
 private:
+	// Reached from create() alone (xbc::create constructs).
+	template <typename T, typename... Args> friend Box<T> xbc::create(Gfp, Args &&...) noexcept;
+	Driver(Box<MinorRegistry> minors, Mutex mutex, WaitQueue purge_wq) noexcept;
+
+	WaitQueue purge_wq_;
+	// Started by create() once the Driver exists (their context): the
+	// destructor stops them first, the shrinker before the thread.
+	Thread purge_thread_;
+	Shrinker shrinker_;
 	Atomic<uint32_t> purge_demand_;
 	Box<MinorRegistry> minors_;
 	Guarded<List<Frontend, &Frontend::driver_node>, Mutex> devices_;

@@ -21,14 +21,14 @@ using detail::op_byte;
 // ---------------------------------------------------------------------------
 // IoRing: construction and teardown
 
-IoRing::IoRing(kapi_xenbus_device *dev, Frontend *owner, const RingConfig &cfg,
+IoRing::IoRing(kapi_xenbus_device *dev, RingOwner *owner, const IoRingConfig &cfg,
 	       IrqSpinLock lock) noexcept
 	: dev_(dev), owner_(owner), cfg_(cfg), lock_(move(lock))
 {
 }
 
-Result<Box<IoRing>> IoRing::create(kapi_xenbus_device *dev, Frontend *owner,
-				   const RingConfig &cfg) noexcept
+Result<Box<IoRing>> IoRing::create(kapi_xenbus_device *dev, RingOwner *owner,
+				   const IoRingConfig &cfg) noexcept
 {
 	if (cfg.ring_page_order > kMaxRingPageOrder)
 		return Status::error(err::kInval);

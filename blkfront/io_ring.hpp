@@ -48,7 +48,7 @@
 
 namespace xbc::blkfront {
 
-class Frontend;
+class RingOwner;
 
 // Per shadow id: the request and what it holds.
 struct SegSlot {
@@ -72,7 +72,7 @@ struct Shadow {
 	PoolGrant *indirect[blkif::kMaxIndirectPages];
 };
 
-struct RingConfig {
+struct IoRingConfig {
 	uint32_t index;			// queue number
 	uint32_t ring_page_order;
 	DomId backend;
@@ -83,8 +83,8 @@ class IoRing : Pinned {
 public:
 	// Allocates and grants the ring pages and binds an event channel. The
 	// ring takes no request until configure().
-	[[nodiscard]] static Result<Box<IoRing>> create(kapi_xenbus_device *dev, Frontend *owner,
-							 const RingConfig &cfg) noexcept;
+	[[nodiscard]] static Result<Box<IoRing>> create(kapi_xenbus_device *dev, RingOwner *owner,
+							 const IoRingConfig &cfg) noexcept;
 	~IoRing();
 
 	// The values the frontend writes to xenstore.
@@ -131,10 +131,13 @@ public:
 	// Test and sysfs counters.
 	uint64_t completed() const noexcept { return completed_.load_relaxed(); }
 
-	IoRing(kapi_xenbus_device *dev, Frontend *owner, const RingConfig &cfg,
+private:
+	// Reached from create() alone (xbc::create constructs); create()
+	// finishes what needs the ring as context before it returns it.
+	template <typename T, typename... Args> friend Box<T> xbc::create(Gfp, Args &&...) noexcept;
+	IoRing(kapi_xenbus_device *dev, RingOwner *owner, const IoRingConfig &cfg,
 	       IrqSpinLock lock) noexcept;
 
-private:
 	static void irq_trampoline(void *ctx) noexcept;
 	// Grant refs came back (any context, grant table lock held): kick.
 	static void refs_back(void *ctx) noexcept;
@@ -176,8 +179,8 @@ private:
 	}
 
 	kapi_xenbus_device *dev_;
-	Frontend *owner_;
-	RingConfig cfg_;
+	RingOwner *owner_;	// all a ring sees of its frontend
+	IoRingConfig cfg_;
 	mutable IrqSpinLock lock_;
 	void *ring_area_ = nullptr;
 	uint32_t grefs_[kMaxRingPages] = {};

@@ -7,7 +7,7 @@
 
 namespace xbc::blkfront {
 
-Settings snapshot_settings(unsigned online_cpus) noexcept
+negotiate::FrontendSnapshot snapshot_settings(unsigned online_cpus) noexcept
 {
 	const negotiate::FrontendParams live{
 		xbc_blkfront_param_max_indirect_segments(),
@@ -16,7 +16,7 @@ Settings snapshot_settings(unsigned online_cpus) noexcept
 		xbc_blkfront_param_trusted(),
 		xbc_blkfront_param_feature_persistent(),
 	};
-	const Settings s = negotiate::snapshot_frontend(live, online_cpus);
+	const negotiate::FrontendSnapshot s = negotiate::snapshot_frontend(live, online_cpus);
 	// In-tree takes up to 4096 too; more cannot be described (8 indirect
 	// pages of 512 segments): say so instead of clamping silently.
 	if (live.max_indirect_segments > s.max_indirect_segments)

@@ -17,12 +17,13 @@ using limits::kMaxRingPageOrder;
 
 inline constexpr unsigned kPurgeIntervalSeconds = 10;	// in-tree blkfront_work period
 
-// This connection's snapshot, the rings it asks for, what it uses.
-using Settings = negotiate::FrontendSnapshot;
-using RingPlan = negotiate::FrontendRingPlan;
+// What this connection uses. Its parameter snapshot and the rings it asks
+// for go by negotiate's own names (negotiate::FrontendSnapshot,
+// negotiate::FrontendRingPlan): blkback's Settings and RingSetup are
+// other things.
 using Features = negotiate::FrontendFeatures;
 
 // Reads every parameter once (blkfront/params.h) into the shared snapshot.
-[[nodiscard]] Settings snapshot_settings(unsigned online_cpus) noexcept;
+[[nodiscard]] negotiate::FrontendSnapshot snapshot_settings(unsigned online_cpus) noexcept;
 
 } // namespace xbc::blkfront

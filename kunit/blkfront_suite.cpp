@@ -19,7 +19,7 @@ namespace {
 using blkfront::Features;
 using blkfront::Frontend;
 using blkfront::IoRing;
-using blkfront::RingConfig;
+using blkfront::IoRingConfig;
 
 constexpr size_t kFrontDiskBytes = 256 * 1024;
 constexpr unsigned kMaxRqPages = 64;
@@ -58,7 +58,7 @@ public:
 					    layout.value());
 		if (fe_.is_null())
 			return;
-		const RingConfig cfg = {0, 0, DomId(0), blkif::Vdev(51712)};
+		const IoRingConfig cfg = {0, 0, DomId(0), blkif::Vdev(51712)};
 		auto ring = IoRing::create(xbc_fake_xenbus_front(), fe_.get(), cfg);
 		if (ring.is_error())
 			return;

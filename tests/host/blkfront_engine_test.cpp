@@ -423,7 +423,7 @@ TEST(BlkfrontSettings, SnapshotFeedsOurParametersToTheSharedRule)
 	blkfront_params().max_queues = 64;
 	blkfront_params().max_ring_page_order = -1;
 	blkfront_params().feature_persistent = false;
-	const blkfront::Settings s = blkfront::snapshot_settings(40);
+	const negotiate::FrontendSnapshot s = blkfront::snapshot_settings(40);
 	EXPECT_EQ(s.max_indirect_segments, 4096u);
 	EXPECT_NE(strstr(last_log(), "max_indirect_segments=100000 is more than a request can describe; using 4096"),
 		  nullptr) << last_log();
@@ -1486,6 +1486,30 @@ TEST_F(BlkfrontTest, PvProbeNeedsNoDeviceType)
 {
 	xen.xs_rm(pair.front_path + "/device-type");
 	ASSERT_EQ(xbc_blkfront_probe(pair.front, &h), 0);
+}
+
+// In-tree reads virtual-device-ext whenever virtual-device does not scan as
+// a number, not only when it is absent; with neither, the probe fails.
+TEST_F(BlkfrontTest, ProbeFallsBackToVirtualDeviceExtWhenUnreadable)
+{
+	const std::string vdev = *xen.xs_read(pair.front_path + "/virtual-device");
+	xen.xs_write(pair.front_path + "/virtual-device", "xvda");
+	xbc_blkfront *dev = nullptr;
+	EXPECT_EQ(xbc_blkfront_probe(pair.front, &dev), -err::kNoEnt);
+	ASSERT_FALSE(xen.fatal_errors(pair.front).empty());
+	EXPECT_EQ(xen.fatal_errors(pair.front).back().msg, "reading virtual-device");
+	xen.xs_write(pair.front_path + "/virtual-device-ext", vdev);
+	ASSERT_EQ(xbc_blkfront_probe(pair.front, &h), 0);
+	EXPECT_STREQ(h->fe->name(), "xvda");
+}
+
+// Probe puts a state node left at Closed back to Initialising (now read
+// through the typed layer).
+TEST_F(BlkfrontTest, ProbeResetsAStaleStateNode)
+{
+	xen.xs_write(pair.front_path + "/state", "6");
+	ASSERT_EQ(xbc_blkfront_probe(pair.front, &h), 0);
+	EXPECT_EQ(*xen.xs_read(pair.front_path + "/state"), "1");
 }
 
 // Closing killed the disk for good (in-tree). A backend that comes back to

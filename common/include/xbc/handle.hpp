@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Owners for the kapi handles that are not locks (sync.hpp owns those): a
 // wait queue, a work item, a workqueue, a xenbus watch, a kernel thread, an
-// event channel's irq binding.
+// event channel's irq binding, a shrinker, a blk-mq disk.
 //
 // An Owned<H, Release> holds one handle or none: move-only, its destructor
 // releases what it holds, reset() releases early where the order of a
@@ -11,7 +11,9 @@
 // owner releases it.
 #pragma once
 
+#include "kapi/blkmq.h"
 #include "kapi/evtchn.h"
+#include "kapi/memory.h"
 #include "kapi/thread.h"
 #include "kapi/xenbus.h"
 #include "xbc/base.hpp"
@@ -71,6 +73,14 @@ inline void stop_thread(kapi_thread *t) noexcept
 {
 	(void)kapi_thread_stop(t);
 }
+// A disk is deleted (del_gendisk, if added) before it is put. An owner that
+// must delete it apart from the put (outside a lock) calls
+// kapi_blkmq_disk_del itself, then kapi_blkmq_disk_put(d.release()).
+inline void del_and_put_disk(kapi_blkmq_disk *d) noexcept
+{
+	kapi_blkmq_disk_del(d);
+	kapi_blkmq_disk_put(d);
+}
 } // namespace detail
 
 using WaitQueue = Owned<kapi_waitq, kapi_waitq_destroy>;
@@ -82,5 +92,10 @@ using Watch = Owned<struct kapi_xenbus_watch, kapi_xenbus_unwatch>;
 using Thread = Owned<kapi_thread, detail::stop_thread>;
 // Unbinding waits for a running handler: no event reaches the ring after.
 using Irq = Owned<kapi_irq, kapi_evtchn_unbind>;
+// Unregistering waits for a running count or scan.
+using Shrinker = Owned<kapi_shrinker, kapi_shrinker_unregister>;
+// Releasing deletes then puts: no queue_rq, completion or queue call may
+// reach the disk after (its owner's rings and irqs go first).
+using Disk = Owned<kapi_blkmq_disk, detail::del_and_put_disk>;
 
 } // namespace xbc
