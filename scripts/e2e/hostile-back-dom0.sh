@@ -2,9 +2,10 @@
 # shellcheck shell=bash
 # Sourced by dom0.sh: the hostile-backend cell (back=hostile, front
 # ours+intree; docs/hostile-backend.md). One Xen boot, one hostile blkback
-# (our blkback built with XBC_HOSTILE, blkback/hostile.hpp), two domUs side
-# by side, one with our blkfront and one with the in-tree blkfront, each
-# with one disk per attack (the same attack on the same vdev in both). The
+# (our blkback built with XBC_HOSTILE, blkback/hostile.hpp), domUs side by
+# side: one with our blkfront and every attack, and the in-tree blkfront's
+# attacks split over three (see hostile_intree_tag), one disk per attack
+# (the same attack on the same vdev everywhere). The
 # domUs run scripts/e2e/hostile-back-domu-init and report per disk
 #   XBC-HOSTILE <disk> <attack> <result...>
 # dom0 collects those into out/scenario-N/hostile-<front>.txt, one line per
@@ -34,6 +35,22 @@ hostile_disk_bytes=$((2 << 30))
 # the partitions are read), which would stop every other disk of that
 # domU: the in-tree side runs them in a domU of their own, intree-solo.
 hostile_solo="xs-sector-size"
+# The in-tree blkfront BUG()s when its backend comes back after Closing
+# (BUG_ON(info->nr_rings) in negotiate_mq), which ends that domU before
+# its other attacks report: it meets the dom0 attacks in intree-load.
+hostile_intree_tag() {	# attack -> the in-tree domU's tag that runs it
+	if [[ " $hostile_solo " == *" $1 "* ]]; then
+		echo intree-solo
+	elif [[ " $hostile_dom0_attacks " == *" $1 "* ]]; then
+		echo intree-load
+	else
+		echo intree
+	fi
+}
+hostile_tags="ours intree intree-solo intree-load"
+# Memory per domU, MiB: the host has about 1000 free for all four.
+# intree-solo only probes (and oopses); intree-load runs fio on two disks.
+declare -gA hostile_mem=([ours]=256 [intree]=256 [intree-solo]=128 [intree-load]=192)
 # Their hotplug script: the block script's work without its global lock.
 hostile_hotplug=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/light-hotplug
 # The domU kernel's own memory debugging, switched on at boot (a KASAN
@@ -72,19 +89,15 @@ run_hostile() {
 		fail "insmod $HOSTILE_KO failed"
 
 	# The domains, by tag: ours gets every disk; the in-tree blkfront gets
-	# them in two domUs, intree and intree-solo (see hostile_solo).
+	# them in three domUs (hostile_intree_tag).
 	local tag front doms=() dom cfg n disks
 	local -A dom_names=()
 	for n in "${names[@]}"; do
 		dom_names[ours]+=" $n"
-		if [[ " $hostile_solo " == *" ${n#*:} "* ]]; then
-			dom_names[intree-solo]+=" $n"
-		else
-			dom_names[intree]+=" $n"
-		fi
+		dom_names[$(hostile_intree_tag "${n#*:}")]+=" $n"
 	done
-	for tag in ours intree intree-solo; do
-		front=${tag%-solo}
+	for tag in $hostile_tags; do
+		front=${tag%%-*}
 		dom=xbc-$idx-$tag
 		doms+=("$dom")
 		disks=
@@ -106,7 +119,7 @@ type = "pv"
 kernel = "$domu_kernel"
 ramdisk = "$domu_initrd"
 extra = "console=hvc0 loglevel=4 $hostile_domu_debug rdinit=/hostile-back-init xbc_front=$front xbc_fp=$fp_front xbc_mq=$mq xbc_rpo=$rpo xbc_ind=$ind xbc_disks=$(IFS=,; echo "$*")"
-memory = 256
+memory = ${hostile_mem[$tag]}
 vcpus = $vcpus
 on_poweroff = "destroy"
 on_crash = "destroy"
@@ -116,7 +129,7 @@ EOF
 		ln -sf "../console/guest-$dom.log" "$sdir/guest-console-$tag.log"
 	done
 	# All domains at once: together they cost one domU's time.
-	[ ${#fails[@]} -eq 0 ] && for tag in ours intree intree-solo; do
+	[ ${#fails[@]} -eq 0 ] && for tag in $hostile_tags; do
 		timeout $((300 * slow)) xl -v create "/run/xbc-$idx-$tag.cfg" > "$sdir/xl-create-$tag.log" 2>&1 ||
 			fail "xl create xbc-$idx-$tag failed: $(grep -iE 'error|fail' "$sdir/xl-create-$tag.log" | head -2 | tr '\n' ' ')"
 	done
@@ -125,11 +138,11 @@ EOF
 	# Each domain: wait for its attacks to finish, detach every disk, let
 	# it unload blkfront and power off. In parallel; each is bounded.
 	local pids=()
-	for tag in ours intree; do
+	for tag in ours intree-load; do
 		hostile_dom0_attack "xbc-$idx-$tag" > "$sdir/dom0-attacks-$tag.log" 2>&1 &
 		pids+=($!)
 	done
-	for tag in ours intree intree-solo; do
+	for tag in $hostile_tags; do
 		# shellcheck disable=SC2086
 		hostile_finish_domain "xbc-$idx-$tag" ${dom_names[$tag]} > "$sdir/finish-$tag.log" 2>&1 &
 		pids+=($!)
@@ -294,7 +307,7 @@ hostile_results() {	# front
 		disk=xvd${letters:i:1}
 		i=$((i + 1))
 		tag=$1
-		[ "$1" = intree ] && [[ " $hostile_solo " == *" $attack "* ]] && tag=intree-solo
+		[ "$1" = intree ] && tag=$(hostile_intree_tag "$attack")
 		glog=$out/console/guest-xbc-$idx-$tag.log
 		line=$(glines | grep -a "^XBC-HOSTILE $disk " | tail -1)
 		if [ -n "$line" ]; then
