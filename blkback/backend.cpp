@@ -55,7 +55,7 @@ Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
 	}
 	const char *node = kapi_xenbus_nodename(dev);
 	const negotiate::BackendProbeAdvert advert =
-		negotiate::backend_probe_advert(Settings::snapshot(xbc_blkback_online_cpus()).negotiation);
+		negotiate::backend_probe_advert(VbdParams::snapshot(xbc_blkback_online_cpus()).negotiation);
 
 	// Advertised up front, as in-tree: a frontend reads them when it sees
 	// InitWait. Failing to write them only loses the features.

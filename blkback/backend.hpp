@@ -174,7 +174,7 @@ private:
 	bool have_physical_ XBC_GUARDED_BY(lock_) = false;
 	char mode_[8] XBC_GUARDED_BY(lock_) = {};
 	kapi_xenbus_state state_ XBC_GUARDED_BY(lock_) = KAPI_XENBUS_INITIALISING;
-	Settings settings_ XBC_GUARDED_BY(lock_) = {};	// this connection's snapshot
+	VbdParams settings_ XBC_GUARDED_BY(lock_) = {};	// this connection's snapshot
 	bool persistent_ XBC_GUARDED_BY(lock_) = false;	// used on this connection
 	blkif::Abi abi_ XBC_GUARDED_BY(lock_) = blkif::Abi::kNative;
 	BackendRing **rings_ XBC_GUARDED_BY(lock_) = nullptr;	// nr_rings_ owned rings

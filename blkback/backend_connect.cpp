@@ -26,7 +26,7 @@ using detail::write_uint;
 Status Backend::connect_rings() noexcept
 {
 	const char *other = kapi_xenbus_otherend(dev_);
-	settings_ = Settings::snapshot(xbc_blkback_online_cpus());
+	settings_ = VbdParams::snapshot(xbc_blkback_online_cpus());
 
 	negotiate::BackendFeatures use;
 	negotiate::Refusal why;
@@ -59,7 +59,7 @@ Status Backend::connect_rings() noexcept
 			return Status::error(err::kInval);
 		}
 
-		RingSetup setup;
+		FrontendRingKeys setup;
 		zero_bytes(&setup, sizeof(setup));
 		setup.index = i;
 		setup.abi = abi_;

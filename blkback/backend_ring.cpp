@@ -20,15 +20,15 @@ using blkif::RspStatus;
 
 } // namespace
 
-BackendRing::BackendRing(Backend &owner, const Settings &settings, const RingSetup &setup,
+BackendRing::BackendRing(Backend &owner, const VbdParams &settings, const FrontendRingKeys &setup,
 			 IrqSpinLock done_lock, WaitQueue wq) noexcept
 	: owner_(owner), settings_(settings), index_(setup.index),
 	  persistent_(setup.persistent), port_(setup.port), wq_(move(wq)), done_lock_(move(done_lock))
 {
 }
 
-Result<Box<BackendRing>> BackendRing::create(Backend &owner, const Settings &settings,
-					     const RingSetup &setup) noexcept
+Result<Box<BackendRing>> BackendRing::create(Backend &owner, const VbdParams &settings,
+					     const FrontendRingKeys &setup) noexcept
 {
 	if (setup.nr_pages == 0 || setup.nr_pages > 16 ||
 	    (setup.nr_pages & (setup.nr_pages - 1)) != 0)
@@ -47,7 +47,7 @@ Result<Box<BackendRing>> BackendRing::create(Backend &owner, const Settings &set
 }
 
 // Everything that can fail, in the order the destructor undoes it.
-Status BackendRing::init(const RingSetup &setup) noexcept
+Status BackendRing::init(const FrontendRingKeys &setup) noexcept
 {
 	kapi_xenbus_device *dev = owner_.xenbus();
 	uint32_t refs[16];

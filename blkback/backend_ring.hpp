@@ -61,8 +61,10 @@ namespace xbc::blkback {
 
 class Backend;
 
-// What the control path read from the frontend for one ring.
-struct RingSetup {
+// What the frontend wrote for one ring (ring-ref(s), event-channel under
+// its queue-N directory), with what the connection settled for all rings.
+// Not blkfront's RingConfig/RingPlan: those are the frontend's side.
+struct FrontendRingKeys {
 	unsigned index;			// queue number
 	blkif::Abi abi;
 	unsigned nr_pages;		// 1 << ring-page-order
@@ -110,8 +112,8 @@ struct RingScratch {
 
 class BackendRing : Pinned {
 public:
-	[[nodiscard]] static Result<Box<BackendRing>> create(Backend &owner, const Settings &settings,
-							     const RingSetup &setup) noexcept;
+	[[nodiscard]] static Result<Box<BackendRing>> create(Backend &owner, const VbdParams &settings,
+							     const FrontendRingKeys &setup) noexcept;
 	// Stops the thread, drains, unbinds, unmaps every grant and the ring.
 	~BackendRing();
 
@@ -147,13 +149,13 @@ public:
 	[[nodiscard]] uint32_t in_flight() const noexcept { return nr_pending_ - nr_free_; }
 	[[nodiscard]] uint32_t size() const noexcept { return ring_.size(); }
 
-	BackendRing(Backend &owner, const Settings &settings, const RingSetup &setup,
+	BackendRing(Backend &owner, const VbdParams &settings, const FrontendRingKeys &setup,
 		    IrqSpinLock done_lock, WaitQueue wq) noexcept;
 
 private:
 	enum class Consume { kDrained, kNoSlot, kYield };
 
-	[[nodiscard]] Status init(const RingSetup &setup) noexcept;
+	[[nodiscard]] Status init(const FrontendRingKeys &setup) noexcept;
 	static void on_irq(void *ctx) noexcept;
 	static int thread_main(void *ctx) noexcept;
 	static bool has_work(void *ctx) noexcept;
@@ -219,7 +221,7 @@ private:
 
 	Backend &owner_;
 	Device *device_ = nullptr;	// set by start(), before the thread runs
-	const Settings settings_;
+	const VbdParams settings_;
 	const unsigned index_;
 	const bool persistent_;
 	const EvtchnPort port_;

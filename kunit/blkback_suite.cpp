@@ -20,8 +20,8 @@ namespace {
 using blkback::Backend;
 using blkback::BackendRing;
 using blkback::Device;
-using blkback::RingSetup;
-using blkback::Settings;
+using blkback::FrontendRingKeys;
+using blkback::VbdParams;
 using blkif::Op;
 
 constexpr uint64_t kDiskSectors = 2048;	// 1 MiB
@@ -61,9 +61,9 @@ public:
 			return;
 		device_ = dev.take();
 
-		Settings s = Settings::snapshot(1);
+		VbdParams s = VbdParams::snapshot(1);
 		s.grant_copy = o.grant_copy;
-		RingSetup setup = {};
+		FrontendRingKeys setup = {};
 		setup.index = 0;
 		setup.abi = blkif::Abi::kNative;
 		setup.nr_pages = 1;
