@@ -22,37 +22,51 @@ using detail::kPathLen;
 using detail::kValueLen;
 using detail::write_uint;
 
-Backend::Backend(kapi_xenbus_device *dev, Mutex lock, Mutex xs_lock) noexcept
-	: dev_(dev), lock_(move(lock)), xs_lock_(move(xs_lock))
+ModulePin::ModulePin() noexcept
 {
-	// Held for the vbd's whole life, as in-tree: rmmod fails while a
-	// guest has a disk here instead of cutting it off.
 	xbc_blkback_module_get();
 }
 
-Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
+ModulePin::~ModulePin()
+{
+	xbc_blkback_module_put();
+}
+
+Backend::Backend(kapi_xenbus_device *dev, Mutex lock, Mutex xs_lock) noexcept
+	: dev_(dev), lock_(move(lock)), xs_lock_(move(xs_lock))
+{
+}
+
+// The locks first (they exist without the Backend), then the Backend with
+// them, then what names it as its context, into an owning member: a
+// failure at any step frees exactly what was made.
+Result<Box<Backend>> Backend::create(kapi_xenbus_device *dev) noexcept
 {
 	auto lock = Mutex::create("xbc_vbd");
 	// Not lock_: ring threads announce, and disconnect holds lock_ while
 	// it stops them.
 	auto xs_lock = Mutex::create("xbc_vbd_xs");
-	Box<Backend> be;
-	if (lock.is_ok() && xs_lock.is_ok())
-		be = create<Backend>(Gfp::kKernel, dev, lock.take(), xs_lock.take());
-	if (be.is_null()) {
-		kapi_xenbus_dev_fatal(dev, -err::kNoMem, "allocating backend structure");
+	if (lock.is_error() || xs_lock.is_error())
 		return Status::error(err::kNoMem);
-	}
+	Box<Backend> be = xbc::create<Backend>(Gfp::kKernel, dev, lock.take(), xs_lock.take());
+	if (be.is_null())
+		return Status::error(err::kNoMem);
 	// Frees retired rings as soon as they retire: ring_retired runs in
 	// the ring's own work item, which cannot free the ring it runs for.
-	// The watch and the work name the Backend as their context, so they
-	// come after it; a failure here destroys a Backend whose owners
-	// release whatever was made.
 	be->reap_work_.reset(kapi_work_create(&Backend::on_reap_work, be.get(), KAPI_GFP_KERNEL));
-	if (!be->reap_work_) {
-		kapi_xenbus_dev_fatal(dev, -err::kNoMem, "allocating backend structure");
+	if (!be->reap_work_)
 		return Status::error(err::kNoMem);
+	return move(be);
+}
+
+Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
+{
+	auto created = create(dev);
+	if (created.is_error()) {
+		kapi_xenbus_dev_fatal(dev, created.status().code(), "allocating backend structure");
+		return created.status();
 	}
+	Box<Backend> be = created.take();
 	const char *node = kapi_xenbus_nodename(dev);
 	const negotiate::BackendProbeAdvert advert =
 		negotiate::backend_probe_advert(VbdParams::snapshot(xbc_blkback_online_cpus()).negotiation);
@@ -120,10 +134,9 @@ Backend::~Backend()
 		MutexGuard l(lock_);
 		device_.reset();
 	}
-	if (dev_ref_)
-		kapi_xenbus_device_put(dev_);
-	if (pin_held_)
-		xbc_blkback_module_put();
+	// A zombie's device reference, after everything that used dev_; the
+	// module pin (pin_, declared first) goes last, with the members.
+	dev_ref_.reset();
 }
 
 void Backend::switch_state(kapi_xenbus_state s) noexcept
