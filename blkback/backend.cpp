@@ -194,16 +194,15 @@ void Backend::physical_device_changed() noexcept
 		return;
 	}
 
-	char mode[sizeof(mode_)];
-	const int mrc = kapi_xenbus_read(KAPI_XBT_NIL, node, "mode", mode, sizeof(mode));
-	if (mrc < 0) {
-		fatal(mrc, "reading mode");
+	// Absent, or too long for mode_ (-E2BIG), fails the device.
+	const auto mode = xs::read<xs::String<sizeof(mode_)>>(node, "mode");
+	if (!mode.is_valid()) {
+		fatal(mode.error, "reading mode");
 		return;
 	}
-	char device_type[kValueLen];
-	const bool cdrom = kapi_xenbus_read(KAPI_XBT_NIL, kapi_xenbus_otherend(dev_), "device-type",
-					    device_type, sizeof(device_type)) >= 0 &&
-			   text_equal(device_type, "cdrom");
+	// Unreadable or absent means a disk, as in-tree.
+	const auto device_type = xs::read<xs::String<kValueLen>>(kapi_xenbus_otherend(dev_), "device-type");
+	const bool cdrom = device_type.is_valid() && text_equal(device_type.value.c_str(), "cdrom");
 
 	// The frontend's directory ends in its virtual device number; in-tree
 	// gives up quietly when it does not.
@@ -220,7 +219,7 @@ void Backend::physical_device_changed() noexcept
 	if (xs::parse_u32(last, last_len + 1).is_error())
 		return;
 
-	const bool readonly = !text_contains(mode, 'w');
+	const bool readonly = !text_contains(mode.value.c_str(), 'w');
 	// No holder: in-tree opens shared, so one device may back several
 	// vbds (a read-only image attached to many guests).
 	auto dev = Device::open(major, minor, readonly, cdrom, nullptr);
@@ -236,7 +235,7 @@ void Backend::physical_device_changed() noexcept
 		ring_view_.major = major;
 		ring_view_.minor = minor;
 	}
-	copy_bytes(mode_, mode, sizeof(mode_));
+	copy_bytes(mode_, mode.value.text, sizeof(mode_));
 	have_physical_ = true;
 	try_connect();
 }
