@@ -22,40 +22,54 @@ using detail::kPathLen;
 using detail::kValueLen;
 using detail::write_uint;
 
-Backend::Backend(kapi_xenbus_device *dev, Mutex lock, Mutex xs_lock) noexcept
-	: dev_(dev), lock_(move(lock)), xs_lock_(move(xs_lock))
+ModulePin::ModulePin() noexcept
 {
-	// Held for the vbd's whole life, as in-tree: rmmod fails while a
-	// guest has a disk here instead of cutting it off.
 	xbc_blkback_module_get();
 }
 
-Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
+ModulePin::~ModulePin()
+{
+	xbc_blkback_module_put();
+}
+
+Backend::Backend(kapi_xenbus_device *dev, Mutex lock, Mutex xs_lock) noexcept
+	: dev_(dev), lock_(move(lock)), xs_lock_(move(xs_lock))
+{
+}
+
+// The locks first (they exist without the Backend), then the Backend with
+// them, then what names it as its context, into an owning member: a
+// failure at any step frees exactly what was made.
+Result<Box<Backend>> Backend::create(kapi_xenbus_device *dev) noexcept
 {
 	auto lock = Mutex::create("xbc_vbd");
 	// Not lock_: ring threads announce, and disconnect holds lock_ while
 	// it stops them.
 	auto xs_lock = Mutex::create("xbc_vbd_xs");
-	Box<Backend> be;
-	if (lock.is_ok() && xs_lock.is_ok())
-		be = create<Backend>(Gfp::kKernel, dev, lock.take(), xs_lock.take());
-	if (be.is_null()) {
-		kapi_xenbus_dev_fatal(dev, -err::kNoMem, "allocating backend structure");
+	if (lock.is_error() || xs_lock.is_error())
 		return Status::error(err::kNoMem);
-	}
+	Box<Backend> be = xbc::create<Backend>(Gfp::kKernel, dev, lock.take(), xs_lock.take());
+	if (be.is_null())
+		return Status::error(err::kNoMem);
 	// Frees retired rings as soon as they retire: ring_retired runs in
 	// the ring's own work item, which cannot free the ring it runs for.
-	// The watch and the work name the Backend as their context, so they
-	// come after it; a failure here destroys a Backend whose owners
-	// release whatever was made.
 	be->reap_work_.reset(kapi_work_create(&Backend::on_reap_work, be.get(), KAPI_GFP_KERNEL));
-	if (!be->reap_work_) {
-		kapi_xenbus_dev_fatal(dev, -err::kNoMem, "allocating backend structure");
+	if (!be->reap_work_)
 		return Status::error(err::kNoMem);
+	return move(be);
+}
+
+Result<Box<Backend>> Backend::probe(kapi_xenbus_device *dev) noexcept
+{
+	auto created = create(dev);
+	if (created.is_error()) {
+		kapi_xenbus_dev_fatal(dev, created.status().code(), "allocating backend structure");
+		return created.status();
 	}
+	Box<Backend> be = created.take();
 	const char *node = kapi_xenbus_nodename(dev);
 	const negotiate::BackendProbeAdvert advert =
-		negotiate::backend_probe_advert(Settings::snapshot(xbc_blkback_online_cpus()).negotiation);
+		negotiate::backend_probe_advert(VbdParams::snapshot(xbc_blkback_online_cpus()).negotiation);
 
 	// Advertised up front, as in-tree: a frontend reads them when it sees
 	// InitWait. Failing to write them only loses the features.
@@ -120,10 +134,9 @@ Backend::~Backend()
 		MutexGuard l(lock_);
 		device_.reset();
 	}
-	if (dev_ref_)
-		kapi_xenbus_device_put(dev_);
-	if (pin_held_)
-		xbc_blkback_module_put();
+	// A zombie's device reference, after everything that used dev_; the
+	// module pin (pin_, declared first) goes last, with the members.
+	dev_ref_.reset();
 }
 
 void Backend::switch_state(kapi_xenbus_state s) noexcept
@@ -181,16 +194,15 @@ void Backend::physical_device_changed() noexcept
 		return;
 	}
 
-	char mode[sizeof(mode_)];
-	const int mrc = kapi_xenbus_read(KAPI_XBT_NIL, node, "mode", mode, sizeof(mode));
-	if (mrc < 0) {
-		fatal(mrc, "reading mode");
+	// Absent, or too long for mode_ (-E2BIG), fails the device.
+	const auto mode = xs::read<xs::String<sizeof(mode_)>>(node, "mode");
+	if (!mode.is_valid()) {
+		fatal(mode.error, "reading mode");
 		return;
 	}
-	char device_type[kValueLen];
-	const bool cdrom = kapi_xenbus_read(KAPI_XBT_NIL, kapi_xenbus_otherend(dev_), "device-type",
-					    device_type, sizeof(device_type)) >= 0 &&
-			   text_equal(device_type, "cdrom");
+	// Unreadable or absent means a disk, as in-tree.
+	const auto device_type = xs::read<xs::String<kValueLen>>(kapi_xenbus_otherend(dev_), "device-type");
+	const bool cdrom = device_type.is_valid() && text_equal(device_type.value.c_str(), "cdrom");
 
 	// The frontend's directory ends in its virtual device number; in-tree
 	// gives up quietly when it does not.
@@ -207,7 +219,7 @@ void Backend::physical_device_changed() noexcept
 	if (xs::parse_u32(last, last_len + 1).is_error())
 		return;
 
-	const bool readonly = !text_contains(mode, 'w');
+	const bool readonly = !text_contains(mode.value.c_str(), 'w');
 	// No holder: in-tree opens shared, so one device may back several
 	// vbds (a read-only image attached to many guests).
 	auto dev = Device::open(major, minor, readonly, cdrom, nullptr);
@@ -223,7 +235,7 @@ void Backend::physical_device_changed() noexcept
 		ring_view_.major = major;
 		ring_view_.minor = minor;
 	}
-	copy_bytes(mode_, mode, sizeof(mode_));
+	copy_bytes(mode_, mode.value.text, sizeof(mode_));
 	have_physical_ = true;
 	try_connect();
 }

@@ -49,10 +49,21 @@ namespace xbc::blkback {
 
 class BackendRing;
 
+// This module pinned (__module_get) for the owner's life: rmmod fails
+// while a guest has a disk here instead of cutting it off (as in-tree).
+class ModulePin : Pinned {
+public:
+	ModulePin() noexcept;
+	~ModulePin();
+};
+
 class Backend : Pinned {
 public:
-	// xenbus probe. On failure the device has been marked failed in
-	// xenstore (dev_fatal) and nothing is left allocated.
+	// A complete Backend for `dev`, not yet started: no xenstore I/O.
+	[[nodiscard]] static Result<Box<Backend>> create(kapi_xenbus_device *dev) noexcept;
+	// xenbus probe: create(), then advertise, watch physical-device,
+	// InitWait. On failure the device has been marked failed in xenstore
+	// (dev_fatal) and nothing is left allocated.
 	[[nodiscard]] static Result<Box<Backend>> probe(kapi_xenbus_device *dev) noexcept;
 	// xenbus remove (xenwatch): unwatch and disconnect without waiting
 	// for I/O. With none in flight the Backend is freed at once;
@@ -131,9 +142,11 @@ public:
 		return device_.get();
 	}
 
+private:
+	// Only create() builds one (xbc::create placement-constructs it).
+	template <typename T, typename... Args> friend Box<T> xbc::create(Gfp, Args &&...) noexcept;
 	Backend(kapi_xenbus_device *dev, Mutex lock, Mutex xs_lock) noexcept;
 
-private:
 	static void on_physical_device(void *ctx, const char *path) noexcept;
 	void physical_device_changed() noexcept XBC_EXCLUDES(lock_);
 	[[nodiscard]] Status connect_rings() noexcept XBC_REQUIRES(lock_);
@@ -159,6 +172,8 @@ private:
 	// state_ changed: copy it to ring_view_ (takes xs_lock_).
 	void publish_state() noexcept XBC_REQUIRES(lock_) XBC_EXCLUDES(xs_lock_);
 
+	// First, so released last: the destructor's code is the module's.
+	ModulePin pin_;
 	kapi_xenbus_device *const dev_;
 	Mutex lock_;		// see the file comment
 	// Serialises the rings' xenstore writes (announce_resize,
@@ -174,7 +189,7 @@ private:
 	bool have_physical_ XBC_GUARDED_BY(lock_) = false;
 	char mode_[8] XBC_GUARDED_BY(lock_) = {};
 	kapi_xenbus_state state_ XBC_GUARDED_BY(lock_) = KAPI_XENBUS_INITIALISING;
-	Settings settings_ XBC_GUARDED_BY(lock_) = {};	// this connection's snapshot
+	VbdParams settings_ XBC_GUARDED_BY(lock_) = {};	// this connection's snapshot
 	bool persistent_ XBC_GUARDED_BY(lock_) = false;	// used on this connection
 	blkif::Abi abi_ XBC_GUARDED_BY(lock_) = blkif::Abi::kNative;
 	BackendRing **rings_ XBC_GUARDED_BY(lock_) = nullptr;	// nr_rings_ owned rings
@@ -208,8 +223,7 @@ private:
 		bool removed;
 	};
 	RingView ring_view_ XBC_GUARDED_BY(xs_lock_) = {KAPI_XENBUS_INITIALISING, 0, 0, false};
-	bool pin_held_ = true;			// module pin from the constructor
-	bool dev_ref_ = false;			// kapi_xenbus_device_get for a zombie
+	DeviceRef dev_ref_;			// a zombie's: retiring rings unmap through dev_
 	// A zombie is freed only once remove() is out of lock_'s
 	// mutex_unlock and the last ring has retired (2 -> 0).
 	Atomic<unsigned> zombie_refs_;

@@ -26,7 +26,7 @@ using detail::write_uint;
 Status Backend::connect_rings() noexcept
 {
 	const char *other = kapi_xenbus_otherend(dev_);
-	settings_ = Settings::snapshot(xbc_blkback_online_cpus());
+	settings_ = VbdParams::snapshot(xbc_blkback_online_cpus());
 
 	negotiate::BackendFeatures use;
 	negotiate::Refusal why;
@@ -59,7 +59,7 @@ Status Backend::connect_rings() noexcept
 			return Status::error(err::kInval);
 		}
 
-		RingSetup setup;
+		FrontendRingKeys setup;
 		zero_bytes(&setup, sizeof(setup));
 		setup.index = i;
 		setup.abi = abi_;
@@ -116,11 +116,9 @@ void Backend::try_connect() noexcept
 		return;
 
 	// Thread names as in-tree: "<domid>.<dev>-<ring>".
-	char devname[kValueLen];
-	const int rc = kapi_xenbus_read(KAPI_XBT_NIL, kapi_xenbus_nodename(dev_), "dev", devname,
-					sizeof(devname));
-	if (rc < 0) {
-		fatal(rc, "get blkback dev name");
+	const auto devname = xs::read<xs::String<kValueLen>>(kapi_xenbus_nodename(dev_), "dev");
+	if (!devname.is_valid()) {
+		fatal(devname.error, "get blkback dev name");
 		return;
 	}
 	const int sync = xbc_blkback_bdev_sync(device_->bdev());
@@ -129,7 +127,7 @@ void Backend::try_connect() noexcept
 		return;
 	}
 	// As in-tree, a "/dev/" in the name is dropped with what precedes it.
-	const char *shortname = text_after(devname, "/dev/");
+	const char *shortname = text_after(devname.value.c_str(), "/dev/");
 	for (unsigned i = 0; i < nr_rings_; i++) {
 		Text<32> name;
 		name.add_uint(kapi_xenbus_otherend_id(dev_)).add(".").add(shortname).add("-").add_uint(i);

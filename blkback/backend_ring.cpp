@@ -20,18 +20,55 @@ using blkif::RspStatus;
 
 } // namespace
 
-BackendRing::BackendRing(Backend &owner, const Settings &settings, const RingSetup &setup,
-			 IrqSpinLock done_lock, WaitQueue wq) noexcept
-	: owner_(owner), settings_(settings), index_(setup.index),
-	  persistent_(setup.persistent), port_(setup.port), wq_(move(wq)), done_lock_(move(done_lock))
+Result<RequestPool> RequestPool::create(uint32_t nr_requests) noexcept
 {
+	RequestPool pool;
+	pool.slots_ = BoxArray<PendingRequest *>::create(nr_requests, Gfp::kKernel);
+	if (pool.slots_.is_null())
+		return Status::error(err::kNoMem);
+	for (uint32_t i = 0; i < nr_requests; i++) {
+		// A failure leaves the rest null: reset() frees what was made.
+		pool.slots_[i] = xbc::create<PendingRequest>(Gfp::kKernel).release();
+		if (!pool.slots_[i])
+			return Status::error(err::kNoMem);
+	}
+	return move(pool);
 }
 
-Result<Box<BackendRing>> BackendRing::create(Backend &owner, const Settings &settings,
-					     const RingSetup &setup) noexcept
+void RequestPool::reset() noexcept
 {
-	if (setup.nr_pages == 0 || setup.nr_pages > 16 ||
-	    (setup.nr_pages & (setup.nr_pages - 1)) != 0)
+	for (size_t i = 0; i < slots_.size(); i++)
+		Box<PendingRequest>::adopt(slots_[i]).reset();
+	slots_ = BoxArray<PendingRequest *>();
+}
+
+BackendRing::BackendRing(Backend &owner, const VbdParams &params, const FrontendRingKeys &keys,
+			 IrqSpinLock done_lock, WaitQueue wq, Parts &&parts) noexcept
+	: owner_(owner), settings_(params), index_(keys.index), persistent_(keys.persistent),
+	  port_(keys.port), area_(move(parts.area)), ring_(parts.ring), wq_(move(wq)),
+	  copier_(move(parts.copier)), scratch_(move(parts.scratch)), pool_(move(parts.pool)),
+	  done_lock_(move(done_lock))
+{
+	for (uint32_t i = 0; i < pool_.size(); i++) {
+		pool_[i]->ring = this;
+		put_free(pool_[i]);
+	}
+	squeeze_seen_ = owner_.squeeze_generation();
+	next_stats_ = kapi_jiffies() + jiffies_from_ms(kStatsIntervalMs);
+#ifdef XBC_HOSTILE
+	attack_ = hostile::attack_for(kapi_xenbus_nodename(owner_.xenbus()));
+#endif
+}
+
+// Two steps, so that no ring is ever half-built: first everything that can
+// exist without the ring (locks, the mapping, the pools), which a failure
+// frees by itself; then the ring, complete with those; then bind(), the
+// few things that name the ring as their callback context, each into an
+// owning member, so a failure there is an ordinary destruction.
+Result<Box<BackendRing>> BackendRing::create(Backend &owner, const VbdParams &params,
+					     const FrontendRingKeys &keys) noexcept
+{
+	if (keys.nr_pages == 0 || keys.nr_pages > 16 || (keys.nr_pages & (keys.nr_pages - 1)) != 0)
 		return Status::error(err::kInval);
 	auto done_lock = IrqSpinLock::create("xbc_ring_done");
 	if (done_lock.is_error())
@@ -39,36 +76,46 @@ Result<Box<BackendRing>> BackendRing::create(Backend &owner, const Settings &set
 	WaitQueue wq(kapi_waitq_create(KAPI_GFP_KERNEL));
 	if (!wq)
 		return Status::error(err::kNoMem);
-	auto ring = xbc::create<BackendRing>(Gfp::kKernel, owner, settings, setup, done_lock.take(), move(wq));
-	if (ring.is_null())
-		return Status::error(err::kNoMem);
-	XBC_TRY_STATUS(ring->init(setup));
-	return move(ring);
-}
 
-// Everything that can fail, in the order the destructor undoes it.
-Status BackendRing::init(const RingSetup &setup) noexcept
-{
-	kapi_xenbus_device *dev = owner_.xenbus();
+	kapi_xenbus_device *dev = owner.xenbus();
+	Parts parts;
 	uint32_t refs[16];
-	for (unsigned i = 0; i < setup.nr_pages; i++)
-		refs[i] = setup.refs[i].raw();
-	XBC_TRY_STATUS(Status::from_kapi(kapi_xenbus_map_ring(dev, refs, setup.nr_pages, &ring_area_)));
+	for (unsigned i = 0; i < keys.nr_pages; i++)
+		refs[i] = keys.refs[i].raw();
+	parts.area = XBC_TRY(MappedRing::map(dev, refs, keys.nr_pages));
 
 	// Attach where the frontend's ring stands (a reconnect may find it
 	// mid-way), and refuse one that already claims more requests than
 	// it can hold.
-	const auto *hdr = static_cast<const SringHeader *>(ring_area_);
+	const auto *hdr = static_cast<const SringHeader *>(parts.area.area());
 	const RingIdx rsp_prod(read_once(hdr->rsp_prod));
 	const RingIdx req_prod(read_once(hdr->req_prod));
-	const size_t bytes = size_t(setup.nr_pages) * KAPI_PAGE_SIZE;
-	ring_ = XBC_TRY(blkif::BlkifBackRing::attach(setup.abi, ring_area_, bytes, rsp_prod));
-#ifdef XBC_HOSTILE
-	attack_ = hostile::attack_for(kapi_xenbus_nodename(dev));
-#endif
-	if (rsp_prod.distance_to(req_prod) > ring_.size())
+	const size_t bytes = size_t(keys.nr_pages) * KAPI_PAGE_SIZE;
+	parts.ring = XBC_TRY(blkif::BlkifBackRing::attach(keys.abi, parts.area.area(), bytes, rsp_prod));
+	if (rsp_prod.distance_to(req_prod) > parts.ring.size())
 		return Status::error(err::kIo);
 
+	// Grant copy replaces map + unmap only where every segment would be
+	// a transient mapping; with persistent grants the mapper serves all.
+	if (params.grant_copy && !keys.persistent)
+		parts.copier = XBC_TRY(GrantCopier::create(DomId(kapi_xenbus_otherend_id(dev)),
+							   parts.ring.size()));
+	parts.scratch = xbc::create<RingScratch>(Gfp::kKernel);
+	if (parts.scratch.is_null())
+		return Status::error(err::kNoMem);
+	parts.pool = XBC_TRY(RequestPool::create(parts.ring.size()));
+
+	auto ring = xbc::create<BackendRing>(Gfp::kKernel, owner, params, keys, done_lock.take(),
+					     move(wq), move(parts));
+	if (ring.is_null())
+		return Status::error(err::kNoMem);
+	XBC_TRY_STATUS(ring->bind());
+	return move(ring);
+}
+
+Status BackendRing::bind() noexcept
+{
+	kapi_xenbus_device *dev = owner_.xenbus();
 	GrantMapperConfig mc;
 	mc.persistent = persistent_;
 	mc.max_requests = ring_.size();
@@ -79,57 +126,32 @@ Status BackendRing::init(const RingSetup &setup) noexcept
 	mc.pool.max_buffer_pages = settings_.max_buffer_pages;
 	mc.pool.squeeze_duration_ms = settings_.buffer_squeeze_ms;
 	mapper_ = XBC_TRY(GrantMapper::create(Gfp::kKernel, DomId(kapi_xenbus_otherend_id(dev)), mc));
-	squeeze_seen_ = owner_.squeeze_generation();
-	// Grant copy replaces map + unmap only where every segment would be
-	// a transient mapping; with persistent grants the mapper serves all.
-	if (settings_.grant_copy && !persistent_)
-		copier_ = XBC_TRY(GrantCopier::create(DomId(kapi_xenbus_otherend_id(dev)), ring_.size()));
-
-	scratch_ = xbc::create<RingScratch>(Gfp::kKernel);
-	if (scratch_.is_null())
-		return Status::error(err::kNoMem);
-
-	// One pending request per ring slot: the frontend can never have more
-	// outstanding, so the pool never runs dry for a well-behaved peer.
-	// Each is its own allocation (a RequestMapping is a few KiB).
-	pool_ = static_cast<PendingRequest **>(
-		kapi_zalloc(sizeof(PendingRequest *) * ring_.size(), KAPI_GFP_KERNEL));
-	if (!pool_)
-		return Status::error(err::kNoMem);
-	for (uint32_t i = 0; i < ring_.size(); i++) {
-		auto p = xbc::create<PendingRequest>(Gfp::kKernel);
-		if (p.is_null())
-			return Status::error(err::kNoMem);
-		p->ring = this;
-		pool_[i] = p.release();
-		nr_pending_ = i + 1;
-		put_free(pool_[i]);
-	}
 
 	retire_work_.reset(kapi_work_create(&BackendRing::on_retire_work, this, KAPI_GFP_KERNEL));
 	if (!retire_work_)
 		return Status::error(err::kNoMem);
 
-	XBC_TRY_STATUS(Status::from_kapi(kapi_evtchn_bind_interdomain(
-		dev, setup.port.raw(), &BackendRing::on_irq, this, "blkif-backend", irq_.out())));
-	next_stats_ = kapi_jiffies() + jiffies_from_ms(kStatsIntervalMs);
-	return Status::ok();
+	// Last: from here on an event may reach on_irq, so everything it and
+	// the thread's first pass touch must exist.
+	return Status::from_kapi(kapi_evtchn_bind_interdomain(
+		dev, port_.raw(), &BackendRing::on_irq, this, "blkif-backend", irq_.out()));
 }
 
 BackendRing::~BackendRing()
 {
 	// After retire(): waits for the work item's last run to return.
 	retire_work_.reset();
+	// Thread, in-flight requests, irq, copier, ring mapping, grants: in
+	// that order (see shutdown()).
 	shutdown();
-	if (pool_) {
-		for (uint32_t i = 0; i < nr_pending_; i++)
-			Box<PendingRequest>::adopt(pool_[i]).reset();
-		kapi_free(pool_);
-	}
+	// Then, as before the owners held them: the requests first (each may
+	// still hold the copier's pages or the mapper's mappings), the
+	// scratch, the copier (already gone unless bind() failed), the mapper.
+	pool_.reset();
 	scratch_.reset();
 	copier_.reset();
 	mapper_.reset();
-	// wq_ goes with the members, after the thread stopped (stop()).
+	// wq_ and done_lock_ go with the members, after the thread stopped.
 }
 
 void BackendRing::shutdown() noexcept
@@ -152,9 +174,8 @@ void BackendRing::shutdown() noexcept
 bool BackendRing::retire() noexcept
 {
 	stop();
-	if (pool_)
-		retire_completed();
-	if (!pool_ || in_flight() == 0) {
+	retire_completed();
+	if (in_flight() == 0) {
 		finish();
 		if (torn_down()) {
 			shut_down_ = true;
@@ -229,10 +250,9 @@ void BackendRing::finish() noexcept
 			 (unsigned long long)c.calls);
 		copier_.reset();
 	}
-	// Nothing answers on the ring any more.
-	if (ring_area_)
-		kapi_xenbus_unmap_ring(owner_.xenbus(), ring_area_);
-	ring_area_ = nullptr;
+	// Nothing answers on the ring any more: unmap it before the grants'
+	// teardown, as before.
+	area_.reset();
 }
 
 bool BackendRing::torn_down() noexcept
@@ -281,7 +301,9 @@ void BackendRing::stop() noexcept
 
 void BackendRing::drain() noexcept
 {
-	if (!pool_)
+	// bind() failed before the mapper: no request was ever taken (and
+	// retire_completed needs the mapper).
+	if (mapper_.is_null())
 		return;
 	(void)wait_for_in_flight(/*stoppable=*/false);
 	retire_completed();

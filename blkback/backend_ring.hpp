@@ -61,8 +61,10 @@ namespace xbc::blkback {
 
 class Backend;
 
-// What the control path read from the frontend for one ring.
-struct RingSetup {
+// What the frontend wrote for one ring (ring-ref(s), event-channel under
+// its queue-N directory), with what the connection settled for all rings.
+// Not blkfront's RingConfig/RingPlan: those are the frontend's side.
+struct FrontendRingKeys {
 	unsigned index;			// queue number
 	blkif::Abi abi;
 	unsigned nr_pages;		// 1 << ring-page-order
@@ -96,6 +98,35 @@ struct PendingRequest {
 	}
 };
 
+// The ring's pending requests, one per ring slot: the frontend can never
+// have more outstanding, so the pool never runs dry for a well-behaved
+// peer. Each is its own allocation (a RequestMapping is a few KiB). Owns
+// them all; a request's `ring` is set by the ring that takes the pool.
+class RequestPool {
+public:
+	RequestPool() noexcept = default;
+	[[nodiscard]] static Result<RequestPool> create(uint32_t nr_requests) noexcept;
+	RequestPool(RequestPool &&) noexcept = default;
+	RequestPool &operator=(RequestPool &&o) noexcept
+	{
+		if (this != &o) {
+			reset();
+			slots_ = move(o.slots_);
+		}
+		return *this;
+	}
+	~RequestPool() { reset(); }
+
+	// Frees every request (each releases what it still holds: its grant
+	// copier's pages, its mappings), then the array.
+	void reset() noexcept;
+	[[nodiscard]] uint32_t size() const noexcept { return uint32_t(slots_.size()); }
+	[[nodiscard]] PendingRequest *operator[](uint32_t i) const noexcept { return slots_[i]; }
+
+private:
+	BoxArray<PendingRequest *> slots_;	// zero-filled: null until made
+};
+
 // Per-ring scratch space for the one request being dispatched: too big
 // for the kernel stack, and only the ring thread uses it.
 // A request's segments must all fit one RequestMapping.
@@ -110,8 +141,10 @@ struct RingScratch {
 
 class BackendRing : Pinned {
 public:
-	[[nodiscard]] static Result<Box<BackendRing>> create(Backend &owner, const Settings &settings,
-							     const RingSetup &setup) noexcept;
+	// Maps the frontend's ring and binds its event channel; the ring is
+	// complete (every resource held) or not made at all.
+	[[nodiscard]] static Result<Box<BackendRing>> create(Backend &owner, const VbdParams &params,
+							     const FrontendRingKeys &keys) noexcept;
 	// Stops the thread, drains, unbinds, unmaps every grant and the ring.
 	~BackendRing();
 
@@ -144,16 +177,29 @@ public:
 	[[nodiscard]] GrantStats grant_stats() const noexcept;
 	[[nodiscard]] bool broken() const noexcept { return broken_; }
 	// Requests taken from the ring and not yet answered.
-	[[nodiscard]] uint32_t in_flight() const noexcept { return nr_pending_ - nr_free_; }
+	[[nodiscard]] uint32_t in_flight() const noexcept { return pool_.size() - nr_free_; }
 	[[nodiscard]] uint32_t size() const noexcept { return ring_.size(); }
-
-	BackendRing(Backend &owner, const Settings &settings, const RingSetup &setup,
-		    IrqSpinLock done_lock, WaitQueue wq) noexcept;
 
 private:
 	enum class Consume { kDrained, kNoSlot, kYield };
 
-	[[nodiscard]] Status init(const RingSetup &setup) noexcept;
+	// What create() acquires before the ring exists (none of it needs the
+	// ring's address), moved in whole.
+	struct Parts {
+		MappedRing area;		// the frontend's ring pages
+		blkif::BlkifBackRing ring;	// attached to `area`
+		Box<GrantCopier> copier;	// grant_copy without persistent grants
+		Box<RingScratch> scratch;
+		RequestPool pool;
+	};
+	// Only create() builds one (xbc::create placement-constructs it).
+	template <typename T, typename... Args> friend Box<T> xbc::create(Gfp, Args &&...) noexcept;
+	BackendRing(Backend &owner, const VbdParams &params, const FrontendRingKeys &keys,
+		    IrqSpinLock done_lock, WaitQueue wq, Parts &&parts) noexcept;
+	// create()'s last step: what needs the ring's address (callback
+	// contexts), acquired into owning members so that the destructor is
+	// right whichever of them fails.
+	[[nodiscard]] Status bind() noexcept;
 	static void on_irq(void *ctx) noexcept;
 	static int thread_main(void *ctx) noexcept;
 	static bool has_work(void *ctx) noexcept;
@@ -219,23 +265,23 @@ private:
 
 	Backend &owner_;
 	Device *device_ = nullptr;	// set by start(), before the thread runs
-	const Settings settings_;
+	const VbdParams settings_;
 	const unsigned index_;
 	const bool persistent_;
 	const EvtchnPort port_;
 
-	// Set up by init(), torn down by the destructor in reverse.
-	void *ring_area_ = nullptr;		// kapi_xenbus_map_ring
-	blkif::BlkifBackRing ring_;
-	WaitQueue wq_;		// from create(), before the ring
-	Box<GrantMapper> mapper_;
-	Box<GrantCopier> copier_;		// grant_copy without persistent grants
-	PendingRequest **pool_ = nullptr;	// nr_pending_ owned entries
-	uint32_t nr_pending_ = 0;
-	Box<RingScratch> scratch_;
-	Irq irq_;
+	// Owned; the destructor releases them in its order (see there), and
+	// finish() the copier and the ring mapping early.
+	MappedRing area_;		// from create(), unmapped by finish()
+	blkif::BlkifBackRing ring_;	// lives in area_
+	WaitQueue wq_;			// from create()
+	Box<GrantMapper> mapper_;	// bind(): its unmaps call us back
+	Box<GrantCopier> copier_;	// from create(), freed by finish()
+	Box<RingScratch> scratch_;	// from create()
+	RequestPool pool_;		// from create()
+	Irq irq_;			// bind(), last
 	Thread thread_;			// start() to stop()
-	Work retire_work_;		// see retire()
+	Work retire_work_;		// bind(); see retire()
 
 	// Ring thread only.
 	PendingRequest *free_ = nullptr;

@@ -10,8 +10,9 @@ namespace xbc::blkback {
 Result<Box<Device>> Device::open(uint32_t major, uint32_t minor, bool readonly, bool cdrom,
 				 void *holder) noexcept
 {
-	kapi_bdev *bdev = nullptr;
-	const int rc = kapi_bdev_open(major, minor, readonly, holder, &bdev);
+	// Opened first and moved in: a failed allocation closes it again.
+	BlockDevice bdev;
+	const int rc = kapi_bdev_open(major, minor, readonly, holder, bdev.out());
 	if (rc < 0) {
 		kapi_log(KAPI_LOG_WARNING, "device %x:%x could not be opened (%d)\n", major, minor, rc);
 		return Status::error(err::kNoEnt);
@@ -19,27 +20,20 @@ Result<Box<Device>> Device::open(uint32_t major, uint32_t minor, bool readonly, 
 	kapi_bdev_info info;
 	zero_bytes(&info, sizeof(info));
 	kapi_bdev_query(bdev, &info);
-	auto dev = create<Device>(Gfp::kKernel, bdev, info, readonly, cdrom);
-	if (dev.is_null()) {
-		kapi_bdev_close(bdev);
+	auto dev = create<Device>(Gfp::kKernel, move(bdev), info, readonly, cdrom);
+	if (dev.is_null())
 		return Status::error(err::kNoMem);
-	}
 	return move(dev);
 }
 
-Device::Device(kapi_bdev *bdev, const kapi_bdev_info &info, bool readonly, bool cdrom) noexcept
-	: bdev_(bdev), info_(info), readonly_(readonly), cdrom_(cdrom), announced_(info.nr_sectors)
+Device::Device(BlockDevice bdev, const kapi_bdev_info &info, bool readonly, bool cdrom) noexcept
+	: bdev_(move(bdev)), info_(info), readonly_(readonly), cdrom_(cdrom), announced_(info.nr_sectors)
 {
 	// A logical block size below 512 or not a power of two would make no
 	// sense; treat it as 512 rather than trust it into a mask.
 	const uint32_t lbs = info.logical_block_size;
 	const bool sane = lbs >= Sector::kBytes && (lbs & (lbs - 1)) == 0;
 	align_mask_ = sane ? (lbs >> Sector::kShift) - 1 : 0;
-}
-
-Device::~Device()
-{
-	kapi_bdev_close(bdev_);
 }
 
 uint32_t Device::vdisk_info() const noexcept

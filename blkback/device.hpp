@@ -6,6 +6,7 @@
 #pragma once
 
 #include "kapi/block.h"
+#include "xbc/handle.hpp"
 #include "xbc/memory.hpp"
 #include "xbc/result.hpp"
 #include "xbc/sync.hpp"
@@ -13,13 +14,15 @@
 
 namespace xbc::blkback {
 
+// An open block device, closed by its owner.
+using BlockDevice = Owned<struct kapi_bdev, kapi_bdev_close>;
+
 class Device : Pinned {
 public:
 	// Opens major:minor (read-only if `readonly`). -ENOENT if it cannot
 	// be opened, as in-tree reports it.
 	[[nodiscard]] static Result<Box<Device>> open(uint32_t major, uint32_t minor, bool readonly,
 						      bool cdrom, void *holder) noexcept;
-	~Device();
 
 	kapi_bdev *bdev() const noexcept { return bdev_; }
 	const kapi_bdev_info &info() const noexcept { return info_; }
@@ -45,11 +48,13 @@ public:
 	// asks first.
 	[[nodiscard]] bool take_resize(Sector *now) noexcept;
 
-	// For open() only (via create<>): the constructor cannot fail.
-	Device(kapi_bdev *bdev, const kapi_bdev_info &info, bool readonly, bool cdrom) noexcept;
-
 private:
-	kapi_bdev *bdev_;
+	// Only open() builds one, from an open device (xbc::create
+	// placement-constructs it).
+	template <typename T, typename... Args> friend Box<T> xbc::create(Gfp, Args &&...) noexcept;
+	Device(BlockDevice bdev, const kapi_bdev_info &info, bool readonly, bool cdrom) noexcept;
+
+	BlockDevice bdev_;
 	kapi_bdev_info info_;
 	bool readonly_;
 	bool cdrom_;

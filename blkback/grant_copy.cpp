@@ -14,6 +14,34 @@ void CopiedRequest::release() noexcept
 		copier_->give_back(*this);
 }
 
+Result<PageArray> PageArray::create(uint32_t n) noexcept
+{
+	PageArray a;
+	a.pages_ = static_cast<struct kapi_page **>(
+		kapi_kvzalloc(sizeof(struct kapi_page *) * n, KAPI_GFP_KERNEL));
+	if (!a.pages_)
+		return Status::error(err::kNoMem);
+	a.n_ = n;
+	for (uint32_t i = 0; i < n; i++) {
+		// A failure leaves the rest null: the destructor frees the others.
+		a.pages_[i] = kapi_page_alloc(KAPI_GFP_KERNEL);
+		if (!a.pages_[i])
+			return Status::error(err::kNoMem);
+	}
+	return move(a);
+}
+
+PageArray::~PageArray()
+{
+	if (!pages_)
+		return;
+	for (uint32_t i = 0; i < n_; i++) {
+		if (pages_[i])
+			kapi_page_free(pages_[i]);
+	}
+	kapi_kvfree(pages_);
+}
+
 Result<Box<GrantCopier>> GrantCopier::create(DomId frontend, uint32_t ring_slots) noexcept
 {
 	uint32_t n = ring_slots * limits::kMaxDirectSegments;
@@ -21,47 +49,31 @@ Result<Box<GrantCopier>> GrantCopier::create(DomId frontend, uint32_t ring_slots
 		n = kMaxPages;
 	// The indirect pages come first and are never lent.
 	n += blkif::kMaxIndirectPages;
-	auto **pages = static_cast<struct kapi_page **>(
-		kapi_kvzalloc(sizeof(struct kapi_page *) * n, KAPI_GFP_KERNEL));
-	if (!pages)
+	PageArray pages = XBC_TRY(PageArray::create(n));
+	Box<GrantCopier> c = xbc::create<GrantCopier>(Gfp::kKernel, frontend, move(pages));
+	if (c.is_null())
 		return Status::error(err::kNoMem);
-	for (uint32_t i = 0; i < n; i++) {
-		pages[i] = kapi_page_alloc(KAPI_GFP_KERNEL);
-		if (!pages[i]) {
-			while (i--)
-				kapi_page_free(pages[i]);
-			kapi_kvfree(pages);
-			return Status::error(err::kNoMem);
-		}
-	}
-	Box<GrantCopier> c = xbc::create<GrantCopier>(Gfp::kKernel, frontend, pages, n);
-	if (c.is_null()) {
-		for (uint32_t i = 0; i < n; i++)
-			kapi_page_free(pages[i]);
-		kapi_kvfree(pages);
-		return Status::error(err::kNoMem);
-	}
 	return c;
 }
 
-GrantCopier::GrantCopier(DomId frontend, struct kapi_page **free, uint32_t nr_pages) noexcept
-	: frontend_(frontend), free_(free + blkif::kMaxIndirectPages),
-	  nr_pages_(nr_pages - blkif::kMaxIndirectPages), nr_free_(nr_pages_)
+GrantCopier::GrantCopier(DomId frontend, PageArray pages) noexcept
+	: frontend_(frontend), pages_(move(pages)), free_(pages_.data() + blkif::kMaxIndirectPages),
+	  nr_pages_(pages_.size() - blkif::kMaxIndirectPages), nr_free_(nr_pages_)
 {
 	for (uint32_t i = 0; i < blkif::kMaxIndirectPages; i++)
-		indirect_[i] = free[i];
+		indirect_[i] = pages_.data()[i];
 }
 
 GrantCopier::~GrantCopier()
 {
 	// A page still lent out may be under a bio: leak it rather than free
-	// memory a device may still write (the caller's bug, reported).
+	// memory a device may still write (the caller's bug, reported). The
+	// stack's slots above nr_free_ are stale copies of lent (or since
+	// returned) pages: cleared, pages_ then frees exactly the free pages
+	// and the indirect ones, as before.
 	(void)XBC_CHECK(nr_free_ == nr_pages_);
-	for (uint32_t i = 0; i < nr_free_; i++)
-		kapi_page_free(free_[i]);
-	for (struct kapi_page *p : indirect_)
-		kapi_page_free(p);
-	kapi_kvfree(free_ - blkif::kMaxIndirectPages);
+	for (uint32_t i = nr_free_; i < nr_pages_; i++)
+		free_[i] = nullptr;
 }
 
 bool GrantCopier::take(const blkif::Segment *segs, uint32_t n, CopiedRequest &out) noexcept

@@ -77,6 +77,25 @@ struct GrantCopyStats {
 	uint64_t calls;		// kapi_gnttab_copy batches
 };
 
+// Pages from kapi_page_alloc in one kvzalloc'd array, owned: frees every
+// page still in it (null slots are skipped), then the array.
+class PageArray {
+public:
+	PageArray() noexcept = default;
+	[[nodiscard]] static Result<PageArray> create(uint32_t n) noexcept;
+	PageArray(PageArray &&o) noexcept : pages_(o.pages_), n_(o.n_) { o.pages_ = nullptr; }
+	PageArray &operator=(PageArray &&) = delete;
+	PageArray(const PageArray &) = delete;
+	~PageArray();
+
+	[[nodiscard]] struct kapi_page **data() const noexcept { return pages_; }
+	[[nodiscard]] uint32_t size() const noexcept { return n_; }
+
+private:
+	struct kapi_page **pages_ = nullptr;
+	uint32_t n_ = 0;
+};
+
 class GrantCopier : Pinned {
 public:
 	// The pool's cap per ring (4 MiB): a one-page ring's 32 slots of full
@@ -85,7 +104,7 @@ public:
 
 	// Enough pages for `ring_slots` full direct requests, up to kMaxPages.
 	[[nodiscard]] static Result<Box<GrantCopier>> create(DomId frontend, uint32_t ring_slots) noexcept;
-	// Frees the pool; every CopiedRequest must have been released.
+	// Frees the pool (pages_); every CopiedRequest must have been released.
 	~GrantCopier();
 
 	// Lends `out` one page per segment. False, with nothing taken, when
@@ -106,11 +125,12 @@ public:
 	[[nodiscard]] uint32_t pages() const noexcept { return nr_pages_; }
 	[[nodiscard]] uint32_t free_pages() const noexcept { return nr_free_; }
 
-	// For create() only.
-	GrantCopier(DomId frontend, struct kapi_page **free, uint32_t nr_pages) noexcept;
-
 private:
 	friend class CopiedRequest;
+	// Only create() builds one, from its pages (xbc::create
+	// placement-constructs it).
+	template <typename T, typename... Args> friend Box<T> xbc::create(Gfp, Args &&...) noexcept;
+	GrantCopier(DomId frontend, PageArray pages) noexcept;
 	void give_back(CopiedRequest &req) noexcept;
 	void queue_request(CopiedRequest &req, bool to_grant) noexcept;
 	// Batches one copy op; a full batch goes at once. A failed op sets
@@ -120,6 +140,7 @@ private:
 	void run_batch() noexcept;
 
 	const DomId frontend_;
+	PageArray pages_;		// the indirect pages, then free_'s
 	struct kapi_page **free_;	// stack of free pages, nr_pages_ entries
 	const uint32_t nr_pages_;
 	uint32_t nr_free_;

@@ -15,9 +15,9 @@ uint32_t non_negative(int v) noexcept
 
 } // namespace
 
-Settings Settings::snapshot(unsigned online_cpus) noexcept
+VbdParams VbdParams::snapshot(unsigned online_cpus) noexcept
 {
-	Settings s;
+	VbdParams s;
 	const negotiate::BackendParams live{
 		xbc_blkback_param_max_queues(),
 		xbc_blkback_param_max_ring_page_order(),

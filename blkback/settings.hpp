@@ -21,7 +21,10 @@ inline constexpr unsigned kLruIntervalMs = 100;		// purge period
 inline constexpr unsigned kLruPercentClean = 5;		// of the cap, per purge
 inline constexpr unsigned kStatsIntervalMs = 10 * 1000;	// log_stats period
 
-struct Settings {
+// Named for the vbd (a blkback-only word) so that it is not taken for
+// negotiate::BackendParams (the live values negotiation clamps) or
+// blkfront's module parameters.
+struct VbdParams {
 	// feature_persistent (advertise and, with the peer's key, use),
 	// max_queues (0 in the parameter = CPUs), max_ring_page_order.
 	negotiate::BackendSnapshot negotiation;
@@ -34,7 +37,7 @@ struct Settings {
 
 	// Reads every parameter once (blkback/params.h), clamps, resolves
 	// max_queues 0 to `online_cpus` (negotiate::snapshot_backend).
-	[[nodiscard]] static Settings snapshot(unsigned online_cpus) noexcept;
+	[[nodiscard]] static VbdParams snapshot(unsigned online_cpus) noexcept;
 };
 
 } // namespace xbc::blkback

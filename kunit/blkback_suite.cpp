@@ -20,8 +20,8 @@ namespace {
 using blkback::Backend;
 using blkback::BackendRing;
 using blkback::Device;
-using blkback::RingSetup;
-using blkback::Settings;
+using blkback::FrontendRingKeys;
+using blkback::VbdParams;
 using blkif::Op;
 
 constexpr uint64_t kDiskSectors = 2048;	// 1 MiB
@@ -51,19 +51,21 @@ public:
 			return;
 		xbc_fake_gnttab_peer_offer_page(kRingRef, ring_page_, false);
 		kf_ = xbc_kunit_kfront_create(kapi_page_address(ring_page_), 0);
-		auto lock = Mutex::create("xbc_kt_vbd");
-		auto xs_lock = Mutex::create("xbc_kt_vbd_xs");
-		if (!kf_ || lock.is_error() || xs_lock.is_error())
+		if (!kf_)
 			return;
-		be_ = xbc::create<Backend>(Gfp::kKernel, xbc_fake_xenbus_back(), lock.take(), xs_lock.take());
+		// Not probe(): the fake xenbus has no xenstore to advertise in.
+		auto be = Backend::create(xbc_fake_xenbus_back());
+		if (be.is_error())
+			return;
+		be_ = be.take();
 		auto dev = Device::open(8, 16, false, false, this);
-		if (be_.is_null() || dev.is_error())
+		if (dev.is_error())
 			return;
 		device_ = dev.take();
 
-		Settings s = Settings::snapshot(1);
+		VbdParams s = VbdParams::snapshot(1);
 		s.grant_copy = o.grant_copy;
-		RingSetup setup = {};
+		FrontendRingKeys setup = {};
 		setup.index = 0;
 		setup.abi = blkif::Abi::kNative;
 		setup.nr_pages = 1;

@@ -171,6 +171,21 @@ TEST(BlkbackControl, ReadOnlyModeAndCdrom)
 	EXPECT_EQ(mi, 0x10u);
 }
 
+TEST(BlkbackControl, OverlongModeFailsTheDevice)
+{
+	// mode is read into the 8 bytes the sysfs attribute keeps: a longer
+	// one fails the device (-E2BIG) rather than open it with a cut mode.
+	Bench b;
+	b.probe();
+	b.hotplug("rrrrrrrw");
+	b.frontend_init();
+	EXPECT_EQ(b.xen.device_state(b.pair.back), KAPI_XENBUS_CLOSING);
+	EXPECT_EQ(b.be->device(), nullptr);
+	char mode[16];
+	b.be->mode(mode, sizeof(mode));
+	EXPECT_STREQ(mode, "");
+}
+
 TEST(BlkbackControl, NoWriteCacheMeansNoFlushOrBarrier)
 {
 	host::DiskSpec spec;

@@ -134,6 +134,26 @@ TEST_F(XsRead, MalformedSaysWhy)
 	EXPECT_EQ(read<uint32_t>("dir", "junk").or_default(7), 7u);
 }
 
+TEST_F(XsRead, TextIsBoundedByItsTypeNeverTruncated)
+{
+	// blkback's mode, device-type and dev: a value that does not fit
+	// String<N> with its NUL is malformed (-E2BIG), not cut short.
+	xen_.xs_write("dir/fits", "1234567");
+	xen_.xs_write("dir/long", "12345678");
+	xen_.xs_write("dir/empty", "");
+	const std::string wide(63, 'x');
+	xen_.xs_write("dir/wide", wide);
+	const Key<String<8>> fits = read<String<8>>("dir", "fits");
+	ASSERT_TRUE(fits.is_valid());
+	EXPECT_STREQ(fits.value.c_str(), "1234567");
+	EXPECT_EQ(read<String<8>>("dir", "long").error, -err::kTooBig);
+	EXPECT_TRUE(read<String<8>>("dir", "long").is_malformed());
+	// The bound is the type's, not kValueLen's: a wider String reads more.
+	EXPECT_EQ(read<String<64>>("dir", "wide").value.c_str(), wide);
+	EXPECT_STREQ(read<String<8>>("dir", "empty").value.c_str(), "");
+	EXPECT_TRUE(read<String<8>>("dir", "missing").is_absent());
+}
+
 TEST_F(XsRead, ValueLongerThanAnyCanonicalOneIsMalformed)
 {
 	// One buffer for every read (kValueLen). blkback's own reader took 63

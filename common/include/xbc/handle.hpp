@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 // Owners for the kapi handles that are not locks (sync.hpp owns those): a
 // wait queue, a work item, a workqueue, a xenbus watch, a kernel thread, an
-// event channel's irq binding, a shrinker, a blk-mq disk.
+// event channel's irq binding, a shrinker, a blk-mq disk, a reference on a
+// xenbus device, a backend's mapping of the peer's shared ring.
 //
 // An Owned<H, Release> holds one handle or none: move-only, its destructor
 // releases what it holds, reset() releases early where the order of a
@@ -17,6 +18,7 @@
 #include "kapi/thread.h"
 #include "kapi/xenbus.h"
 #include "xbc/base.hpp"
+#include "xbc/result.hpp"
 
 namespace xbc {
 
@@ -97,5 +99,51 @@ using Shrinker = Owned<kapi_shrinker, kapi_shrinker_unregister>;
 // Releasing deletes then puts: no queue_rq, completion or queue call may
 // reach the disk after (its owner's rings and irqs go first).
 using Disk = Owned<kapi_blkmq_disk, detail::del_and_put_disk>;
+// A reference that keeps a xenbus device (and so its otherend) alive.
+using DeviceRef = Owned<struct kapi_xenbus_device, kapi_xenbus_device_put>;
+
+// The peer's shared ring pages, mapped contiguously into our space
+// (backend side). Unmapping needs the device it was mapped through, which
+// must outlive the mapping.
+class MappedRing {
+public:
+	constexpr MappedRing() noexcept = default;
+	[[nodiscard]] static Result<MappedRing> map(kapi_xenbus_device *dev, const uint32_t *grefs,
+						    unsigned nr_grefs) noexcept
+	{
+		MappedRing m;
+		XBC_TRY_STATUS(Status::from_kapi(kapi_xenbus_map_ring(dev, grefs, nr_grefs, &m.area_)));
+		m.dev_ = dev;
+		return move(m);
+	}
+	MappedRing(MappedRing &&o) noexcept : dev_(o.dev_), area_(o.area_) { o.area_ = nullptr; }
+	MappedRing &operator=(MappedRing &&o) noexcept
+	{
+		if (this != &o) {
+			reset();
+			dev_ = o.dev_;
+			area_ = o.area_;
+			o.area_ = nullptr;
+		}
+		return *this;
+	}
+	MappedRing(const MappedRing &) = delete;
+	MappedRing &operator=(const MappedRing &) = delete;
+	~MappedRing() { reset(); }
+
+	// Unmaps now (where a teardown's order matters: say why at the call).
+	void reset() noexcept
+	{
+		void *area = area_;
+		area_ = nullptr;
+		if (area)
+			kapi_xenbus_unmap_ring(dev_, area);
+	}
+	[[nodiscard]] void *area() const noexcept { return area_; }
+
+private:
+	kapi_xenbus_device *dev_ = nullptr;
+	void *area_ = nullptr;
+};
 
 } // namespace xbc

@@ -108,12 +108,41 @@ template <> struct Parse<DevNumber> {
 // however many leading zeros it pads a number with.
 inline constexpr size_t kValueLen = 32;
 
+// Text we only compare or copy, never parse (mode, device-type, dev): any
+// value that fits N bytes with its NUL. A longer one is malformed (-E2BIG),
+// so a caller's bound is part of its type, never a silent truncation.
+template <size_t N> struct String {
+	static_assert(N > 1, "room for a character and the NUL");
+	char text[N];
+	[[nodiscard]] const char *c_str() const noexcept { return text; }
+};
+template <size_t N> struct Parse<String<N>> {
+	static Result<String<N>> from(const char *b, size_t c) noexcept
+	{
+		// read_key's buffer is N bytes and kapi's read NUL-terminates
+		// within it (or says -E2BIG): the last return is for a reader
+		// that breaks that contract.
+		String<N> s;
+		for (size_t i = 0; i < N; i++) {
+			s.text[i] = i < c ? b[i] : '\0';
+			if (s.text[i] == '\0')
+				return s;
+		}
+		return Status::error(err::kTooBig);
+	}
+};
+
+// The buffer a read of a T needs: kValueLen for what we parse, N for a
+// String<N>.
+template <typename T> inline constexpr size_t kReadLen = kValueLen;
+template <size_t N> inline constexpr size_t kReadLen<String<N>> = N;
+
 // Reads one key with `read(key, buf, len)` (kapi_xenbus_read's contract:
 // length, -ENOENT, -E2BIG, -errno) and parses it with `parse(buf, cap)`.
 template <typename T, typename Read, typename ParseFn>
 [[nodiscard]] Key<T> read_key(Read &&read, const char *key, ParseFn &&parse) noexcept
 {
-	char buf[kValueLen];
+	char buf[kReadLen<T>];
 	const int rc = read(key, buf, sizeof(buf));
 	if (rc == -err::kNoEnt)
 		return Key<T>::absent();
