@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
-// The backend's per-ring grant mapper: see xbc/grant_mapper.hpp.
+// The backend's per-ring grant mapper: see xbc/grant_mapper.hpp. One file
+// of about 450 lines: the persistent tree, the transient batch and the
+// asynchronous unmap share one lock and one set of invariants.
 #include "xbc/grant_mapper.hpp"
 
 #include "kapi/log.h"
