@@ -222,6 +222,7 @@ private:
 	void complete_one(PendingRequest *p) noexcept;
 	void retire_completed() noexcept;
 	[[nodiscard]] Consume consume_requests() noexcept;
+	void count_request(blkif::Op op) noexcept;
 	void dispatch(const blkif::Decoded &d) noexcept;
 	void dispatch_discard(const blkif::Request &req) noexcept;
 	void dispatch_rw(const blkif::Request &req) noexcept;

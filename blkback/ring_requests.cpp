@@ -71,18 +71,10 @@ BackendRing::Consume BackendRing::consume_requests() noexcept
 	}
 }
 
-void BackendRing::dispatch(const blkif::Decoded &d) noexcept
+// The in-tree statistics by operation (discards are counted apart).
+void BackendRing::count_request(Op op) noexcept
 {
-	if (d.ok() && d.request.data_op == Op::kDiscard) {
-		dispatch_discard(d.request);
-		return;
-	}
-	if (d.ok()) {
-		dispatch_rw(d.request);
-		return;
-	}
-	// Counted like in-tree, which counts before it validates.
-	switch (d.response_op) {
+	switch (op) {
 	case Op::kRead:
 		io_.rd_req.add_serialised(1);
 		break;
@@ -96,6 +88,20 @@ void BackendRing::dispatch(const blkif::Decoded &d) noexcept
 	default:
 		break;
 	}
+}
+
+void BackendRing::dispatch(const blkif::Decoded &d) noexcept
+{
+	if (d.ok() && d.request.data_op == Op::kDiscard) {
+		dispatch_discard(d.request);
+		return;
+	}
+	if (d.ok()) {
+		dispatch_rw(d.request);
+		return;
+	}
+	// Counted like in-tree, which counts before it validates.
+	count_request(d.response_op);
 	if (d.error == blkif::DecodeError::kUnknownOp) {
 		respond(d.id, d.response_op, RspStatus::kEopnotsupp);
 		return;
@@ -158,17 +164,7 @@ void BackendRing::dispatch_rw(const blkif::Request &req) noexcept
 #ifdef XBC_HOSTILE
 	hostile_see(req);
 #endif
-	switch (op) {
-	case Op::kRead:
-		io_.rd_req.add_serialised(1);
-		break;
-	case Op::kWrite:
-		io_.wr_req.add_serialised(1);
-		break;
-	default:
-		io_.f_req.add_serialised(1);
-		break;
-	}
+	count_request(op);	// read, write, flush or barrier here
 	if (write && device_->readonly()) {
 		fail_request(req.id, op);
 		return;
