@@ -11,10 +11,6 @@
 
 namespace xbc::blkfront {
 
-using detail::kNoId;
-using detail::kPoolPrefillPages;
-using detail::kPoolRefillPages;
-using detail::kSectorBytes;
 using detail::op_byte;
 
 // ---------------------------------------------------------------------------
@@ -118,13 +114,20 @@ void IoRing::retry_held_locked() noexcept
 			continue;
 		if (release_grants(s, segs_of(id), false) == Release::kPageKept)
 			continue;
-		kapi_blk_request *rq = s.rq;
-		free_id(id);
-		held_.sub_serialised(1);
-		owner_->held_changed(-1);
-		completed_.add_serialised(1);
-		kapi_blk_rq_complete(rq, -err::kIo);
+		fail_held_locked(id);
 	}
+}
+
+// A held request whose pages are ours again (or pinned for the deferred
+// end-access): it fails, never succeeds (its data may be half written).
+void IoRing::fail_held_locked(uint32_t id) noexcept
+{
+	kapi_blk_request *rq = shadow_[id].rq;
+	free_id(id);
+	held_.sub_serialised(1);
+	owner_->held_changed(-1);
+	completed_.add_serialised(1);
+	kapi_blk_rq_complete(rq, -err::kIo);
 }
 
 // The last resort at teardown: the disk cannot go while a request is
@@ -154,12 +157,7 @@ void IoRing::leak_one_locked(uint32_t id) noexcept
 	kapi_log(KAPI_LOG_ERR,
 		 "blkfront: %s: leaking the pages of request %u: the backend still maps them\n",
 		 owner_->name(), id);
-	kapi_blk_request *rq = s.rq;
-	free_id(id);
-	held_.sub_serialised(1);
-	owner_->held_changed(-1);
-	completed_.add_serialised(1);
-	kapi_blk_rq_complete(rq, -err::kIo);
+	fail_held_locked(id);
 }
 
 void IoRing::irq_trampoline(void *ctx) noexcept

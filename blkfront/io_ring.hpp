@@ -171,6 +171,7 @@ private:
 	// The last resort for one held request: pins its pages for the
 	// deferred end-access and fails it.
 	void leak_one_locked(uint32_t id) noexcept XBC_REQUIRES(lock_);
+	void fail_held_locked(uint32_t id) noexcept XBC_REQUIRES(lock_);
 	void break_ring(const char *why, uint64_t value) noexcept XBC_REQUIRES(lock_);
 	void fail_all_locked(int err) noexcept XBC_REQUIRES(lock_);
 	SegSlot *segs_of(uint32_t id) const noexcept XBC_REQUIRES(lock_)

@@ -12,7 +12,6 @@
 namespace xbc::blkfront {
 
 using detail::kNoId;
-using detail::kPoolPrefillPages;
 using detail::kPoolRefillPages;
 using detail::kSectorBytes;
 using detail::op_byte;
