@@ -101,9 +101,67 @@ delta() {	# "before" "after" -> fieldwise after - before ("-" stays "-")
 	echo "${r[*]}"
 }
 
+# Sets $sectors to the sectors read and written so far on each guest's data
+# disk (xvda, vbd device 51712), in the order of the given domids, and
+# $sectors_us to the time of reading them (microseconds, the midpoint).
+# Shell builtins only: a fork between reading the clock and the counters
+# would put dom0's scheduling delay into the measured window.
+read_sectors() {	# domid...
+	local id st r w t=${EPOCHREALTIME/./}
+	sectors=
+	for id in "$@"; do
+		st=/sys/bus/xen-backend/devices/vbd-$id-51712/statistics
+		read -r r < "$st/rd_sect" && read -r w < "$st/wr_sect" || r=0 w=0
+		sectors+="$((r + w)) "
+	done
+	sectors_us=$(( (t + ${EPOCHREALTIME/./}) / 2 ))
+}
+# Whether every guest's fio moved its disk between two read_sectors: by more
+# than 512 sectors, which fio passes in well under 0.1 s in every workload
+# and a guest polling its go token (8 sectors every 0.1 s) does not.
+all_moving() {	# "after" "before"
+	local -a a b
+	local i
+	read -ra a <<< "$1"
+	read -ra b <<< "$2"
+	for i in "${!b[@]}"; do [ "${a[i]:-0}" -gt $((b[i] + 512)) ] || return 1; done
+}
+
+# Several guests: each guest's fio times its own run, and the guests start
+# up to a poll apart, so summing their IOPS counts time when some run alone.
+# dom0 measures instead: once every guest's disk moves, it waits out the
+# ramp, reads each data disk's sectors over exactly $RUNTIME seconds, and
+# checks that every guest was still moving after the window closed. The
+# guests run fio $overrun s longer for that: dom0's sleeps overshoot by up to
+# a second while four guests keep both CPUs busy. Appends
+#   WINDOW idx k workload guests front back fp: window_ns sectors_g1 ... sectors_gN
+overlap_window() {	# idx k wl n front back fp domid...
+	local idx=$1 k=$2 wl=$3 n=$4 front=$5 back=$6 fp=$7
+	shift 7
+	local start t0 t1 a b deadline=$((SECONDS + 20 * slow))
+	read_sectors "$@"
+	start=$sectors
+	until read_sectors "$@"; all_moving "$sectors" "$start"; do
+		[ $SECONDS -lt $deadline ] || { echo "not every guest started workload $k ($wl) within 20 s"; return 1; }
+		sleep 0.1
+	done
+	sleep "$RAMP"
+	read_sectors "$@"
+	a=$sectors t0=$sectors_us
+	sleep "$RUNTIME"
+	read_sectors "$@"
+	b=$sectors t1=$sectors_us
+	sleep 0.1
+	read_sectors "$@"
+	all_moving "$sectors" "$b" ||
+		{ echo "workload $k ($wl): a guest stopped before the window closed (sectors $b, then $sectors)"; return 1; }
+	echo "WINDOW $idx $k $wl $n $front $back $fp $(((t1 - t0) * 1000)) $(delta "$a" "$b")" >> "$out/bench-stats"
+}
+
 run_cell() {
 	local idx=$1 front=$2 back=$3 fp=$4 n=$5 wls=$6
-	local fails=() g k wl domids=() doms=()
+	local fails=() g k wl domids=() doms=() overrun=0 why
+	[ "$n" -gt 1 ] && overrun=2
 	# ours+NAME=VALUE: our blkfront with one extra parameter.
 	local fparam=
 	case $front in *+*) fparam=${front#*+} ;; esac
@@ -130,7 +188,7 @@ name = "$dom"
 type = "pv"
 kernel = "$DOMU_KERNEL"
 ramdisk = "$DOMU_INITRD"
-extra = "console=hvc0 loglevel=4 rdinit=/bench-init xbc_front=${front%%+*} xbc_fparam=$fparam xbc_fp=$fp xbc_wls=$wls xbc_ramp=$RAMP xbc_runtime=$RUNTIME xbc_probes=${PROBES:-yes} xbc_cell=$idx"
+extra = "console=hvc0 loglevel=4 rdinit=/bench-init xbc_front=${front%%+*} xbc_fparam=$fparam xbc_fp=$fp xbc_wls=$wls xbc_ramp=$RAMP xbc_runtime=$RUNTIME xbc_overrun=$overrun xbc_probes=${PROBES:-yes} xbc_cell=$idx"
 memory = 256
 vcpus = 1
 on_poweroff = "destroy"
@@ -158,8 +216,12 @@ CFG
 		local before after
 		before=$(snapshot "${domids[@]}")
 		for g in $(seq 1 "$n"); do set_token "${data_disks[g - 1]}" "go $k"; done
-		# Stay off the CPU while fio measures (polling costs dom0 instructions).
-		sleep $((RAMP + RUNTIME))
+		if [ "$n" -gt 1 ]; then
+			why=$(overlap_window "$idx" "$k" "$wl" "$n" "$front" "$back" "$fp" "${domids[@]}") || fail "$why"
+		else
+			# Stay off the CPU while fio measures (polling costs dom0 instructions).
+			sleep $((RAMP + RUNTIME))
+		fi
 		for dom in "${doms[@]}"; do
 			glog=$out/console/guest-$dom.log
 			wait_marker "XBC-BENCH-DONE $k " 900 || { fail "$dom: workload $k ($wl) never finished"; break; }
