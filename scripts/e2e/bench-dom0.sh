@@ -132,8 +132,9 @@ all_moving() {	# "after" "before"
 # dom0 measures instead: once every guest's disk moves, it waits out the
 # ramp, reads each data disk's sectors over exactly $RUNTIME seconds, and
 # checks that every guest was still moving after the window closed. The
-# guests run fio $overrun s longer for that: dom0's sleeps overshoot by up to
-# a second while four guests keep both CPUs busy. Appends
+# guests run fio $overrun s longer for that, a margin over their start skew
+# (one 0.1 s poll) and dom0's late wake-ups (up to 0.15 s seen with four
+# guests keeping both CPUs busy). Appends
 #   WINDOW idx k workload guests front back fp: window_ns sectors_g1 ... sectors_gN
 overlap_window() {	# idx k wl n front back fp domid...
 	local idx=$1 k=$2 wl=$3 n=$4 front=$5 back=$6 fp=$7
